@@ -1,0 +1,1 @@
+//! Non-blocking sockets for flare: TCP, UDP and Unix sockets with typed errors.

@@ -1,0 +1,1 @@
+//! The handler surface of flare.

@@ -1,0 +1,1 @@
+//! flare: a networking stack on a thread-per-core reactor.
