@@ -1,6 +1,19 @@
 //! DNS for flare: a sans-IO RFC 1035 message codec and a caching stub resolver.
 //!
-//! This crate will hold the message codec (with EDNS(0)), a resolver state machine that
-//! reads `/etc/resolv.conf` and `/etc/hosts`, a TTL cache, and two front ends: a
-//! blocking `resolve` and a non-blocking one driven by a flare reactor.
+//! The codec ([`Message`], [`Name`], [`RData`], [`Edns`]) never touches a socket or a
+//! clock: bytes in, values out, and back. Every length and count read off the wire is
+//! checked before use, and a malformed message is a [`DecodeError`], never a panic.
 #![forbid(unsafe_code)]
+
+mod error;
+mod message;
+mod name;
+mod rdata;
+mod wire;
+
+pub use error::{DecodeError, EncodeError, Section};
+pub use message::{Edns, EdnsOption, Header, Message, Opcode, Question, Rcode, Record, HEADER_LEN};
+pub use name::{
+    Labels, Name, NameError, MAX_LABEL_LEN, MAX_NAME_TEXT_LEN, MAX_NAME_WIRE_LEN, MAX_POINTERS,
+};
+pub use rdata::{Class, RData, RecordType, Soa};
