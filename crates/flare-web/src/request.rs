@@ -1,0 +1,309 @@
+//! The request a handler sees.
+
+use std::net::SocketAddr;
+
+use http::{Method, Version};
+
+use crate::cancel::CancelToken;
+
+/// A byte range into [`Request`]'s own storage.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    fn get<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        buf.get(self.start as usize..self.end as usize)
+            .unwrap_or(&[])
+    }
+}
+
+/// An HTTP request, whatever protocol carried it.
+///
+/// The target and header fields live in one byte buffer owned by the request, and the
+/// body in another; a connection reuses one `Request` for all its requests, so once
+/// the buffers have grown, filling a request allocates nothing.
+///
+/// Header lookups are case-insensitive. Header values are bytes (HTTP allows non-UTF-8
+/// `obs-text`); [`header`](Self::header) gives them as `&str` when they are UTF-8.
+#[derive(Debug)]
+pub struct Request {
+    method: Method,
+    version: Version,
+    buf: Vec<u8>,
+    target: Span,
+    path: Span,
+    query: Option<Span>,
+    headers: Vec<(Span, Span)>,
+    body: Vec<u8>,
+    trailers: Vec<(Span, Span)>,
+    peer: Option<SocketAddr>,
+    cancel: CancelToken,
+    params: Vec<(Span, Span)>,
+}
+
+impl Default for Request {
+    fn default() -> Self {
+        Request {
+            method: Method::GET,
+            version: Version::HTTP_11,
+            buf: Vec::new(),
+            target: Span::default(),
+            path: Span::default(),
+            query: None,
+            headers: Vec::new(),
+            body: Vec::new(),
+            trailers: Vec::new(),
+            peer: None,
+            cancel: CancelToken::new(),
+            params: Vec::new(),
+        }
+    }
+}
+
+fn str_of(b: &[u8]) -> &str {
+    std::str::from_utf8(b).unwrap_or("")
+}
+
+impl Request {
+    /// A builder, mostly for tests and clients.
+    pub fn builder() -> RequestBuilder {
+        RequestBuilder {
+            req: Request::default(),
+        }
+    }
+
+    /// The method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+    /// The protocol version (`HTTP/1.0`, `HTTP/1.1`, `HTTP/2.0`).
+    pub fn version(&self) -> Version {
+        self.version
+    }
+    /// The request target as sent (`/a/b?x=1`; for HTTP/2, `:path`).
+    pub fn target(&self) -> &str {
+        str_of(self.target.get(&self.buf))
+    }
+    /// The path part of the target, not percent-decoded.
+    pub fn path(&self) -> &str {
+        str_of(self.path.get(&self.buf))
+    }
+    /// The query string after `?`, without the `?`, not decoded.
+    pub fn query(&self) -> Option<&str> {
+        self.query.map(|s| str_of(s.get(&self.buf)))
+    }
+    /// The first value of a header, case-insensitive name, when it is UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.header_bytes(name)
+            .and_then(|v| std::str::from_utf8(v).ok())
+    }
+    /// The first value of a header as bytes.
+    pub fn header_bytes(&self, name: &str) -> Option<&[u8]> {
+        let name = name.as_bytes();
+        self.headers
+            .iter()
+            .find(|(n, _)| n.get(&self.buf).eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.get(&self.buf))
+    }
+    /// Every value of a header, in order.
+    pub fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.get(&self.buf).eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v.get(&self.buf))
+    }
+    /// All header fields in order, names as sent (HTTP/2 names are lowercase).
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
+        self.headers
+            .iter()
+            .map(|(n, v)| (str_of(n.get(&self.buf)), v.get(&self.buf)))
+    }
+    /// How many header fields the request has.
+    pub fn header_count(&self) -> usize {
+        self.headers.len()
+    }
+    /// Trailer fields that came after a chunked (HTTP/1.1) or streamed (HTTP/2) body.
+    pub fn trailers(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
+        self.trailers
+            .iter()
+            .map(|(n, v)| (str_of(n.get(&self.buf)), v.get(&self.buf)))
+    }
+    /// The `Content-Type` header.
+    pub fn content_type(&self) -> Option<&str> {
+        self.header("content-type")
+    }
+    /// The whole body (the server reads it, up to the body limit, before calling the
+    /// handler).
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+    /// The peer's socket address, when the transport has one.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+    /// The request's cancel token.
+    pub fn cancel_token(&self) -> &CancelToken {
+        &self.cancel
+    }
+    /// A path parameter captured by the router (`/users/{id}` gives `param("id")`),
+    /// not percent-decoded.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n.get(&self.buf) == name.as_bytes())
+            .map(|(_, v)| str_of(v.get(&self.buf)))
+    }
+    /// All path parameters in capture order.
+    pub fn params(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.params
+            .iter()
+            .map(|(n, v)| (str_of(n.get(&self.buf)), str_of(v.get(&self.buf))))
+    }
+
+    // ---- filling, for protocol drivers and the router ----
+
+    /// Clears the request for reuse, keeping its buffers' capacity.
+    pub fn clear(&mut self) {
+        self.method = Method::GET;
+        self.version = Version::HTTP_11;
+        self.buf.clear();
+        self.target = Span::default();
+        self.path = Span::default();
+        self.query = None;
+        self.headers.clear();
+        self.body.clear();
+        self.trailers.clear();
+        self.params.clear();
+        self.cancel.reset();
+    }
+
+    fn push_bytes(&mut self, b: &[u8]) -> Span {
+        let start = self.buf.len() as u32;
+        self.buf.extend_from_slice(b);
+        Span {
+            start,
+            end: self.buf.len() as u32,
+        }
+    }
+
+    /// Sets the method.
+    pub fn set_method(&mut self, m: Method) {
+        self.method = m;
+    }
+    /// Sets the version.
+    pub fn set_version(&mut self, v: Version) {
+        self.version = v;
+    }
+    /// Sets the target; the path and query are split at the first `?`. For an
+    /// absolute-form target (`http://host/p?q`) the path starts at the first `/` after
+    /// the authority.
+    pub fn set_target(&mut self, target: &[u8]) {
+        let t = self.push_bytes(target);
+        self.target = t;
+        let mut path_start = 0usize;
+        if let Some(rest) = target
+            .strip_prefix(b"http://")
+            .or_else(|| target.strip_prefix(b"https://"))
+        {
+            let scheme_len = target.len() - rest.len();
+            path_start = scheme_len
+                + rest
+                    .iter()
+                    .position(|&b| b == b'/' || b == b'?')
+                    .unwrap_or(rest.len());
+        }
+        let q = target[path_start..]
+            .iter()
+            .position(|&b| b == b'?')
+            .map(|i| i + path_start);
+        let path_end = q.unwrap_or(target.len());
+        self.path = Span {
+            start: t.start + path_start as u32,
+            end: t.start + path_end as u32,
+        };
+        self.query = q.map(|i| Span {
+            start: t.start + i as u32 + 1,
+            end: t.end,
+        });
+    }
+    /// Appends a header field.
+    pub fn push_header(&mut self, name: &[u8], value: &[u8]) {
+        let n = self.push_bytes(name);
+        let v = self.push_bytes(value);
+        self.headers.push((n, v));
+    }
+    /// Appends a trailer field.
+    pub fn push_trailer(&mut self, name: &[u8], value: &[u8]) {
+        let n = self.push_bytes(name);
+        let v = self.push_bytes(value);
+        self.trailers.push((n, v));
+    }
+    /// Appends a path parameter (the router calls this).
+    pub fn push_param(&mut self, name: &str, value: &str) {
+        let n = self.push_bytes(name.as_bytes());
+        let v = self.push_bytes(value.as_bytes());
+        self.params.push((n, v));
+    }
+    /// Removes the path parameters (a router that falls through to another route).
+    pub fn clear_params(&mut self) {
+        self.params.clear();
+    }
+    /// The body buffer, for the driver to fill.
+    pub fn body_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.body
+    }
+    /// Sets the peer address.
+    pub fn set_peer_addr(&mut self, peer: Option<SocketAddr>) {
+        self.peer = peer;
+    }
+    /// Replaces the cancel token (HTTP/2 gives each stream its own).
+    pub fn set_cancel_token(&mut self, token: CancelToken) {
+        self.cancel = token;
+    }
+}
+
+/// Builds a [`Request`] (tests, clients).
+#[derive(Debug)]
+pub struct RequestBuilder {
+    req: Request,
+}
+
+impl RequestBuilder {
+    /// The method.
+    pub fn method(mut self, m: Method) -> Self {
+        self.req.method = m;
+        self
+    }
+    /// The target (path and query).
+    pub fn uri(mut self, target: &str) -> Self {
+        self.req.set_target(target.as_bytes());
+        self
+    }
+    /// The version.
+    pub fn version(mut self, v: Version) -> Self {
+        self.req.version = v;
+        self
+    }
+    /// Appends a header.
+    pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Self {
+        self.req.push_header(name.as_bytes(), value.as_ref());
+        self
+    }
+    /// The body.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.req.body = body.into();
+        self
+    }
+    /// The peer address.
+    pub fn peer_addr(mut self, peer: SocketAddr) -> Self {
+        self.req.peer = Some(peer);
+        self
+    }
+    /// The request.
+    pub fn build(self) -> Request {
+        self.req
+    }
+}
