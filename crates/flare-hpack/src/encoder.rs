@@ -1,0 +1,220 @@
+//! The header block encoder and its indexing strategy.
+
+use crate::field::Field;
+use crate::static_table::{self, StaticMatch, STATIC_LEN};
+use crate::table::DynamicTable;
+use crate::{huffman, integer};
+
+/// The largest dynamic table the encoder keeps, whatever the peer allows:
+/// a peer advertising a huge `SETTINGS_HEADER_TABLE_SIZE` must not make us
+/// allocate for it.
+pub const MAX_ENCODER_TABLE_SIZE: u32 = 4096;
+
+/// Cookies shorter than this are sent never-indexed: short values are easy
+/// to guess byte by byte through compression side channels (RFC 7541
+/// section 7.1.3), long ones are worth indexing.
+const SHORT_COOKIE: usize = 20;
+
+/// Encodes header blocks, appending them to a `Vec<u8>`.
+///
+/// Strategy: a field already in the static or dynamic table is sent as an
+/// index; otherwise as a literal (reusing an indexed name where one exists)
+/// that is added to the dynamic table unless it is sensitive, too large
+/// (over 3/4 of the table), or of a kind whose values rarely repeat
+/// (`:path`, `content-length`, `etag`, ...). Strings are Huffman coded when
+/// that is shorter. Sensitive fields (marked by the caller, `authorization`,
+/// `proxy-authorization`, `set-cookie`, short `cookie`s) are sent as "never
+/// indexed" and never enter the table.
+///
+/// ```
+/// use flare_hpack::{Encoder, Field};
+///
+/// let mut encoder = Encoder::new();
+/// let mut block = Vec::new();
+/// encoder.encode([Field::new(b"x-trace", b"abc")], &mut block);
+/// let first = block.len();
+/// block.clear();
+/// encoder.encode([Field::new(b"x-trace", b"abc")], &mut block);
+/// assert_eq!(block.len(), 1); // now one byte: an index into the dynamic table
+/// assert!(first > 1);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Encoder {
+    table: DynamicTable,
+    /// Our own cap, at most [`MAX_ENCODER_TABLE_SIZE`].
+    cap: u32,
+    /// The peer's `SETTINGS_HEADER_TABLE_SIZE`.
+    peer_setting: u32,
+    /// Size changes to signal at the start of the next block: the smallest
+    /// size since the last block, and the final one.
+    pending_update: Option<(u32, u32)>,
+}
+
+impl Default for Encoder {
+    fn default() -> Self {
+        Encoder::new()
+    }
+}
+
+impl Encoder {
+    /// An encoder with a 4096-byte table, the protocol's initial size.
+    pub fn new() -> Self {
+        Encoder {
+            table: DynamicTable::new(MAX_ENCODER_TABLE_SIZE as usize),
+            cap: MAX_ENCODER_TABLE_SIZE,
+            peer_setting: crate::DEFAULT_TABLE_SIZE,
+            pending_update: None,
+        }
+    }
+
+    /// Caps our dynamic table at `bytes` (clamped to
+    /// [`MAX_ENCODER_TABLE_SIZE`], the default). 0 disables indexing into
+    /// the dynamic table; the change is signalled in the next block.
+    pub fn with_max_table_size(mut self, bytes: u32) -> Self {
+        self.cap = bytes.min(MAX_ENCODER_TABLE_SIZE);
+        self.apply_size();
+        self
+    }
+
+    /// Records the peer's `SETTINGS_HEADER_TABLE_SIZE`. Our table uses the
+    /// smaller of it and our cap; the change is signalled at the start of
+    /// the next block (RFC 7541 section 4.2).
+    pub fn set_peer_max_table_size(&mut self, bytes: u32) {
+        self.peer_setting = bytes;
+        self.apply_size();
+    }
+
+    /// The size our dynamic table may grow to, once pending updates are sent.
+    pub fn table_max_size(&self) -> u32 {
+        self.cap.min(self.peer_setting)
+    }
+
+    /// The dynamic table's current size (RFC 7541 section 4.1).
+    pub fn table_size(&self) -> usize {
+        self.table.size()
+    }
+
+    fn apply_size(&mut self) {
+        let size = self.table_max_size();
+        self.pending_update = match self.pending_update {
+            Some((smallest, _)) => Some((smallest.min(size), size)),
+            None if size as usize == self.table.max_size() => None,
+            None => Some((size, size)),
+        };
+    }
+
+    /// Encodes `fields` as one header block, appended to `out`.
+    pub fn encode<'f, I>(&mut self, fields: I, out: &mut Vec<u8>)
+    where
+        I: IntoIterator<Item = Field<'f>>,
+    {
+        if let Some((smallest, last)) = self.pending_update.take() {
+            // Section 4.2: the smallest size since the last block, then the
+            // final one, as dynamic table size updates (section 6.3).
+            if smallest < last {
+                self.table.set_max_size(smallest as usize);
+                integer::encode(smallest as usize, 5, 0x20, out);
+            }
+            self.table.set_max_size(last as usize);
+            integer::encode(last as usize, 5, 0x20, out);
+        }
+        for field in fields {
+            self.encode_field(field, out);
+        }
+    }
+
+    fn encode_field(&mut self, field: Field<'_>, out: &mut Vec<u8>) {
+        let Field { name, value, .. } = field;
+        let sensitive = field.sensitive || is_sensitive(name, value);
+        let static_match = static_table::lookup(name, value);
+        if let (StaticMatch::Field(index), false) = (static_match, sensitive) {
+            integer::encode(usize::from(index), 7, 0x80, out);
+            return;
+        }
+        let hash = name_hash(name);
+        let (dynamic_field, dynamic_name) = self.table.find(name, value, hash);
+        if let (Some(i), false) = (dynamic_field, sensitive) {
+            integer::encode(dynamic_index(i), 7, 0x80, out);
+            return;
+        }
+        let name_index = match static_match {
+            StaticMatch::Field(i) | StaticMatch::Name(i) => Some(usize::from(i)),
+            StaticMatch::None => dynamic_name.map(dynamic_index),
+        };
+        let entry_size = name.len() + value.len() + 32;
+        let index_it = !sensitive
+            && entry_size <= self.table.max_size() * 3 / 4
+            && !values_rarely_repeat(name);
+        // Section 6.2: 01 incremental indexing (6-bit prefix), 0001 never
+        // indexed, 0000 without indexing (4-bit prefixes).
+        let (flags, prefix) = match (index_it, sensitive) {
+            (true, _) => (0x40, 6),
+            (false, true) => (0x10, 4),
+            (false, false) => (0x00, 4),
+        };
+        match name_index {
+            Some(i) => integer::encode(i, prefix, flags, out),
+            None => {
+                out.push(flags);
+                encode_string(name, out);
+            }
+        }
+        encode_string(value, out);
+        if index_it {
+            self.table.insert(name, value, hash);
+        }
+    }
+}
+
+/// The combined index (section 2.3.3) of dynamic position `i`.
+fn dynamic_index(i: usize) -> usize {
+    STATIC_LEN + 1 + i
+}
+
+/// Fields that carry secrets and must never be indexed (section 7.1.3).
+fn is_sensitive(name: &[u8], value: &[u8]) -> bool {
+    match name {
+        b"authorization" | b"proxy-authorization" | b"set-cookie" => true,
+        b"cookie" => value.len() < SHORT_COOKIE,
+        _ => false,
+    }
+}
+
+/// Names whose values are usually unique per message: indexing them would
+/// only evict entries that are reused.
+fn values_rarely_repeat(name: &[u8]) -> bool {
+    matches!(
+        name,
+        b":path"
+            | b"age"
+            | b"content-length"
+            | b"content-range"
+            | b"etag"
+            | b"if-modified-since"
+            | b"if-none-match"
+            | b"last-modified"
+            | b"location"
+    )
+}
+
+/// Appends a string literal (section 5.2), Huffman coded when shorter.
+fn encode_string(s: &[u8], out: &mut Vec<u8>) {
+    let huffman_len = huffman::encoded_len(s);
+    if huffman_len < s.len() {
+        integer::encode(huffman_len, 7, 0x80, out);
+        huffman::encode(s, out);
+    } else {
+        integer::encode(s.len(), 7, 0x00, out);
+        out.extend_from_slice(s);
+    }
+}
+
+/// FNV-1a over the name: cheap for short names, and a mismatch only costs a
+/// byte comparison.
+fn name_hash(name: &[u8]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for &b in name {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    h
+}
