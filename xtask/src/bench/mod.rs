@@ -1,0 +1,110 @@
+//! `cargo xtask bench SUITE`: benchmark suites, each against a named peer
+//! measured in the same run.
+
+mod h1;
+mod json;
+mod procfs;
+mod report;
+mod server;
+mod strace;
+mod wrk;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::error::{Error, Result};
+use crate::util::{self, Progress};
+
+const HELP: &str = "\
+cargo xtask bench SUITE [OPTIONS]
+
+Suites:
+  h1      TechEmpower plaintext: flare vs nginx (1 worker each), wrk
+          1 thread / 64 connections, plain and pipelined (16 per write),
+          req/s, p50/p99, server CPU us/request (user/sys), syscalls/request.
+          Writes target/bench/DATE-SHA/h1.json and the h1 section of
+          docs/benchmark.md. `cargo xtask bench h1 --help` for options.
+  hpack   cargo run --release --manifest-path benches/hpack/Cargo.toml
+  dns     cargo run --release -p flare-dns --example dns_bench
+
+  --quick   (any suite that supports it) a short smoke run
+";
+
+/// `cargo xtask bench`.
+pub fn main(args: &[String]) -> Result<()> {
+    let (suite, rest) = match args.split_first() {
+        None => {
+            print!("{HELP}");
+            return Err(Error::Usage(
+                "`bench` needs a suite: h1, hpack or dns".into(),
+            ));
+        }
+        Some((s, rest)) => (s.as_str(), rest),
+    };
+    match suite {
+        "-h" | "--help" => {
+            print!("{HELP}");
+            Ok(())
+        }
+        "h1" => h1::main(rest),
+        "hpack" => external(
+            "hpack",
+            &util::workspace_root().join("benches/hpack/Cargo.toml"),
+            &[
+                "run",
+                "--release",
+                "--manifest-path",
+                "benches/hpack/Cargo.toml",
+            ],
+            rest,
+        ),
+        "dns" => external(
+            "dns",
+            &util::workspace_root().join("crates/flare-dns/examples/dns_bench.rs"),
+            &[
+                "run",
+                "--release",
+                "-p",
+                "flare-dns",
+                "--example",
+                "dns_bench",
+            ],
+            rest,
+        ),
+        other => Err(Error::Usage(format!(
+            "unknown bench suite `{other}` (have: h1, hpack, dns)"
+        ))),
+    }
+}
+
+/// A suite another engineer owns: runs its cargo command when its source
+/// exists; otherwise says what would run and fails.
+fn external(suite: &str, source: &Path, cargo_args: &[&str], rest: &[String]) -> Result<()> {
+    let mut cmd = util::cargo();
+    cmd.args(cargo_args);
+    if !rest.is_empty() {
+        cmd.arg("--").args(rest);
+    }
+    if !source.exists() {
+        return Err(Error::Missing {
+            what: format!("bench {suite}: {} does not exist yet", source.display()),
+            hint: format!("when it does, this runs `{}`", util::describe(&cmd)),
+        });
+    }
+    let mut progress = Progress::new(1);
+    progress.step(&format!("bench {suite}"), || util::run(&mut cmd))
+}
+
+/// Sends `sig` (e.g. `TERM`) to each pid we started. Through the shell's
+/// `kill` builtin, which every system has, so xtask needs no libc binding.
+pub fn signal(pids: &[u32], sig: &str) {
+    if pids.is_empty() {
+        return;
+    }
+    let list: Vec<String> = pids.iter().map(u32::to_string).collect();
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -s {sig} {} 2>/dev/null", list.join(" ")))
+        .stdin(Stdio::null())
+        .status();
+}

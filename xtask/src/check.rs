@@ -1,0 +1,205 @@
+//! `cargo xtask test`: the whole gate CI runs: format, lints, peers, the
+//! test suites with their peers required, and the fuzz regression report.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::fuzz;
+use crate::peers;
+use crate::util::{self, Progress};
+
+const HELP: &str = "\
+cargo xtask test [--no-fmt] [--no-clippy] [-p PACKAGE]...
+
+Steps, in order; the first failure stops the run and is named:
+  1. fmt         cargo fmt --all --check
+  2. clippy      cargo clippy --workspace --all-targets -- -D warnings
+  3. peers       as `cargo xtask peers` (Debian packages, target/venv)
+  4. test        cargo test --workspace, with FLARE_PYTHON=<target/venv python>
+                 and FLARE_PEERS_REQUIRED=1 (a test missing a peer fails)
+  5. fuzz regressions  lists fuzz/corpus/* and fuzz/regressions/* that exist
+                 (the crates replay regressions as unit tests)
+
+Local shortcuts (refused under CI=true, where everything is required):
+  --no-fmt       skip step 1
+  --no-clippy    skip step 2
+  -p PACKAGE     limit fmt, clippy and test to PACKAGE (repeatable)
+";
+
+struct Options {
+    fmt: bool,
+    clippy: bool,
+    packages: Vec<String>,
+}
+
+fn parse(args: &[String]) -> Result<Option<Options>> {
+    let mut opts = Options {
+        fmt: true,
+        clippy: true,
+        packages: Vec::new(),
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--no-fmt" => opts.fmt = false,
+            "--no-clippy" => opts.clippy = false,
+            "-p" | "--package" => {
+                let p = it
+                    .next()
+                    .ok_or_else(|| Error::Usage(format!("{arg} needs a package name")))?;
+                opts.packages.push(p.clone());
+            }
+            s => return Err(Error::Usage(format!("unknown test flag `{s}`"))),
+        }
+    }
+    let narrowed = !opts.fmt || !opts.clippy || !opts.packages.is_empty();
+    if narrowed && util::in_ci() {
+        return Err(Error::Usage(
+            "CI=true requires every step on the whole workspace; drop --no-fmt/--no-clippy/-p"
+                .into(),
+        ));
+    }
+    Ok(Some(opts))
+}
+
+/// `cargo xtask test`.
+pub fn main(args: &[String]) -> Result<()> {
+    let Some(opts) = parse(args)? else {
+        print!("{HELP}");
+        return Ok(());
+    };
+    let scope: Vec<String> = if opts.packages.is_empty() {
+        vec!["--workspace".into()]
+    } else {
+        opts.packages
+            .iter()
+            .flat_map(|p| ["-p".to_string(), p.clone()])
+            .collect()
+    };
+    let total = 3 + usize::from(opts.fmt) + usize::from(opts.clippy);
+    let mut progress = Progress::new(total);
+
+    if opts.fmt {
+        progress.step("fmt", || {
+            let mut cmd = util::cargo();
+            cmd.arg("fmt");
+            if opts.packages.is_empty() {
+                cmd.arg("--all");
+            } else {
+                cmd.args(&scope);
+            }
+            util::run(cmd.arg("--check"))
+        })?;
+    }
+    if opts.clippy {
+        progress.step("clippy", || {
+            util::run(util::cargo().arg("clippy").args(&scope).args([
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]))
+        })?;
+    }
+    let python = progress.step("peers", || {
+        peers::ensure_debian()?;
+        peers::ensure_python()
+    })?;
+    progress.step("test", || {
+        util::run(
+            util::cargo()
+                .arg("test")
+                .args(&scope)
+                .arg("--no-fail-fast")
+                .env("FLARE_PYTHON", &python)
+                .env("FLARE_PEERS_REQUIRED", "1"),
+        )
+    })?;
+    progress.step("fuzz regressions", || report_regressions(&fuzz::fuzz_dir()))?;
+
+    println!(
+        "==> all {total} steps passed in {}",
+        util::fmt_duration(progress.elapsed())
+    );
+    Ok(())
+}
+
+/// Prints which `corpus/<target>` and `regressions/<target>` directories
+/// exist. The crates replay regressions as unit tests, so there is nothing
+/// to run here; with none, the step is skipped.
+fn report_regressions(fuzz_dir: &Path) -> Result<()> {
+    if !fuzz_dir.join("Cargo.toml").is_file() {
+        println!("    no fuzz/Cargo.toml; skipped");
+        return Ok(());
+    }
+    let found = regression_dirs(fuzz_dir, &fuzz::fuzz_targets(fuzz_dir)?);
+    if found.is_empty() {
+        println!("    no corpus or regressions directories; skipped");
+    }
+    for dir in found {
+        println!("    {dir} (replayed by the crate's unit tests)");
+    }
+    Ok(())
+}
+
+fn regression_dirs(fuzz_dir: &Path, targets: &[String]) -> Vec<String> {
+    let mut found = Vec::new();
+    for target in targets {
+        for kind in ["corpus", "regressions"] {
+            if fuzz_dir.join(kind).join(target).is_dir() {
+                found.push(format!("fuzz/{kind}/{target}"));
+            }
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn args(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn flags_parse_and_unknown_ones_are_refused() {
+        // CI may be set in the environment running these tests; only check
+        // the non-narrowing forms there.
+        let o = parse(&[]).expect("empty args").expect("not help");
+        assert!(o.fmt && o.clippy && o.packages.is_empty());
+        assert!(parse(&args(&["--help"])).expect("help").is_none());
+        assert!(parse(&args(&["--bogus"])).is_err());
+        assert!(parse(&args(&["-p"])).is_err());
+        if !util::in_ci() {
+            let o = parse(&args(&[
+                "--no-clippy",
+                "-p",
+                "xtask",
+                "--package",
+                "flare-h1",
+            ]))
+            .expect("valid")
+            .expect("not help");
+            assert!(o.fmt && !o.clippy);
+            assert_eq!(o.packages, ["xtask", "flare-h1"]);
+        }
+    }
+
+    #[test]
+    fn regression_dirs_lists_only_existing_ones_per_target() {
+        let dir = util::target_dir().join("xtask-test-regressions");
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("corpus/a")).expect("mkdir");
+        fs::create_dir_all(dir.join("regressions/b")).expect("mkdir");
+        fs::create_dir_all(dir.join("regressions/not_a_target")).expect("mkdir");
+        let targets = args(&["a", "b", "c"]);
+        assert_eq!(
+            regression_dirs(&dir, &targets),
+            ["fuzz/corpus/a", "fuzz/regressions/b"]
+        );
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
