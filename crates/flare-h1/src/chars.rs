@@ -1,0 +1,300 @@
+//! Byte-class tables and word-at-a-time scans for the hot loops.
+
+const fn is_tchar(c: u8) -> bool {
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
+}
+
+const fn make_tchar() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = is_tchar(i as u8);
+        i += 1;
+    }
+    t
+}
+
+/// field-vchar / SP / HTAB / obs-text: bytes allowed inside a field value
+/// (RFC 9110 section 5.5).
+const fn make_field() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = i == 0x09 || (i >= 0x20 && i != 0x7f);
+        i += 1;
+    }
+    t
+}
+
+/// reg-name bytes of a URI host: unreserved / pct-encoded / sub-delims
+/// (RFC 3986 section 3.2.2).
+const fn make_reg_name() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'%'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+            );
+        i += 1;
+    }
+    t
+}
+
+/// tchar (RFC 9110 section 5.6.2).
+pub(crate) static TCHAR: [bool; 256] = make_tchar();
+/// Bytes allowed in a field value.
+pub(crate) static FIELD: [bool; 256] = make_field();
+/// Bytes allowed in a reg-name host.
+pub(crate) static REG_NAME: [bool; 256] = make_reg_name();
+
+#[inline(always)]
+pub(crate) fn tchar(c: u8) -> bool {
+    TCHAR[c as usize]
+}
+
+#[inline(always)]
+pub(crate) fn ows(c: u8) -> bool {
+    c == b' ' || c == b'\t'
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Some byte of `x` is below `n` (exact as a boolean for `n <= 128`).
+#[inline(always)]
+fn has_less(x: u64, n: u8) -> bool {
+    x.wrapping_sub(ONES * n as u64) & !x & HIGHS != 0
+}
+
+/// Some byte of `x` equals `v`.
+#[inline(always)]
+fn has_byte(x: u64, v: u8) -> bool {
+    let y = x ^ (ONES * v as u64);
+    y.wrapping_sub(ONES) & !y & HIGHS != 0
+}
+
+#[inline(always)]
+fn word(b: &[u8], i: usize) -> Option<u64> {
+    b.get(i..)
+        .and_then(|s| s.first_chunk::<8>())
+        .map(|w| u64::from_le_bytes(*w))
+}
+
+/// Skips visible ASCII (0x21..=0x7E) other than `?` from `i`; returns the
+/// index of the first other byte (or `b.len()`).
+#[inline]
+pub(crate) fn skip_path(b: &[u8], mut i: usize) -> usize {
+    while let Some(w) = word(b, i) {
+        if has_less(w, 0x21) || w & HIGHS != 0 || has_byte(w, 0x7f) || has_byte(w, b'?') {
+            break;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if !(0x21..0x7f).contains(&c) || c == b'?' {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Skips visible ASCII (0x21..=0x7E) from `i`.
+#[inline]
+pub(crate) fn skip_visible(b: &[u8], mut i: usize) -> usize {
+    while let Some(w) = word(b, i) {
+        if has_less(w, 0x21) || w & HIGHS != 0 || has_byte(w, 0x7f) {
+            break;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if !(0x21..0x7f).contains(&c) {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Skips field-value bytes (HTAB, SP, VCHAR, obs-text) from `i`.
+#[inline]
+pub(crate) fn skip_field(b: &[u8], mut i: usize) -> usize {
+    loop {
+        while let Some(w) = word(b, i) {
+            if has_less(w, 0x20) || has_byte(w, 0x7f) {
+                break;
+            }
+            i += 8;
+        }
+        match b.get(i) {
+            Some(&c) if FIELD[c as usize] => i += 1,
+            _ => return i,
+        }
+    }
+}
+
+/// Skips tchar bytes from `i`.
+#[inline]
+pub(crate) fn skip_tchar(b: &[u8], mut i: usize) -> usize {
+    while let Some(&c) = b.get(i) {
+        if !tchar(c) {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Trims SP / HTAB (and CR / LF, which only reach here inside values the
+/// lenient client parser unfolded) from both ends.
+pub(crate) fn trim_ows(mut v: &[u8]) -> &[u8] {
+    while let [c, rest @ ..] = v {
+        if !matches!(c, b' ' | b'\t' | b'\r' | b'\n') {
+            break;
+        }
+        v = rest;
+    }
+    while let [rest @ .., c] = v {
+        if !matches!(c, b' ' | b'\t' | b'\r' | b'\n') {
+            break;
+        }
+        v = rest;
+    }
+    v
+}
+
+/// Non-empty elements of a comma-separated list (RFC 9110 section 5.6.1),
+/// OWS-trimmed. Empty elements are skipped as the RFC requires.
+pub(crate) fn list_elements(v: &[u8]) -> impl Iterator<Item = &[u8]> {
+    v.split(|&c| c == b',')
+        .map(trim_ows)
+        .filter(|e| !e.is_empty())
+}
+
+/// `uri-host [ ":" port ]` with `port = *DIGIT`; with `require_port`, the
+/// authority-form of CONNECT (`uri-host ":" port`, non-empty port and host).
+/// Without it, an entirely empty value is allowed (Host of a request whose
+/// target has no authority, RFC 9112 section 3.2).
+pub(crate) fn valid_authority(v: &[u8], require_port: bool) -> bool {
+    if v.is_empty() {
+        return !require_port;
+    }
+    let (host, rest) = if let Some(inner) = v.strip_prefix(b"[") {
+        let Some(close) = inner.iter().position(|&c| c == b']') else {
+            return false;
+        };
+        let (ip, rest) = inner.split_at(close);
+        if ip.is_empty()
+            || !ip
+                .iter()
+                .all(|&c| c.is_ascii_hexdigit() || c == b':' || c == b'.')
+        {
+            return false;
+        }
+        (ip, rest.get(1..).unwrap_or(&[]))
+    } else {
+        let end = v.iter().position(|&c| c == b':').unwrap_or(v.len());
+        let (host, rest) = v.split_at(end);
+        if !host.iter().all(|&c| REG_NAME[c as usize]) {
+            return false;
+        }
+        (host, rest)
+    };
+    if host.is_empty() {
+        return false;
+    }
+    match rest {
+        [] => !require_port,
+        [b':', port @ ..] => {
+            port.iter().all(u8::is_ascii_digit) && !(require_port && port.is_empty())
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(b: &[u8], mut i: usize, ok: impl Fn(u8) -> bool) -> usize {
+        while i < b.len() && ok(b[i]) {
+            i += 1;
+        }
+        i
+    }
+
+    /// The word-at-a-time scans agree with byte-at-a-time ones on every
+    /// single-byte stop position and every byte value.
+    #[test]
+    fn swar_scans_match_naive() {
+        for len in 0..20 {
+            for stop in 0..=len {
+                for bad in 0..=255u8 {
+                    let mut v = vec![b'a'; len];
+                    if stop < len {
+                        v[stop] = bad;
+                    }
+                    let vis = |c: u8| (0x21..0x7f).contains(&c);
+                    assert_eq!(skip_visible(&v, 0), naive(&v, 0, vis));
+                    assert_eq!(skip_path(&v, 0), naive(&v, 0, |c| vis(c) && c != b'?'));
+                    assert_eq!(skip_field(&v, 0), naive(&v, 0, |c| FIELD[c as usize]));
+                    assert_eq!(skip_tchar(&v, 0), naive(&v, 0, tchar));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn authority_forms() {
+        assert!(valid_authority(b"example.com:443", true));
+        assert!(valid_authority(b"[::1]:8080", true));
+        assert!(!valid_authority(b"example.com", true));
+        assert!(!valid_authority(b"example.com:", true));
+        assert!(!valid_authority(b":80", true));
+        assert!(!valid_authority(b"a@b:80", true));
+        assert!(valid_authority(b"", false));
+        assert!(valid_authority(b"example.com", false));
+        assert!(valid_authority(b"example.com:", false));
+        assert!(valid_authority(b"[2001:db8::1]", false));
+        assert!(!valid_authority(b"[2001:db8::1", false));
+        assert!(!valid_authority(b"[]", false));
+        assert!(!valid_authority(b"a b", false));
+        assert!(!valid_authority(b"a/b", false));
+        assert!(!valid_authority(b"a:b", false));
+    }
+}
