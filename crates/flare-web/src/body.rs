@@ -48,7 +48,7 @@ impl Body {
     }
 
     /// A stream over an iterator of chunks (each item is sent as it is produced).
-    pub fn from_iter<I>(iter: I) -> Body
+    pub fn from_chunks<I>(iter: I) -> Body
     where
         I: Iterator<Item = Bytes> + Send + 'static,
     {
@@ -60,7 +60,7 @@ impl Body {
 
     /// A stream over an iterator of chunks, ending with trailer fields; the trailer
     /// names are announced in a `Trailer` header.
-    pub fn from_iter_with_trailers<I>(iter: I, trailers: Vec<(HeaderName, HeaderValue)>) -> Body
+    pub fn from_chunks_with_trailers<I>(iter: I, trailers: Vec<(HeaderName, HeaderValue)>) -> Body
     where
         I: Iterator<Item = Bytes> + Send + 'static,
     {

@@ -1,0 +1,114 @@
+//! Limits and timeouts of the server, each with a default and a builder method.
+
+use std::time::Duration;
+
+use flare_h1::Limits;
+
+/// Server limits and timeouts. Every knob states its default and what it guards
+/// against.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub(crate) limits: Limits,
+    pub(crate) header_timeout: Duration,
+    pub(crate) body_timeout: Duration,
+    pub(crate) keep_alive_timeout: Duration,
+    pub(crate) write_timeout: Duration,
+    pub(crate) linger_timeout: Duration,
+    pub(crate) drain_timeout: Duration,
+    pub(crate) max_requests_per_connection: u32,
+    pub(crate) max_connections: usize,
+    pub(crate) server_header: Option<&'static str>,
+    pub(crate) accept_backoff: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            limits: Limits::default(),
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(30),
+            keep_alive_timeout: Duration::from_secs(75),
+            write_timeout: Duration::from_secs(60),
+            linger_timeout: Duration::from_secs(2),
+            drain_timeout: Duration::from_secs(30),
+            max_requests_per_connection: 10_000,
+            max_connections: 10_000,
+            server_header: Some("flare"),
+            accept_backoff: Duration::from_millis(100),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// HTTP/1.1 parser limits: request line (8 KiB, 414), header block (16 KiB, 431),
+    /// header count (100, 431), body (2 MiB, 413), chunk-size digits. See
+    /// [`flare_h1::Limits`].
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+    /// The largest request body (default 2 MiB); larger gets `413` and the connection
+    /// is closed. Shorthand for the body limit in [`limits`](Self::limits).
+    pub fn max_body(mut self, bytes: u64) -> Self {
+        self.limits = self.limits.max_body(bytes);
+        self
+    }
+    /// Time from a request's first byte to the end of its head (default 30 s). Guards
+    /// against slowloris: a client trickling header bytes is closed (with `408`).
+    pub fn header_timeout(mut self, t: Duration) -> Self {
+        self.header_timeout = t;
+        self
+    }
+    /// Longest pause while reading a request body (default 30 s; `408` and close).
+    pub fn body_timeout(mut self, t: Duration) -> Self {
+        self.body_timeout = t;
+        self
+    }
+    /// How long an idle keep-alive connection is kept (default 75 s).
+    pub fn keep_alive_timeout(mut self, t: Duration) -> Self {
+        self.keep_alive_timeout = t;
+        self
+    }
+    /// Longest stall writing a response to a client that does not read (default
+    /// 60 s); then the connection is closed. Guards against slow readers holding
+    /// buffers.
+    pub fn write_timeout(mut self, t: Duration) -> Self {
+        self.write_timeout = t;
+        self
+    }
+    /// After an error response or `Connection: close`, how long to keep reading and
+    /// discarding what the client still sends so the response is not lost to a reset
+    /// (default 2 s).
+    pub fn linger_timeout(mut self, t: Duration) -> Self {
+        self.linger_timeout = t;
+        self
+    }
+    /// How long a drain on SIGINT/SIGTERM waits for requests in flight (default 30 s).
+    pub fn drain_timeout(mut self, t: Duration) -> Self {
+        self.drain_timeout = t;
+        self
+    }
+    /// Requests served on one connection before it is closed (default 10,000).
+    /// Bounds how long one client can pin a worker's connection state.
+    pub fn max_requests_per_connection(mut self, n: u32) -> Self {
+        self.max_requests_per_connection = n.max(1);
+        self
+    }
+    /// Open connections per worker (default 10,000); past it the worker stops
+    /// accepting until one closes. Guards file descriptors and memory.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+    /// The `Server` header value (default `flare`; `None` omits it).
+    pub fn server_header(mut self, v: Option<&'static str>) -> Self {
+        self.server_header = v;
+        self
+    }
+    /// Pause before accepting again after the process ran out of file descriptors
+    /// (default 100 ms).
+    pub fn accept_backoff(mut self, t: Duration) -> Self {
+        self.accept_backoff = t;
+        self
+    }
+}

@@ -1,0 +1,792 @@
+//! One HTTP/1.1 connection: a state machine the worker steps on readiness.
+//!
+//! Read once per readiness event, parse every complete (pipelined) request in the
+//! buffer, run the handler for each, append every response to one send buffer, and
+//! write it with one syscall. A streamed response, or a large body sent without
+//! copying, holds later pipelined requests until it is written, so responses stay in
+//! order and the send buffer stays bounded.
+
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use flare_h1::{
+    encode_chunk, encode_last_chunk, finish_head, is_bodyless_status, parse_request, write_header,
+    write_response_head, BodyFraming, ChunkedDecoder, Expect, RequestHead, ResponseBody,
+    ResponseHead, Status, Version as H1Version,
+};
+use flare_net::TcpStream;
+use flare_web::{Body, BodyStream, Frame, Handler, Request, Response, StreamContext, StreamWaker};
+use http::{Method, StatusCode, Version};
+
+use super::config::ServerConfig;
+use super::static_response::StaticResponse;
+
+/// What a worker serves.
+pub(crate) enum Service<H> {
+    /// A handler (a router, a function) given a full request.
+    Handler(Arc<H>),
+    /// One pre-encoded response for every request.
+    Static(Arc<StaticResponse>),
+}
+
+/// Stop parsing pipelined requests while this much is waiting to be written.
+const WBUF_HIGH: usize = 256 * 1024;
+/// Bodies larger than this are written from their own buffer (writev) rather than
+/// copied into the send buffer.
+const COPY_BODY_MAX: usize = 16 * 1024;
+const RBUF_INITIAL: usize = 4096;
+/// At most this much is read and dropped while lingering before a close.
+const LINGER_DISCARD_MAX: usize = 64 * 1024;
+
+/// Which timeout the connection's deadline enforces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Deadline {
+    /// First byte of a request head to its end (slowloris).
+    Header,
+    /// Idle time while reading a body.
+    Body,
+    /// Idle between requests.
+    KeepAlive,
+    /// Stall while the peer does not read our response.
+    Write,
+    /// Reading and dropping after a close decision.
+    Linger,
+    /// Grace for a fresh connection's first request during a drain.
+    DrainFirst,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Head,
+    Body {
+        remaining: u64,
+    },
+    Chunked,
+    /// Write half shut; reading and dropping until EOF or the linger deadline.
+    Linger {
+        discarded: usize,
+    },
+}
+
+/// What the worker should do with a connection after stepping it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Keep it; `want_write` says whether to watch for writability.
+    Keep,
+    /// Close it now.
+    Close,
+}
+
+/// Per-loop context the worker passes in.
+pub(crate) struct Ctx<'a, H> {
+    pub cfg: &'a ServerConfig,
+    pub service: &'a Service<H>,
+    pub date: &'a [u8],
+    pub now: Instant,
+    pub draining: bool,
+    /// Makes a waker for a pending stream of this connection.
+    pub make_waker: &'a dyn Fn() -> StreamWaker,
+}
+
+struct StreamState {
+    body: Box<dyn BodyStream>,
+    chunked: bool,
+    pending: bool,
+    waker: StreamWaker,
+}
+
+/// A body being written from its own buffer.
+struct OutBody {
+    bytes: Bytes,
+    pos: usize,
+}
+
+/// The reusable buffers of a connection, pooled by the worker.
+pub(crate) struct Buffers {
+    rbuf: Vec<u8>,
+    wbuf: Vec<u8>,
+    head: RequestHead,
+    req: Request,
+}
+
+impl Buffers {
+    pub(crate) fn new() -> Self {
+        Buffers {
+            rbuf: vec![0; RBUF_INITIAL],
+            wbuf: Vec::with_capacity(4096),
+            head: RequestHead::default(),
+            req: Request::default(),
+        }
+    }
+}
+
+pub(crate) struct Conn {
+    pub(crate) stream: TcpStream,
+    peer: SocketAddr,
+    rbuf: Vec<u8>,
+    rstart: usize,
+    rend: usize,
+    wbuf: Vec<u8>,
+    wpos: usize,
+    out_body: Option<OutBody>,
+    head: RequestHead,
+    req: Request,
+    decoder: ChunkedDecoder,
+    phase: Phase,
+    stream_body: Option<StreamState>,
+    /// Facts of the request being read, for its dispatch.
+    cur_keep_alive: bool,
+    cur_is_head: bool,
+    cur_version: H1Version,
+    served: u32,
+    close_after: bool,
+    peer_closed: bool,
+    /// Wants writability (the socket was full).
+    pub(crate) want_write: bool,
+    /// Writability is registered with the poller (the worker keeps it in sync).
+    pub(crate) write_registered: bool,
+    /// The deadline in force, if any; the worker keeps a wheel timer at or before it.
+    pub(crate) deadline: Option<(Instant, Deadline)>,
+}
+
+impl Conn {
+    pub(crate) fn new(
+        stream: TcpStream,
+        peer: SocketAddr,
+        bufs: Buffers,
+        cfg: &ServerConfig,
+    ) -> Conn {
+        let mut rbuf = bufs.rbuf;
+        if rbuf.len() < RBUF_INITIAL {
+            rbuf.resize(RBUF_INITIAL, 0);
+        }
+        Conn {
+            stream,
+            peer,
+            rbuf,
+            rstart: 0,
+            rend: 0,
+            wbuf: bufs.wbuf,
+            wpos: 0,
+            out_body: None,
+            head: bufs.head,
+            req: bufs.req,
+            decoder: ChunkedDecoder::new(&cfg.limits),
+            phase: Phase::Head,
+            stream_body: None,
+            cur_keep_alive: true,
+            cur_is_head: false,
+            cur_version: H1Version::Http11,
+            served: 0,
+            close_after: false,
+            peer_closed: false,
+            want_write: false,
+            write_registered: false,
+            deadline: None,
+        }
+    }
+
+    /// Returns the buffers for reuse (cleared; oversized ones are dropped).
+    pub(crate) fn into_buffers(self) -> Option<Buffers> {
+        if self.rbuf.len() > 64 * 1024 || self.wbuf.capacity() > 256 * 1024 {
+            return None;
+        }
+        let mut wbuf = self.wbuf;
+        wbuf.clear();
+        let mut req = self.req;
+        req.clear();
+        Some(Buffers {
+            rbuf: self.rbuf,
+            wbuf,
+            head: self.head,
+            req,
+        })
+    }
+
+    /// Whether the connection is between requests with nothing buffered either way.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.phase == Phase::Head
+            && self.rstart == self.rend
+            && self.stream_body.is_none()
+            && self.out_body.is_none()
+            && self.wpos == self.wbuf.len()
+    }
+
+    /// Cancels the request in progress (peer gone, drain deadline).
+    pub(crate) fn cancel(&self) {
+        self.req.cancel_token().cancel();
+    }
+
+    fn max_rbuf(cfg: &ServerConfig) -> usize {
+        cfg.limits
+            .get_max_header_bytes()
+            .max(cfg.limits.get_max_request_line())
+            + 1024
+    }
+
+    /// Readable: read once, then process and write.
+    pub(crate) fn on_readable<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
+        if self.peer_closed {
+            return Step::Close;
+        }
+        // Make room.
+        if self.rstart == self.rend {
+            self.rstart = 0;
+            self.rend = 0;
+        } else if self.rend == self.rbuf.len() {
+            if self.rstart > 0 {
+                self.rbuf.copy_within(self.rstart..self.rend, 0);
+                self.rend -= self.rstart;
+                self.rstart = 0;
+            } else {
+                let max = Self::max_rbuf(cx.cfg);
+                if self.rbuf.len() < max {
+                    let n = (self.rbuf.len() * 2).min(max);
+                    self.rbuf.resize(n, 0);
+                }
+            }
+        }
+        if self.rend < self.rbuf.len() {
+            match self.stream.read(&mut self.rbuf[self.rend..]) {
+                Ok(0) => self.peer_closed = true,
+                Ok(n) => self.rend += n,
+                Err(e) if e.is_would_block() => return Step::Keep,
+                Err(flare_net::Error::Interrupted) => return Step::Keep,
+                Err(_) => return Step::Close,
+            }
+        }
+        if self.peer_closed {
+            // A request in progress is cancelled; a complete one already buffered is
+            // still answered below if the peer only half-closed.
+            if let Phase::Linger { .. } = self.phase {
+                return Step::Close;
+            }
+            if self.is_idle() || self.phase != Phase::Head {
+                self.cancel();
+                return Step::Close;
+            }
+        }
+        self.drive(cx)
+    }
+
+    /// Writable: flush, then continue whatever the full buffer held back.
+    pub(crate) fn on_writable<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
+        self.drive(cx)
+    }
+
+    /// A pending stream was woken.
+    pub(crate) fn on_stream_wake<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
+        if let Some(s) = &mut self.stream_body {
+            s.pending = false;
+        }
+        self.drive(cx)
+    }
+
+    /// Process, write, and repeat while writing freed room for more work.
+    fn drive<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
+        loop {
+            self.pump_stream(cx);
+            let held_by_output = self.process(cx);
+            match self.flush(cx) {
+                Err(()) => return Step::Close,
+                Ok(false) => return Step::Keep, // blocked on the socket
+                Ok(true) => {}
+            }
+            if let Phase::Linger { .. } = self.phase {
+                return self.linger_read();
+            }
+            // Everything is written. Go round again if a stream can continue or
+            // pipelined requests were held back by the send buffer.
+            let stream_ready = self.stream_body.as_ref().is_some_and(|s| !s.pending);
+            if !(stream_ready || held_by_output) {
+                if self.peer_closed && self.stream_body.is_none() {
+                    // Nothing more will arrive; what could be answered was.
+                    self.cancel();
+                    return Step::Close;
+                }
+                return Step::Keep;
+            }
+        }
+    }
+
+    /// Parses and answers every complete request buffered. Returns true when it
+    /// stopped with input left because output must drain first (send buffer over its
+    /// high-water mark, or a large body waiting to be written).
+    fn process<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> bool {
+        loop {
+            if self.close_after || self.stream_body.is_some() {
+                return false;
+            }
+            if self.out_body.is_some() || self.wbuf.len() - self.wpos > WBUF_HIGH {
+                return self.rstart < self.rend;
+            }
+            match self.phase {
+                Phase::Head => {
+                    if self.rstart == self.rend {
+                        return false;
+                    }
+                    let res = parse_request(
+                        &self.rbuf[self.rstart..self.rend],
+                        &mut self.head,
+                        &cx.cfg.limits,
+                    );
+                    match res {
+                        Ok(Status::Partial) => {
+                            if self.rend == self.rbuf.len()
+                                && self.rstart == 0
+                                && self.rbuf.len() >= Self::max_rbuf(cx.cfg)
+                            {
+                                self.error_response(
+                                    cx,
+                                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                                    "request header too large",
+                                );
+                                return false;
+                            }
+                            if !matches!(self.deadline, Some((_, Deadline::Header))) {
+                                self.deadline =
+                                    Some((cx.now + cx.cfg.header_timeout, Deadline::Header));
+                            }
+                            return false;
+                        }
+                        Ok(Status::Complete(n)) => self.start_request(n, cx),
+                        Err(e) => {
+                            let status =
+                                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+                            self.error_response(cx, status, e.reason());
+                            return false;
+                        }
+                    }
+                }
+                Phase::Body { remaining } => {
+                    let avail = self.rend - self.rstart;
+                    if avail == 0 {
+                        return false;
+                    }
+                    let take = (remaining.min(avail as u64)) as usize;
+                    if !self.is_static(cx) {
+                        self.req
+                            .body_mut()
+                            .extend_from_slice(&self.rbuf[self.rstart..self.rstart + take]);
+                    }
+                    self.rstart += take;
+                    let remaining = remaining - take as u64;
+                    if remaining == 0 {
+                        self.phase = Phase::Head;
+                        self.dispatch(cx);
+                    } else {
+                        self.phase = Phase::Body { remaining };
+                        self.deadline = Some((cx.now + cx.cfg.body_timeout, Deadline::Body));
+                        return false;
+                    }
+                }
+                Phase::Chunked => {
+                    if self.rstart == self.rend {
+                        return false;
+                    }
+                    let input = &self.rbuf[self.rstart..self.rend];
+                    match self.decoder.decode(input, self.req.body_mut()) {
+                        Ok(p) => {
+                            self.rstart += p.consumed;
+                            if p.done {
+                                for (n, v) in self.decoder.trailers() {
+                                    self.req.push_trailer(n.as_bytes(), v);
+                                }
+                                self.phase = Phase::Head;
+                                self.dispatch(cx);
+                            } else {
+                                self.deadline =
+                                    Some((cx.now + cx.cfg.body_timeout, Deadline::Body));
+                                return false;
+                            }
+                        }
+                        Err(e) => {
+                            let status =
+                                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+                            self.error_response(cx, status, e.reason());
+                            return false;
+                        }
+                    }
+                }
+                Phase::Linger { .. } => {
+                    self.rstart = self.rend;
+                    return false;
+                }
+            }
+        }
+    }
+
+    fn is_static<H>(&self, cx: &Ctx<'_, H>) -> bool {
+        matches!(cx.service, Service::Static(_))
+    }
+
+    /// A complete head of `n` bytes is at `rstart`.
+    fn start_request<H: Handler>(&mut self, n: usize, cx: &Ctx<'_, H>) {
+        let head = &self.head;
+        self.cur_keep_alive = head.keep_alive();
+        self.cur_version = head.version;
+        self.cur_is_head = head.method == flare_h1::Method::Head;
+        self.deadline = None;
+        if head.expect == Expect::Other {
+            self.rstart += n;
+            self.error_response(
+                cx,
+                StatusCode::EXPECTATION_FAILED,
+                "unsupported expectation",
+            );
+            return;
+        }
+        if !self.is_static(cx) {
+            fill_request(
+                &mut self.req,
+                head,
+                &self.rbuf[self.rstart..self.rstart + n],
+                self.peer,
+            );
+        }
+        self.rstart += n;
+        let expect_continue = head.expect == Expect::Continue;
+        match head.framing {
+            BodyFraming::None => self.dispatch(cx),
+            BodyFraming::Length(0) => self.dispatch(cx),
+            BodyFraming::Length(len) => {
+                let avail = (self.rend - self.rstart) as u64;
+                if avail < len && expect_continue {
+                    // RFC 9110 section 10.1.1: the client waits for 100 before sending.
+                    self.wbuf
+                        .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                }
+                if !self.is_static(cx) {
+                    self.req.body_mut().reserve(len.min(1 << 20) as usize);
+                }
+                self.phase = Phase::Body { remaining: len };
+            }
+            BodyFraming::Chunked => {
+                if self.rstart == self.rend && expect_continue {
+                    self.wbuf
+                        .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                }
+                self.decoder.reset();
+                self.phase = Phase::Chunked;
+            }
+        }
+    }
+
+    /// Runs the service for the request just read and appends the response.
+    fn dispatch<H: Handler>(&mut self, cx: &Ctx<'_, H>) {
+        self.served += 1;
+        self.deadline = None;
+        let keep = self.cur_keep_alive
+            && self.served < cx.cfg.max_requests_per_connection
+            && !cx.draining
+            && !self.peer_closed;
+        match cx.service {
+            Service::Static(s) => {
+                let keep_10 = keep && self.cur_version == H1Version::Http10;
+                s.write(&mut self.wbuf, cx.date, !keep, keep_10, self.cur_is_head);
+                if !keep {
+                    self.close_after = true;
+                }
+            }
+            Service::Handler(h) => {
+                let req = &mut self.req;
+                let resp = match catch_unwind(AssertUnwindSafe(|| h.handle(req))) {
+                    Ok(r) => r,
+                    Err(_) => {
+                        log::error!("handler panicked; answering 500");
+                        Response::error(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
+                    }
+                };
+                self.write_response(resp, keep, cx);
+            }
+        }
+    }
+
+    fn write_response<H>(&mut self, mut resp: Response, keep: bool, cx: &Ctx<'_, H>) {
+        let status = resp.status().as_u16();
+        let bodyless = is_bodyless_status(status);
+        let body = resp.take_body();
+        let mut keep = keep;
+        let framing = if bodyless {
+            ResponseBody::None
+        } else {
+            match body.len_hint() {
+                Some(n) => ResponseBody::Length(n),
+                None => ResponseBody::Chunked,
+            }
+        };
+        let trailer_names = match &body {
+            Body::Stream(s) => s.trailer_names(),
+            _ => None,
+        };
+        let mut head = ResponseHead::new(status);
+        head.version = H1Version::Http11;
+        head.date = Some(cx.date);
+        head.server = cx.cfg.server_header.map(str::as_bytes);
+        head.content_type = resp.content_type().map(|v| v.as_bytes());
+        head.body = framing;
+        head.trailer_names = trailer_names.as_deref().map(str::as_bytes);
+        // HTTP/1.0 has no chunked coding: the body runs until close.
+        if framing == ResponseBody::Chunked
+            && self.cur_version == H1Version::Http10
+            && !self.cur_is_head
+        {
+            keep = false;
+        }
+        head.close = !keep;
+        head.keep_alive_10 = keep && self.cur_version == H1Version::Http10;
+        let chunked = head.chunked_on_wire() && self.cur_version == H1Version::Http11;
+        if !chunked && framing == ResponseBody::Chunked {
+            head.body = ResponseBody::None;
+        }
+        write_response_head(&mut self.wbuf, &head);
+        for (n, v) in resp.headers() {
+            write_header(&mut self.wbuf, n.as_str().as_bytes(), v.as_bytes());
+        }
+        finish_head(&mut self.wbuf);
+        if !keep {
+            self.close_after = true;
+        }
+        if self.cur_is_head || bodyless {
+            return;
+        }
+        match body {
+            Body::Empty => {}
+            Body::Static(b) if b.len() <= COPY_BODY_MAX => self.wbuf.extend_from_slice(b),
+            Body::Static(b) => {
+                self.out_body = Some(OutBody {
+                    bytes: Bytes::from_static(b),
+                    pos: 0,
+                })
+            }
+            Body::Bytes(b) if b.len() <= COPY_BODY_MAX => self.wbuf.extend_from_slice(&b),
+            Body::Bytes(b) => self.out_body = Some(OutBody { bytes: b, pos: 0 }),
+            Body::Stream(s) => {
+                self.stream_body = Some(StreamState {
+                    body: s,
+                    chunked,
+                    pending: false,
+                    waker: (cx.make_waker)(),
+                })
+            }
+        }
+    }
+
+    /// Pulls stream frames while the send buffer has room.
+    fn pump_stream<H>(&mut self, _cx: &Ctx<'_, H>) {
+        while let Some(st) = &mut self.stream_body {
+            if st.pending || self.wbuf.len() - self.wpos > WBUF_HIGH / 4 {
+                return;
+            }
+            let mut scx = StreamContext::new(&st.waker);
+            let frame = match catch_unwind(AssertUnwindSafe(|| st.body.poll_frame(&mut scx))) {
+                Ok(f) => f,
+                Err(_) => {
+                    // The head is out; all we can do is cut the body short.
+                    log::error!("body stream panicked; closing the connection");
+                    self.stream_body = None;
+                    self.close_after = true;
+                    self.peer_closed = true;
+                    return;
+                }
+            };
+            match frame {
+                Frame::Data(b) => {
+                    if b.is_empty() {
+                        continue;
+                    }
+                    if st.chunked {
+                        encode_chunk(&mut self.wbuf, &b);
+                    } else {
+                        self.wbuf.extend_from_slice(&b);
+                    }
+                }
+                Frame::Trailers(t) => {
+                    if st.chunked {
+                        let fields: Vec<(&str, &[u8])> =
+                            t.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
+                        encode_last_chunk(&mut self.wbuf, &fields);
+                    }
+                    self.stream_body = None;
+                }
+                Frame::End => {
+                    if st.chunked {
+                        encode_last_chunk(&mut self.wbuf, &[]);
+                    }
+                    self.stream_body = None;
+                }
+                Frame::Pending => {
+                    st.pending = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Answers an error and closes after it (framing can no longer be trusted).
+    fn error_response<H>(&mut self, cx: &Ctx<'_, H>, status: StatusCode, reason: &'static str) {
+        self.cur_is_head = false;
+        let resp = Response::error(status, reason);
+        self.write_response(resp, false, cx);
+        self.close_after = true;
+        self.rstart = self.rend;
+    }
+
+    /// Writes what is buffered. `Ok(true)`: everything is out; `Ok(false)`: the
+    /// socket is full (the worker watches for writability); `Err`: close.
+    fn flush<H>(&mut self, cx: &Ctx<'_, H>) -> Result<bool, ()> {
+        loop {
+            let head_left = self.wbuf.len() - self.wpos;
+            let res = match &self.out_body {
+                Some(ob) if head_left > 0 => self.stream.writev(&[
+                    std::io::IoSlice::new(&self.wbuf[self.wpos..]),
+                    std::io::IoSlice::new(&ob.bytes[ob.pos..]),
+                ]),
+                Some(ob) => self.stream.write(&ob.bytes[ob.pos..]),
+                None if head_left > 0 => self.stream.write(&self.wbuf[self.wpos..]),
+                None => break,
+            };
+            match res {
+                Ok(n) => {
+                    let from_head = n.min(head_left);
+                    self.wpos += from_head;
+                    if let Some(ob) = &mut self.out_body {
+                        ob.pos += n - from_head;
+                        if ob.pos >= ob.bytes.len() {
+                            self.out_body = None;
+                        }
+                    }
+                }
+                Err(e) if e.is_would_block() => {
+                    self.want_write = true;
+                    self.deadline = Some((cx.now + cx.cfg.write_timeout, Deadline::Write));
+                    return Ok(false);
+                }
+                Err(flare_net::Error::Interrupted) => {}
+                Err(_) => return Err(()),
+            }
+        }
+        self.wbuf.clear();
+        self.wpos = 0;
+        self.want_write = false;
+        if matches!(self.deadline, Some((_, Deadline::Write))) {
+            self.deadline = None;
+        }
+        if self.close_after && self.stream_body.is_none() {
+            if !matches!(self.phase, Phase::Linger { .. }) {
+                // Half-close and keep reading briefly, so unread request bytes do not
+                // turn our response into a reset (RFC 9112 section 9.6).
+                let _ = self.stream.shutdown(std::net::Shutdown::Write);
+                self.phase = Phase::Linger { discarded: 0 };
+                self.deadline = Some((cx.now + cx.cfg.linger_timeout, Deadline::Linger));
+            }
+        } else if self.is_idle() && self.deadline.is_none() {
+            self.deadline = Some((cx.now + cx.cfg.keep_alive_timeout, Deadline::KeepAlive));
+        }
+        Ok(true)
+    }
+
+    /// While lingering: drop what arrives; close on EOF, error or too much.
+    fn linger_read(&mut self) -> Step {
+        if self.peer_closed {
+            return Step::Close;
+        }
+        let Phase::Linger { mut discarded } = self.phase else {
+            return Step::Keep;
+        };
+        self.rstart = 0;
+        self.rend = 0;
+        loop {
+            match self.stream.read(&mut self.rbuf) {
+                Ok(0) => return Step::Close,
+                Ok(n) => {
+                    discarded += n;
+                    if discarded > LINGER_DISCARD_MAX {
+                        return Step::Close;
+                    }
+                }
+                Err(e) if e.is_would_block() => break,
+                Err(flare_net::Error::Interrupted) => {}
+                Err(_) => return Step::Close,
+            }
+        }
+        self.phase = Phase::Linger { discarded };
+        Step::Keep
+    }
+
+    /// The deadline passed. Returns whether to close.
+    pub(crate) fn on_deadline<H: Handler>(&mut self, kind: Deadline, cx: &Ctx<'_, H>) -> Step {
+        self.deadline = None;
+        match kind {
+            Deadline::Header | Deadline::Body => {
+                // Tell the client why, then close.
+                self.cancel();
+                self.phase = Phase::Head;
+                self.error_response(cx, StatusCode::REQUEST_TIMEOUT, "request timeout");
+                match self.flush(cx) {
+                    Ok(true) => self.linger_read(),
+                    _ => Step::Close,
+                }
+            }
+            Deadline::KeepAlive | Deadline::Write | Deadline::Linger | Deadline::DrainFirst => {
+                self.cancel();
+                Step::Close
+            }
+        }
+    }
+
+    /// The server started draining: an idle connection closes (after one last look
+    /// for a request that already arrived), a busy one finishes with `Connection:
+    /// close`.
+    pub(crate) fn on_drain<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
+        if !self.is_idle() {
+            return Step::Keep;
+        }
+        let step = self.on_readable(cx);
+        if step == Step::Close {
+            return Step::Close;
+        }
+        if self.is_idle() && !self.close_after {
+            if self.served == 0 {
+                // A fresh connection whose request may still be on its way.
+                self.deadline = Some((
+                    cx.now + std::time::Duration::from_millis(500),
+                    Deadline::DrainFirst,
+                ));
+                return Step::Keep;
+            }
+            return Step::Close;
+        }
+        step
+    }
+}
+
+/// Fills the protocol-neutral request from a parsed HTTP/1.1 head.
+fn fill_request(req: &mut Request, head: &RequestHead, buf: &[u8], peer: SocketAddr) {
+    req.clear();
+    let method = match head.method {
+        flare_h1::Method::Get => Method::GET,
+        flare_h1::Method::Head => Method::HEAD,
+        flare_h1::Method::Post => Method::POST,
+        flare_h1::Method::Put => Method::PUT,
+        flare_h1::Method::Delete => Method::DELETE,
+        flare_h1::Method::Connect => Method::CONNECT,
+        flare_h1::Method::Options => Method::OPTIONS,
+        flare_h1::Method::Trace => Method::TRACE,
+        flare_h1::Method::Patch => Method::PATCH,
+        _ => Method::from_bytes(head.method_span.get(buf)).unwrap_or(Method::GET),
+    };
+    req.set_method(method);
+    req.set_version(match head.version {
+        H1Version::Http10 => Version::HTTP_10,
+        _ => Version::HTTP_11,
+    });
+    req.set_target(head.target.get(buf));
+    for h in &head.headers {
+        req.push_header(h.name.get(buf), h.value.get(buf));
+    }
+    req.set_peer_addr(Some(peer));
+}

@@ -1,0 +1,312 @@
+//! The HTTP server: builder, configuration, handle.
+//!
+//! [`HttpServer::bind`] binds the first listener at once (so a bad address or a port in
+//! use fails there, and port 0 resolves to one port), then [`serve`](HttpServer::serve)
+//! or [`start`](HttpServer::start) binds one more `SO_REUSEPORT` listener per extra
+//! worker on the same port and starts the workers.
+
+mod config;
+mod conn;
+mod signal;
+mod static_response;
+mod worker;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use flare_net::TcpListener;
+use flare_reactor::Waker;
+use flare_web::Handler;
+
+pub use config::ServerConfig;
+pub use static_response::StaticResponse;
+
+use crate::error::{Error, Result};
+use worker::{Service, Worker};
+
+/// A multi-worker HTTP server. See the crate docs for an example.
+#[derive(Debug)]
+pub struct HttpServer {
+    addr: SocketAddr,
+    first: TcpListener,
+    workers: usize,
+    shared_listener: bool,
+    pin_workers: bool,
+    config: ServerConfig,
+}
+
+impl HttpServer {
+    /// Binds the address (the first that `addr` resolves to). The listener has
+    /// `SO_REUSEADDR` and `SO_REUSEPORT` set, backlog 1024.
+    pub fn bind(addr: impl ToSocketAddrs) -> Result<HttpServer> {
+        let addr = addr.to_socket_addrs()?.next().ok_or(Error::NoAddress)?;
+        let first = TcpListener::builder(addr)
+            .reuse_port(true)
+            .backlog(1024)
+            .bind()?;
+        let addr = first.local_addr()?;
+        Ok(HttpServer {
+            addr,
+            first,
+            workers: default_workers(),
+            shared_listener: false,
+            pin_workers: false,
+            config: ServerConfig::default(),
+        })
+    }
+
+    /// The bound address (with the real port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Worker threads (default: the number of CPUs). Each has its own reactor, and its
+    /// own `SO_REUSEPORT` listener unless [`shared_listener`](Self::shared_listener).
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = n.max(1);
+        self
+    }
+
+    /// One listener shared by all workers, each registering it with `EPOLLEXCLUSIVE`
+    /// so one worker wakes per connection (default: off, one listener per worker).
+    /// Sharing balances load by who is idle rather than by the kernel's hash.
+    pub fn shared_listener(mut self, on: bool) -> Self {
+        self.shared_listener = on;
+        self
+    }
+
+    /// Pin worker `i` to CPU `i % ncpus` (default: off).
+    pub fn pin_workers(mut self, on: bool) -> Self {
+        self.pin_workers = on;
+        self
+    }
+
+    /// Replaces the whole configuration (limits and timeouts).
+    pub fn config(mut self, config: ServerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Changes the configuration in place.
+    pub fn configure(mut self, f: impl FnOnce(ServerConfig) -> ServerConfig) -> Self {
+        self.config = f(self.config);
+        self
+    }
+
+    /// Serves `handler` until SIGINT or SIGTERM, then drains gracefully (stops
+    /// accepting, finishes requests in flight with `Connection: close`, closes idle
+    /// connections) for at most [`ServerConfig::drain_timeout`], and returns.
+    pub fn serve<H: Handler>(self, handler: H) -> Result<()> {
+        let grace = self.config.drain_timeout;
+        signal::block_termination_signals();
+        let handle = self.start(handler)?;
+        signal::wait_for_termination(&handle, grace)?;
+        handle.join()
+    }
+
+    /// Starts the workers and returns at once; see [`ServerHandle`].
+    pub fn start<H: Handler>(self, handler: H) -> Result<ServerHandle> {
+        let handler = Arc::new(handler);
+        self.launch(move || Service::Handler(handler.clone()))
+    }
+
+    /// Serves one pre-encoded response to every request, without building a request
+    /// object (the TechEmpower-style fast path). Stops like [`serve`](Self::serve).
+    pub fn serve_static(self, response: StaticResponse) -> Result<()> {
+        let grace = self.config.drain_timeout;
+        signal::block_termination_signals();
+        let handle = self.start_static(response)?;
+        signal::wait_for_termination(&handle, grace)?;
+        handle.join()
+    }
+
+    /// Like [`serve_static`](Self::serve_static) but returns a handle at once.
+    pub fn start_static(self, response: StaticResponse) -> Result<ServerHandle> {
+        let response = Arc::new(response);
+        self.launch(move || Service::<NoHandler>::Static(response.clone()))
+    }
+
+    fn launch<H: Handler>(self, mut service: impl FnMut() -> Service<H>) -> Result<ServerHandle> {
+        let n = self.workers;
+        let mut listeners: Vec<Arc<TcpListener>> = Vec::with_capacity(n);
+        let first = Arc::new(self.first);
+        listeners.push(first.clone());
+        for _ in 1..n {
+            if self.shared_listener {
+                listeners.push(first.clone());
+            } else {
+                let l = TcpListener::builder(self.addr)
+                    .reuse_port(true)
+                    .backlog(1024)
+                    .bind()?;
+                listeners.push(Arc::new(l));
+            }
+        }
+        let shared = Arc::new(Shared {
+            drain_deadline_ns: AtomicU64::new(0),
+            draining: AtomicBool::new(false),
+            wakers: Mutex::new(Vec::new()),
+            epoch: Instant::now(),
+        });
+        let config = Arc::new(self.config);
+        let mut threads = Vec::with_capacity(n);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<Arc<Waker>>>();
+        let ncpu = default_workers();
+        for (i, listener) in listeners.into_iter().enumerate() {
+            let svc = service();
+            let cfg = config.clone();
+            let shared = shared.clone();
+            let tx = ready_tx.clone();
+            let exclusive = self.shared_listener && n > 1;
+            let pin = self.pin_workers.then_some(i % ncpu);
+            let t = std::thread::Builder::new()
+                .name(format!("flare-worker-{i}"))
+                .spawn(move || {
+                    if let Some(cpu) = pin {
+                        pin_to_cpu(cpu);
+                    }
+                    let mut w = match Worker::new(listener, exclusive, svc, cfg, shared) {
+                        Ok(w) => {
+                            let _ = tx.send(Ok(w.waker()));
+                            w
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    w.run();
+                })?;
+            threads.push(t);
+        }
+        drop(ready_tx);
+        let mut first_err = None;
+        for _ in 0..n {
+            match ready_rx.recv() {
+                Ok(Ok(w)) => shared
+                    .wakers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(w),
+                Ok(Err(e)) => first_err = Some(e),
+                Err(_) => first_err = Some(std::io::Error::other("worker exited during start")),
+            }
+        }
+        let handle = ServerHandle {
+            addr: self.addr,
+            shared,
+            threads,
+        };
+        if let Some(e) = first_err {
+            handle.shutdown(Duration::ZERO);
+            let _ = handle.join();
+            return Err(Error::Io(e));
+        }
+        Ok(handle)
+    }
+}
+
+/// A handler type for the static service (never called).
+#[derive(Debug)]
+pub(crate) struct NoHandler;
+impl Handler for NoHandler {
+    fn handle(&self, _req: &mut flare_web::Request) -> flare_web::Response {
+        flare_web::Response::new(http::StatusCode::NOT_FOUND)
+    }
+}
+
+/// State the handle and the workers share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) draining: AtomicBool,
+    /// Drain deadline as nanoseconds after `epoch`.
+    pub(crate) drain_deadline_ns: AtomicU64,
+    pub(crate) wakers: Mutex<Vec<Arc<Waker>>>,
+    pub(crate) epoch: Instant,
+}
+
+impl Shared {
+    pub(crate) fn drain_deadline(&self) -> Instant {
+        self.epoch + Duration::from_nanos(self.drain_deadline_ns.load(Ordering::Acquire))
+    }
+}
+
+/// Controls a running server.
+#[derive(Debug)]
+pub struct ServerHandle {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Starts a graceful drain: workers stop accepting, answer requests already
+    /// received (with `Connection: close`), close idle connections, and exit when no
+    /// connection is left or `grace` has passed (then the rest are cancelled and
+    /// closed). Returns at once; [`join`](Self::join) waits.
+    pub fn shutdown(&self, grace: Duration) {
+        let deadline = self.shared.epoch.elapsed() + grace;
+        self.shared
+            .drain_deadline_ns
+            .store(deadline.as_nanos() as u64, Ordering::Release);
+        self.shared.draining.store(true, Ordering::Release);
+        for w in self
+            .shared
+            .wakers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = w.wake();
+        }
+    }
+
+    /// Waits for every worker to exit.
+    pub fn join(self) -> Result<()> {
+        let mut res = Ok(());
+        for t in self.threads {
+            if t.join().is_err() {
+                res = Err(Error::WorkerPanicked);
+            }
+        }
+        res
+    }
+}
+
+fn default_workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+fn pin_to_cpu(cpu: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        let mut set = rustix_free_cpuset();
+        // SAFETY: `set` is a plain bitmask owned by this frame; CPU_SET only writes
+        // inside it (cpu is bounded by CPU_SETSIZE below), and sched_setaffinity reads
+        // it for the calling thread (pid 0).
+        unsafe {
+            if cpu < libc::CPU_SETSIZE as usize {
+                libc::CPU_SET(cpu, &mut set);
+                libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cpu;
+}
+
+#[cfg(target_os = "linux")]
+fn rustix_free_cpuset() -> libc::cpu_set_t {
+    // SAFETY: cpu_set_t is a plain array of integers; all-zero is the empty set.
+    unsafe { std::mem::zeroed() }
+}

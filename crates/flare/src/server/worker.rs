@@ -1,0 +1,490 @@
+//! A worker: one thread, one reactor, one listener, a slab of connections and a timer
+//! wheel. Nothing here is shared with other workers except the drain flag.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use flare_h1::DateCache;
+use flare_net::TcpListener;
+use flare_reactor::{Events, Interest, Mode, Poller, TimerId, TimerWheel, Token, Waker};
+use flare_web::{Handler, StreamWaker};
+
+use super::config::ServerConfig;
+use super::conn::{Buffers, Conn, Ctx, Deadline, Step};
+use super::Shared;
+
+pub(crate) use super::conn::Service;
+
+const LISTENER: Token = Token(usize::MAX);
+const WAKER: Token = Token(usize::MAX - 1);
+/// Buffers kept for new connections.
+const POOL_MAX: usize = 256;
+
+struct Slot {
+    conn: Option<Conn>,
+    /// Bumped when a slot is reused, so stale timers and wakes are recognised.
+    generation: u32,
+    /// The wheel timer armed for this connection and when it fires.
+    timer: Option<(Instant, TimerId)>,
+}
+
+pub(crate) struct Worker<H> {
+    poller: Poller,
+    events: Events,
+    listener: Option<Arc<TcpListener>>,
+    listener_registered: bool,
+    exclusive: bool,
+    waker: Arc<Waker>,
+    /// Connections whose pending body streams asked to be polled again.
+    woken: Arc<Mutex<Vec<(usize, u32)>>>,
+    slots: Vec<Slot>,
+    free: Vec<usize>,
+    live: usize,
+    pool: Vec<Buffers>,
+    wheel: TimerWheel<(usize, u32)>,
+    service: Service<H>,
+    cfg: Arc<ServerConfig>,
+    shared: Arc<Shared>,
+    date: DateCache,
+    accept_resume_at: Option<Instant>,
+    drain_started: bool,
+    expired: Vec<(usize, u32)>,
+}
+
+impl<H: Handler> Worker<H> {
+    pub(crate) fn new(
+        listener: Arc<TcpListener>,
+        exclusive: bool,
+        service: Service<H>,
+        cfg: Arc<ServerConfig>,
+        shared: Arc<Shared>,
+    ) -> std::io::Result<Self> {
+        let poller = Poller::new()?;
+        let mode = if exclusive {
+            Mode::Exclusive
+        } else {
+            Mode::Level
+        };
+        poller.register(&*listener, LISTENER, Interest::READABLE, mode)?;
+        let waker = Arc::new(Waker::new(&poller, WAKER)?);
+        let now = Instant::now();
+        Ok(Worker {
+            poller,
+            events: Events::with_capacity(1024),
+            listener: Some(listener),
+            listener_registered: true,
+            exclusive,
+            waker,
+            woken: Arc::new(Mutex::new(Vec::new())),
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            pool: Vec::new(),
+            wheel: TimerWheel::new(now, Duration::from_millis(100), 1024),
+            service,
+            cfg,
+            shared,
+            date: DateCache::new(SystemTime::now()),
+            accept_resume_at: None,
+            drain_started: false,
+            expired: Vec::new(),
+        })
+    }
+
+    pub(crate) fn waker(&self) -> Arc<Waker> {
+        self.waker.clone()
+    }
+
+    /// The event loop; returns when a drain completes.
+    pub(crate) fn run(&mut self) {
+        let mut now = Instant::now();
+        loop {
+            if self.drain_started && (self.live == 0 || now >= self.shared.drain_deadline()) {
+                self.close_all();
+                return;
+            }
+            let mut timeout = self.wheel.timeout(now);
+            if let Some(at) = self.accept_resume_at {
+                let t = at.saturating_duration_since(now);
+                timeout = Some(timeout.map_or(t, |x| x.min(t)));
+            }
+            if self.drain_started {
+                let t = self.shared.drain_deadline().saturating_duration_since(now);
+                timeout = Some(timeout.map_or(t, |x| x.min(t)));
+            }
+            // The Date header must move on even when no timer is due.
+            let timeout =
+                Some(timeout.map_or(Duration::from_secs(1), |t| t.min(Duration::from_secs(1))));
+            if let Err(e) = self.poller.poll(&mut self.events, timeout) {
+                log::error!("poll failed: {e}");
+                return;
+            }
+            now = Instant::now();
+            self.date.update(SystemTime::now());
+            let n = self.events.len();
+            for i in 0..n {
+                let Some(ev) = self.events.iter().nth(i).copied() else {
+                    break;
+                };
+                match ev.token() {
+                    LISTENER => self.accept(now),
+                    WAKER => self.on_wake(now),
+                    Token(idx) => {
+                        let step = {
+                            let Some(slot) = self.slots.get_mut(idx) else {
+                                continue;
+                            };
+                            let generation = slot.generation;
+                            let Some(conn) = slot.conn.as_mut() else {
+                                continue;
+                            };
+                            let woken = &self.woken;
+                            let waker = &self.waker;
+                            let make_waker = || stream_waker(woken, waker, idx, generation);
+                            let cx = Ctx {
+                                cfg: &self.cfg,
+                                service: &self.service,
+                                date: self.date.value(),
+                                now,
+                                draining: self.drain_started,
+                                make_waker: &make_waker,
+                            };
+                            let mut step = Step::Keep;
+                            if ev.is_readable() || ev.is_error() {
+                                step = conn.on_readable(&cx);
+                            }
+                            if step == Step::Keep && ev.is_writable() {
+                                step = conn.on_writable(&cx);
+                            }
+                            step
+                        };
+                        self.after_step(idx, step, now);
+                    }
+                }
+            }
+            self.expire_timers(now);
+            if let Some(at) = self.accept_resume_at {
+                if now >= at {
+                    self.accept_resume_at = None;
+                    self.resume_accept();
+                }
+            }
+        }
+    }
+
+    /// Applies a connection's step: close it, or sync its interest and timer.
+    fn after_step(&mut self, idx: usize, step: Step, now: Instant) {
+        let Some(slot) = self.slots.get_mut(idx) else {
+            return;
+        };
+        let Some(conn) = slot.conn.as_mut() else {
+            return;
+        };
+        if step == Step::Close {
+            self.close(idx);
+            return;
+        }
+        // Interest: readable always; writable only while the socket is full.
+        let want = conn.want_write;
+        if want != slot_write_registered(conn) {
+            let interest = if want {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            if self
+                .poller
+                .reregister(&conn.stream, Token(idx), interest, Mode::Level)
+                .is_err()
+            {
+                self.close(idx);
+                return;
+            }
+            set_write_registered(conn, want);
+        }
+        // Timer: keep one wheel timer at or before the deadline; a later deadline
+        // needs no wheel work (the timer fires early and is re-armed).
+        if let Some((at, _)) = conn.deadline {
+            let rearm = match slot.timer {
+                Some((t, _)) => t > at,
+                None => true,
+            };
+            if rearm {
+                if let Some((_, id)) = slot.timer.take() {
+                    self.wheel.cancel(id);
+                }
+                let id = self.wheel.schedule(at.max(now), (idx, slot.generation));
+                slot.timer = Some((at, id));
+            }
+        }
+    }
+
+    fn expire_timers(&mut self, now: Instant) {
+        let mut expired = std::mem::take(&mut self.expired);
+        self.wheel.expire(now, |v| expired.push(v));
+        for &(idx, generation) in &expired {
+            let Some(slot) = self.slots.get_mut(idx) else {
+                continue;
+            };
+            if slot.generation != generation {
+                continue;
+            }
+            slot.timer = None;
+            let Some(conn) = slot.conn.as_mut() else {
+                continue;
+            };
+            let Some((at, kind)) = conn.deadline else {
+                continue;
+            };
+            if at > now {
+                // The deadline moved later since the timer was set: re-arm.
+                let id = self.wheel.schedule(at, (idx, generation));
+                slot.timer = Some((at, id));
+                continue;
+            }
+            let woken = &self.woken;
+            let waker = &self.waker;
+            let make_waker = || stream_waker(woken, waker, idx, generation);
+            let cx = Ctx {
+                cfg: &self.cfg,
+                service: &self.service,
+                date: self.date.value(),
+                now,
+                draining: self.drain_started,
+                make_waker: &make_waker,
+            };
+            let step = conn.on_deadline(kind, &cx);
+            self.after_step(idx, step, now);
+        }
+        expired.clear();
+        self.expired = expired;
+    }
+
+    fn accept(&mut self, now: Instant) {
+        let Some(listener) = self.listener.clone() else {
+            return;
+        };
+        loop {
+            if self.live >= self.cfg.max_connections {
+                self.pause_accept(None);
+                return;
+            }
+            match listener.accept() {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let bufs = self.pool.pop().unwrap_or_else(Buffers::new);
+                    let conn = Conn::new(stream, peer, bufs, &self.cfg);
+                    let idx = match self.free.pop() {
+                        Some(i) => i,
+                        None => {
+                            self.slots.push(Slot {
+                                conn: None,
+                                generation: 0,
+                                timer: None,
+                            });
+                            self.slots.len() - 1
+                        }
+                    };
+                    if self
+                        .poller
+                        .register(&conn.stream, Token(idx), Interest::READABLE, Mode::Level)
+                        .is_err()
+                    {
+                        self.free.push(idx);
+                        continue;
+                    }
+                    let slot = &mut self.slots[idx];
+                    slot.conn = Some(conn);
+                    self.live += 1;
+                    // Idle until the first request: the keep-alive timeout applies.
+                    if let Some(c) = slot.conn.as_mut() {
+                        c.deadline = Some((now + self.cfg.keep_alive_timeout, Deadline::KeepAlive));
+                    }
+                    self.after_step(idx, Step::Keep, now);
+                    if self.drain_started {
+                        self.drain_conn(idx, now);
+                    }
+                }
+                Err(e) if e.is_would_block() => return,
+                Err(flare_net::Error::Interrupted) | Err(flare_net::Error::ConnectionAborted) => {
+                    continue
+                }
+                Err(flare_net::Error::FdExhausted) => {
+                    log::warn!("out of file descriptors; pausing accept");
+                    self.pause_accept(Some(now + self.cfg.accept_backoff));
+                    return;
+                }
+                Err(e) => {
+                    log::warn!("accept failed: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Stops watching the listener (level-triggered, it would wake us in a loop).
+    fn pause_accept(&mut self, resume_at: Option<Instant>) {
+        if self.listener_registered {
+            if let Some(l) = &self.listener {
+                let _ = self.poller.deregister(&**l);
+            }
+            self.listener_registered = false;
+        }
+        if resume_at.is_some() {
+            self.accept_resume_at = resume_at;
+        }
+    }
+
+    fn resume_accept(&mut self) {
+        if self.listener_registered || self.drain_started {
+            return;
+        }
+        if let Some(l) = &self.listener {
+            let mode = if self.exclusive {
+                Mode::Exclusive
+            } else {
+                Mode::Level
+            };
+            if self
+                .poller
+                .register(&**l, LISTENER, Interest::READABLE, mode)
+                .is_ok()
+            {
+                self.listener_registered = true;
+            }
+        }
+    }
+
+    fn close(&mut self, idx: usize) {
+        let Some(slot) = self.slots.get_mut(idx) else {
+            return;
+        };
+        let Some(conn) = slot.conn.take() else { return };
+        if let Some((_, id)) = slot.timer.take() {
+            self.wheel.cancel(id);
+        }
+        slot.generation = slot.generation.wrapping_add(1);
+        conn.cancel();
+        let _ = self.poller.deregister(&conn.stream);
+        self.free.push(idx);
+        self.live -= 1;
+        if self.pool.len() < POOL_MAX {
+            if let Some(b) = conn.into_buffers() {
+                self.pool.push(b);
+            }
+        }
+        if !self.listener_registered
+            && self.accept_resume_at.is_none()
+            && self.live < self.cfg.max_connections
+        {
+            self.resume_accept();
+        }
+    }
+
+    fn on_wake(&mut self, now: Instant) {
+        let _ = self.waker.drain();
+        if self.shared.draining.load(Ordering::Acquire) && !self.drain_started {
+            self.start_drain(now);
+        }
+        let woken = std::mem::take(&mut *self.woken.lock().unwrap_or_else(|e| e.into_inner()));
+        for (idx, generation) in woken {
+            let step = {
+                let Some(slot) = self.slots.get_mut(idx) else {
+                    continue;
+                };
+                if slot.generation != generation {
+                    continue;
+                }
+                let Some(conn) = slot.conn.as_mut() else {
+                    continue;
+                };
+                let woken = &self.woken;
+                let waker = &self.waker;
+                let make_waker = || stream_waker(woken, waker, idx, generation);
+                let cx = Ctx {
+                    cfg: &self.cfg,
+                    service: &self.service,
+                    date: self.date.value(),
+                    now,
+                    draining: self.drain_started,
+                    make_waker: &make_waker,
+                };
+                conn.on_stream_wake(&cx)
+            };
+            self.after_step(idx, step, now);
+        }
+    }
+
+    fn start_drain(&mut self, now: Instant) {
+        self.drain_started = true;
+        // Take what the kernel already accepted for us, then stop listening: closing a
+        // SO_REUSEPORT listener resets the connections still in its queue.
+        self.accept(now);
+        if let Some(l) = self.listener.take() {
+            if self.listener_registered {
+                let _ = self.poller.deregister(&*l);
+            }
+            self.listener_registered = false;
+        }
+        for idx in 0..self.slots.len() {
+            self.drain_conn(idx, now);
+        }
+    }
+
+    fn drain_conn(&mut self, idx: usize, now: Instant) {
+        let step = {
+            let Some(slot) = self.slots.get_mut(idx) else {
+                return;
+            };
+            let generation = slot.generation;
+            let Some(conn) = slot.conn.as_mut() else {
+                return;
+            };
+            let woken = &self.woken;
+            let waker = &self.waker;
+            let make_waker = || stream_waker(woken, waker, idx, generation);
+            let cx = Ctx {
+                cfg: &self.cfg,
+                service: &self.service,
+                date: self.date.value(),
+                now,
+                draining: true,
+                make_waker: &make_waker,
+            };
+            conn.on_drain(&cx)
+        };
+        self.after_step(idx, step, now);
+    }
+
+    fn close_all(&mut self) {
+        for idx in 0..self.slots.len() {
+            self.close(idx);
+        }
+    }
+}
+
+fn stream_waker(
+    woken: &Arc<Mutex<Vec<(usize, u32)>>>,
+    waker: &Arc<Waker>,
+    idx: usize,
+    generation: u32,
+) -> StreamWaker {
+    let woken = woken.clone();
+    let waker = waker.clone();
+    StreamWaker::new(move || {
+        woken
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((idx, generation));
+        let _ = waker.wake();
+    })
+}
+
+fn slot_write_registered(conn: &Conn) -> bool {
+    conn.write_registered
+}
+
+fn set_write_registered(conn: &mut Conn, on: bool) {
+    conn.write_registered = on;
+}
