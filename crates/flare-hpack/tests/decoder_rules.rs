@@ -3,7 +3,9 @@
 
 use flare_hpack::{DecodeError, Decoder, Encoder, Field, HeaderList};
 
-fn decode(decoder: &mut Decoder, block: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, DecodeError> {
+type Fields = Vec<(Vec<u8>, Vec<u8>)>;
+
+fn decode(decoder: &mut Decoder, block: &[u8]) -> Result<Fields, DecodeError> {
     let mut out = Vec::new();
     decoder.decode(block, |f| out.push((f.name.to_vec(), f.value.to_vec())))?;
     Ok(out)

@@ -214,12 +214,12 @@ fn c4_our_encoder_produces_the_rfc_bytes() {
 }
 
 fn decoder_with_256_byte_table() -> Decoder {
-    // C.5 and C.6 use a 256-byte table. The size comes from the protocol
-    // (SETTINGS) rather than from an update in the blocks.
+    // C.5 and C.6 assume a 256-byte table from the start. Here the setting
+    // is lowered from the initial 4096, so the peer must first signal it
+    // with a size update (an otherwise empty block), which these examples
+    // leave out.
     let mut decoder = Decoder::new();
     decoder.set_max_table_size(256);
-    // The blocks do not start with an update, so treat 256 as the initial
-    // setting: a size update to it first, as a peer would send.
     decoder.decode(&[0x3f, 0xe1, 0x01], |_| ()).unwrap();
     assert_eq!(decoder.table_max_size(), 256);
     decoder
