@@ -6,9 +6,14 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use rustix::net::{SocketAddrAny, SocketAddrUnix};
+use rustix::io::Errno;
+use rustix::net::{AddressFamily, SocketAddrAny, SocketAddrUnix};
 
 use crate::error::{Error, Result};
+
+/// Offset of `sun_path` in `sockaddr_un`: after a 16-bit family on Linux, and
+/// after an 8-bit length and an 8-bit family on Apple and the BSDs.
+const SUN_PATH_OFFSET: usize = 2;
 
 /// The address of a Unix-domain socket.
 ///
@@ -53,19 +58,50 @@ impl UnixAddr {
 
     /// Convert an address the kernel returned; `None` (no address reported)
     /// is [`UnixAddr::Unnamed`].
+    ///
+    /// Decoded here rather than with rustix's `SocketAddrUnix` conversion,
+    /// which asserts on a path that fills `sun_path` without a NUL (a peer can
+    /// bind one) and reports an unnamed socket as an empty abstract name.
     pub(crate) fn from_kernel(addr: Option<SocketAddrAny>) -> Result<Self> {
         let Some(addr) = addr else {
             return Ok(UnixAddr::Unnamed);
         };
-        let unix = SocketAddrUnix::try_from(addr)?;
-        if let Some(path) = unix.path_bytes() {
-            return Ok(UnixAddr::Path(PathBuf::from(OsStr::from_bytes(path))));
+        if addr.address_family() != AddressFamily::UNIX {
+            return Err(Errno::AFNOSUPPORT.into());
         }
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        if let Some(name) = unix.abstract_name() {
-            return Ok(UnixAddr::Abstract(name.to_vec()));
+        let len = addr.addr_len() as usize;
+        // SAFETY: `SocketAddrAny` guarantees that its first `addr_len()` bytes
+        // are initialised and lie within its storage, and `addr` outlives the
+        // slice.
+        let bytes = unsafe { std::slice::from_raw_parts(addr.as_ptr().cast::<u8>(), len) };
+        Ok(Self::from_sun_path(
+            bytes.get(SUN_PATH_OFFSET..).unwrap_or(&[]),
+        ))
+    }
+
+    /// Decode the `sun_path` bytes the kernel reported (its length already
+    /// cut to the reported address length).
+    fn from_sun_path(sun_path: &[u8]) -> Self {
+        match sun_path {
+            [] => UnixAddr::Unnamed,
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            [0, name @ ..] => UnixAddr::Abstract(name.to_vec()),
+            _ => {
+                // A path ends at its NUL, or fills the whole field.
+                let end = sun_path
+                    .iter()
+                    .position(|&b| b == 0)
+                    .unwrap_or(sun_path.len());
+                match sun_path.get(..end) {
+                    Some(path) if !path.is_empty() => {
+                        UnixAddr::Path(PathBuf::from(OsStr::from_bytes(path)))
+                    }
+                    // Apple and the BSDs report an unnamed socket as a zeroed
+                    // path.
+                    _ => UnixAddr::Unnamed,
+                }
+            }
         }
-        Ok(UnixAddr::Unnamed)
     }
 
     /// The kernel form of this address, for `bind`, `connect` and `sendto`.
@@ -155,6 +191,32 @@ mod tests {
             e.raw_os_error(),
             Some(rustix::io::Errno::NAMETOOLONG.raw_os_error())
         );
+    }
+
+    #[test]
+    fn kernel_sun_path_decoding() {
+        let cases: &[(&[u8], UnixAddr)] = &[
+            (b"", UnixAddr::Unnamed),
+            (b"/tmp/s\0", UnixAddr::Path("/tmp/s".into())),
+            // A path that fills the field has no NUL.
+            (b"/tmp/full", UnixAddr::Path("/tmp/full".into())),
+            // Padding after the NUL is ignored.
+            (b"rel\0\0\0junk", UnixAddr::Path("rel".into())),
+            #[cfg(target_os = "linux")]
+            (b"\0name", UnixAddr::Abstract(b"name".to_vec())),
+            #[cfg(target_os = "linux")]
+            (b"\0", UnixAddr::Abstract(Vec::new())),
+            #[cfg(target_os = "linux")]
+            (b"\0a\0b", UnixAddr::Abstract(b"a\0b".to_vec())),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(&UnixAddr::from_sun_path(raw), want, "{raw:?}");
+        }
+        let full = [b'x'; 108];
+        let UnixAddr::Path(p) = UnixAddr::from_sun_path(&full) else {
+            panic!("not a path");
+        };
+        assert_eq!(p.as_os_str().len(), 108);
     }
 
     #[test]
