@@ -232,19 +232,22 @@ impl ChunkedDecoder {
 
     fn step(&mut self, c: u8) -> Result<(), Error> {
         use State::*;
-        if matches!(
-            self.state,
-            SizeWs
-                | ExtNameStart
-                | ExtName
-                | ExtNameWs
-                | ExtValueStart
-                | ExtToken
-                | ExtQuoted
-                | ExtQuotedEscape
-                | ExtQuotedEnd
-                | ExtValueWs
-        ) {
+        // Extension bytes: everything from the first BWS or ';' to the CR.
+        if c != b'\r'
+            && matches!(
+                self.state,
+                SizeWs
+                    | ExtNameStart
+                    | ExtName
+                    | ExtNameWs
+                    | ExtValueStart
+                    | ExtToken
+                    | ExtQuoted
+                    | ExtQuotedEscape
+                    | ExtQuotedEnd
+                    | ExtValueWs
+            )
+        {
             self.ext_bytes += 1;
             if self.ext_bytes > self.max_ext_bytes {
                 return Err(Error::ChunkExtensionsTooLarge);

@@ -1,0 +1,207 @@
+//! Response serialization: exact bytes for each framing and status class.
+
+use flare_h1::{
+    finish_head, is_bodyless_status, reason_phrase, write_header, write_response_head,
+    ResponseBody, ResponseHead, Version,
+};
+
+fn render(head: &ResponseHead<'_>) -> String {
+    let mut out = Vec::new();
+    write_response_head(&mut out, head);
+    finish_head(&mut out);
+    String::from_utf8(out).unwrap()
+}
+
+const DATE: &[u8] = b"Sun, 06 Nov 1994 08:49:37 GMT";
+
+#[test]
+fn ok_with_length_and_fixed_fields() {
+    let head = ResponseHead {
+        date: Some(DATE),
+        server: Some(b"flare"),
+        content_type: Some(b"text/plain"),
+        body: ResponseBody::Length(13),
+        ..ResponseHead::new(200)
+    };
+    assert_eq!(
+        render(&head),
+        "HTTP/1.1 200 OK\r\ndate: Sun, 06 Nov 1994 08:49:37 GMT\r\nserver: flare\r\n\
+         content-type: text/plain\r\ncontent-length: 13\r\n\r\n"
+    );
+}
+
+#[test]
+fn empty_ok_still_has_content_length() {
+    let head = ResponseHead {
+        body: ResponseBody::Length(0),
+        ..ResponseHead::new(200)
+    };
+    assert_eq!(
+        render(&head),
+        "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
+    );
+}
+
+#[test]
+fn bodyless_statuses_get_no_framing() {
+    for status in [100, 101, 103, 204, 304] {
+        for body in [ResponseBody::Length(5), ResponseBody::Chunked] {
+            let head = ResponseHead {
+                body,
+                trailer_names: Some(b"x"),
+                ..ResponseHead::new(status)
+            };
+            let text = render(&head);
+            assert!(!text.contains("content-length"), "{text}");
+            assert!(!text.contains("transfer-encoding"), "{text}");
+            assert!(!text.contains("trailer"), "{text}");
+            assert!(!head.chunked_on_wire());
+        }
+    }
+    assert_eq!(
+        render(&ResponseHead::new(204)),
+        "HTTP/1.1 204 No Content\r\n\r\n"
+    );
+    assert_eq!(
+        render(&ResponseHead::new(101)),
+        "HTTP/1.1 101 Switching Protocols\r\n\r\n"
+    );
+}
+
+#[test]
+fn head_response_writes_length_only() {
+    // For HEAD the server passes the GET body length; no body follows.
+    let head = ResponseHead {
+        body: ResponseBody::Length(1234),
+        ..ResponseHead::new(200)
+    };
+    assert_eq!(
+        render(&head),
+        "HTTP/1.1 200 OK\r\ncontent-length: 1234\r\n\r\n"
+    );
+}
+
+#[test]
+fn chunked_with_trailer_names() {
+    let head = ResponseHead {
+        body: ResponseBody::Chunked,
+        trailer_names: Some(b"x-checksum"),
+        ..ResponseHead::new(200)
+    };
+    assert!(head.chunked_on_wire());
+    assert!(!head.closes());
+    assert_eq!(
+        render(&head),
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntrailer: x-checksum\r\n\r\n"
+    );
+}
+
+#[test]
+fn chunked_on_http10_becomes_until_close() {
+    let head = ResponseHead {
+        version: Version::Http10,
+        body: ResponseBody::Chunked,
+        keep_alive_10: true,
+        trailer_names: Some(b"x"),
+        ..ResponseHead::new(200)
+    };
+    assert!(!head.chunked_on_wire());
+    assert!(head.closes());
+    assert_eq!(
+        render(&head),
+        "HTTP/1.0 200 OK\r\nconnection: close\r\n\r\n"
+    );
+}
+
+#[test]
+fn connection_fields() {
+    let close = ResponseHead {
+        close: true,
+        keep_alive_10: true,
+        body: ResponseBody::Length(0),
+        ..ResponseHead::new(400)
+    };
+    assert_eq!(
+        render(&close),
+        "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    );
+    let ka = ResponseHead {
+        keep_alive_10: true,
+        body: ResponseBody::Length(2),
+        ..ResponseHead::new(200)
+    };
+    assert_eq!(
+        render(&ka),
+        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\n"
+    );
+}
+
+#[test]
+fn status_lines() {
+    assert_eq!(
+        render(&ResponseHead::new(404)),
+        "HTTP/1.1 404 Not Found\r\n\r\n"
+    );
+    let v10 = ResponseHead {
+        version: Version::Http10,
+        ..ResponseHead::new(503)
+    };
+    assert_eq!(render(&v10), "HTTP/1.0 503 Service Unavailable\r\n\r\n");
+    // Unregistered code: empty reason, SP kept (reason-phrase may be empty).
+    assert_eq!(render(&ResponseHead::new(299)), "HTTP/1.1 299 \r\n\r\n");
+    // Out of range: written as 500.
+    assert_eq!(
+        render(&ResponseHead::new(1000)),
+        "HTTP/1.1 500 Internal Server Error\r\n\r\n"
+    );
+    assert_eq!(
+        render(&ResponseHead::new(42)),
+        "HTTP/1.1 500 Internal Server Error\r\n\r\n"
+    );
+}
+
+#[test]
+fn custom_reason_is_sanitized() {
+    let head = ResponseHead {
+        reason: Some("All\r\nSet-Cookie: x\tGood"),
+        ..ResponseHead::new(200)
+    };
+    assert_eq!(render(&head), "HTTP/1.1 200 AllSet-Cookie: x\tGood\r\n\r\n");
+}
+
+#[test]
+fn write_header_never_splits_the_head() {
+    let mut out = Vec::new();
+    write_header(&mut out, b"X-Ok", b"v");
+    write_header(&mut out, b"X-Evil", b"a\r\nSet-Cookie: b\0");
+    write_header(&mut out, b"Bad Name:\r\n", b"v");
+    write_header(&mut out, b"", b"v");
+    assert_eq!(
+        out,
+        b"X-Ok: v\r\nX-Evil: a  Set-Cookie: b \r\nBad-Name---: v\r\n-: v\r\n"
+    );
+}
+
+#[test]
+fn large_content_length() {
+    let head = ResponseHead {
+        body: ResponseBody::Length(u64::MAX),
+        ..ResponseHead::new(200)
+    };
+    assert!(render(&head).contains("content-length: 18446744073709551615\r\n"));
+}
+
+#[test]
+fn reason_phrases_and_bodyless() {
+    assert_eq!(reason_phrase(200), "OK");
+    assert_eq!(reason_phrase(413), "Content Too Large");
+    assert_eq!(reason_phrase(431), "Request Header Fields Too Large");
+    assert_eq!(reason_phrase(505), "HTTP Version Not Supported");
+    assert_eq!(reason_phrase(299), "");
+    for s in [100, 101, 199, 204, 304] {
+        assert!(is_bodyless_status(s), "{s}");
+    }
+    for s in [200, 205, 300, 303, 305, 404, 500, 99] {
+        assert!(!is_bodyless_status(s), "{s}");
+    }
+}
