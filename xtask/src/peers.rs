@@ -184,7 +184,7 @@ fn apt_install(packages: &[&str]) -> Result<()> {
         cmd.args(args);
         Ok(cmd)
     };
-    if let Err(e) = util::run(&mut apt(&["update", "-q"])?) {
+    if let Err(e) = util::run(&mut apt(&["update", "-qq"])?) {
         // Stale lists may still hold the packages; the install decides.
         println!("    warning: {e}; trying the install anyway");
     }

@@ -74,7 +74,13 @@ pub fn describe(cmd: &Command) -> String {
             parts.push(format!("{}={}", k.to_string_lossy(), quote(v)));
         }
     }
-    parts.push(quote(cmd.get_program()));
+    // `cargo` rather than the toolchain path `$CARGO` points at.
+    let program = Path::new(cmd.get_program());
+    if program.file_name() == Some(OsStr::new("cargo")) {
+        parts.push("cargo".into());
+    } else {
+        parts.push(quote(cmd.get_program()));
+    }
     parts.extend(cmd.get_args().map(quote));
     parts.join(" ")
 }

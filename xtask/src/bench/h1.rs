@@ -5,8 +5,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::facts;
 use super::procfs;
-use super::report::{self, Round, RunInfo, SyscallRun, Variant};
+use super::publish::{self, RunInfo};
+use super::report::{self, Round, SyscallRun, Variant};
 use super::server::{self, Server};
 use super::strace;
 use super::wrk;
@@ -119,12 +121,110 @@ fn parse(args: &[String]) -> Result<Option<Options>> {
     Ok(Some(o))
 }
 
+/// What one invocation runs, fixed before anything starts.
+struct Plan {
+    o: Options,
+    variants: Vec<Variant>,
+    /// CPUs for server and client, when pinning is possible.
+    server_cpu: Option<&'static str>,
+    client_cpu: Option<&'static str>,
+    /// `target/bench/DATE-SHA`.
+    out_dir: PathBuf,
+    date: String,
+    time: String,
+    commit: String,
+}
+
+impl Plan {
+    fn wrk_args(&self, variant: Variant, secs: u64, port: u16) -> Vec<String> {
+        let mut a = vec![
+            "-t1".to_string(),
+            format!("-c{CONNECTIONS}"),
+            format!("-d{secs}s"),
+            "--latency".into(),
+        ];
+        if variant == Variant::Pipelined {
+            a.extend(["-s".into(), SCRIPT.into()]);
+        }
+        a.push(format!("http://127.0.0.1:{port}/plaintext"));
+        if variant == Variant::Pipelined {
+            a.extend(["--".into(), self.o.depth.to_string()]);
+        }
+        a
+    }
+}
+
 /// `cargo xtask bench h1`.
 pub fn main(args: &[String]) -> Result<()> {
     let Some(o) = parse(args)? else {
         print!("{HELP}");
         return Ok(());
     };
+    preflight(&o)?;
+    let pinned = can_pin();
+    if !pinned {
+        println!("warning: fewer than 2 usable CPUs or no taskset; nothing is pinned");
+    }
+    let (date, time) = facts::utc_now();
+    let commit = facts::commit();
+    let out_dir = util::workspace_root()
+        .join("target/bench")
+        .join(format!("{date}-{}", commit.trim_end_matches("-dirty")));
+    util::create_dir(&out_dir)?;
+    let variants = if o.pipeline {
+        vec![Variant::Plain, Variant::Pipelined]
+    } else {
+        vec![Variant::Plain]
+    };
+    let plan = Plan {
+        server_cpu: pinned.then_some(SERVER_CPU),
+        client_cpu: pinned.then_some(CLIENT_CPU),
+        variants,
+        out_dir,
+        date,
+        time,
+        commit,
+        o,
+    };
+
+    let o = &plan.o;
+    let has_flare = o.targets.contains(&Target::Flare);
+    let pairs = plan.variants.len() * o.targets.len();
+    let traces = if o.strace { pairs } else { 0 };
+    let steps = usize::from(has_flare) + 1 + o.rounds as usize * pairs + traces + 1;
+    let mut progress = Progress::new(steps);
+
+    let flare_binary = if has_flare {
+        Some(progress.step("build flare", server::build_flare)?)
+    } else {
+        None
+    };
+    let mut servers = progress.step("start servers", || {
+        start_servers(&plan, flare_binary.as_deref())
+    })?;
+    let rounds = measure(&plan, &mut progress, &mut servers)?;
+    let traced = if o.strace {
+        trace(&plan, &mut progress, &servers)?
+    } else {
+        Vec::new()
+    };
+    let invocation = format!("cargo xtask bench h1 {}", args.join(" "));
+    let commands = commands(invocation.trim_end(), &servers, o, pinned);
+    for s in servers.drain(..) {
+        s.stop();
+    }
+    progress.step("report", || {
+        write_report(&plan, pinned, commands, &rounds, &traced)
+    })?;
+    println!(
+        "==> bench h1 done in {}",
+        util::fmt_duration(progress.elapsed())
+    );
+    Ok(())
+}
+
+/// Fails early, naming the missing tool, before anything is started.
+fn preflight(o: &Options) -> Result<()> {
     let mut needed = vec!["wrk"];
     if o.targets.contains(&Target::Nginx) {
         needed.push("nginx");
@@ -146,90 +246,43 @@ pub fn main(args: &[String]) -> Result<()> {
             hint: "run `cargo xtask peers`".into(),
         });
     }
-    let pinned = can_pin();
-    if !pinned {
+    Ok(())
+}
+
+fn start_servers(plan: &Plan, flare_binary: Option<&Path>) -> Result<Vec<Server>> {
+    let mut started = Vec::new();
+    for t in &plan.o.targets {
+        let s = match (t, flare_binary) {
+            (Target::Flare, Some(bin)) => Server::start_flare(bin, &plan.out_dir, plan.server_cpu)?,
+            (Target::Flare, None) => {
+                return Err(Error::Missing {
+                    what: "flare binary".into(),
+                    hint: "the build step did not run".into(),
+                })
+            }
+            (Target::Nginx, _) => {
+                let dir = util::workspace_root().join("target/bench/nginx");
+                Server::start_nginx(&dir, plan.server_cpu)?
+            }
+        };
         println!(
-            "warning: fewer than 2 usable CPUs or no taskset; server and client are not pinned"
+            "    {} listening on 127.0.0.1:{} (pids {:?})",
+            s.name,
+            s.port,
+            s.pids()
         );
+        started.push(s);
     }
-    let (server_cpu, client_cpu) = if pinned {
-        (Some(SERVER_CPU), Some(CLIENT_CPU))
-    } else {
-        (None, None)
-    };
+    Ok(started)
+}
 
-    let variants: Vec<Variant> = if o.pipeline {
-        vec![Variant::Plain, Variant::Pipelined]
-    } else {
-        vec![Variant::Plain]
-    };
-    let runs = o.rounds as usize * variants.len() * o.targets.len();
-    let traces = if o.strace {
-        variants.len() * o.targets.len()
-    } else {
-        0
-    };
-    let has_flare = o.targets.contains(&Target::Flare);
-    let mut progress = Progress::new(usize::from(has_flare) + 1 + runs + traces + 1);
-
-    let root = util::workspace_root();
-    let flare_binary = if has_flare {
-        Some(progress.step("build flare", build_flare)?)
-    } else {
-        None
-    };
-
-    let (date, time) = report::utc_now();
-    let commit = commit();
-    let out_dir = root
-        .join("target/bench")
-        .join(format!("{date}-{}", commit.trim_end_matches("-dirty")));
-    util::create_dir(&out_dir)?;
-
-    let mut servers: Vec<Server> = progress.step("start servers", || {
-        let mut started = Vec::new();
-        for t in &o.targets {
-            let s = match t {
-                Target::Flare => {
-                    let bin = flare_binary.as_deref().ok_or_else(|| Error::Missing {
-                        what: "flare binary".into(),
-                        hint: "build step did not run".into(),
-                    })?;
-                    Server::start_flare(bin, &out_dir, server_cpu)?
-                }
-                Target::Nginx => Server::start_nginx(&root.join("target/bench/nginx"), server_cpu)?,
-            };
-            println!(
-                "    {} listening on 127.0.0.1:{} (pids {:?})",
-                s.name,
-                s.port,
-                s.pids()
-            );
-            started.push(s);
-        }
-        Ok(started)
-    })?;
-
-    let wrk_args = |variant: Variant, secs: u64, port: u16| -> Vec<String> {
-        let mut a = vec![
-            "-t1".to_string(),
-            format!("-c{CONNECTIONS}"),
-            format!("-d{secs}s"),
-            "--latency".into(),
-        ];
-        if variant == Variant::Pipelined {
-            a.extend(["-s".into(), SCRIPT.into()]);
-        }
-        a.push(format!("http://127.0.0.1:{port}/plaintext"));
-        if variant == Variant::Pipelined {
-            a.extend(["--".into(), o.depth.to_string()]);
-        }
-        a
-    };
-
-    let mut rounds: Vec<Round> = Vec::new();
+/// The timed rounds: round by round, variant by variant, alternating
+/// servers, with the server's CPU time read right before and after wrk.
+fn measure(plan: &Plan, progress: &mut Progress, servers: &mut [Server]) -> Result<Vec<Round>> {
+    let o = &plan.o;
+    let mut rounds = Vec::new();
     for index in 1..=o.rounds {
-        for &variant in &variants {
+        for &variant in &plan.variants {
             for server in servers.iter_mut() {
                 let name = format!(
                     "round {index}/{} {} {}",
@@ -238,12 +291,12 @@ pub fn main(args: &[String]) -> Result<()> {
                     server.name
                 );
                 let raw = format!("{}-{}-r{index}.txt", server.name, variant.name());
-                let args = wrk_args(variant, o.duration, server.port);
+                let args = plan.wrk_args(variant, o.duration, server.port);
                 let round = progress.step(&name, || {
                     let before = server.cpu()?;
-                    let text = run_wrk(client_cpu, &args)?;
+                    let text = run_wrk(plan.client_cpu, &args)?;
                     let after = server.cpu()?;
-                    util::write_file(&out_dir.join(&raw), &text)?;
+                    util::write_file(&plan.out_dir.join(&raw), &text)?;
                     let wrk = checked(server.name, wrk::parse(&text)?)?;
                     let cpu = after.since(before);
                     println!(
@@ -268,106 +321,103 @@ pub fn main(args: &[String]) -> Result<()> {
             }
         }
     }
+    Ok(rounds)
+}
 
-    let mut traced: Vec<SyscallRun> = Vec::new();
-    if o.strace {
-        for &variant in &variants {
-            for server in &servers {
-                let name = format!("strace {} {}", variant.name(), server.name);
-                let file = format!("{}-{}-strace.txt", server.name, variant.name());
-                let args = wrk_args(variant, o.strace_secs, server.port);
-                let run = progress.step(&name, || {
-                    let tracer = strace::attach(&server.pids(), server_cpu, &out_dir.join(&file))?;
-                    let text = run_wrk(client_cpu, &args);
-                    let counts = tracer.finish()?;
-                    let text = text?;
-                    util::write_file(
-                        &out_dir.join(format!("{}-{}-strace-wrk.txt", server.name, variant.name())),
-                        &text,
-                    )?;
-                    let wrk = checked(server.name, wrk::parse(&text)?)?;
-                    println!(
-                        "    {} syscalls over {} requests = {:.2}/request",
-                        counts.total,
-                        wrk.requests,
-                        counts.total as f64 / wrk.requests.max(1) as f64
-                    );
-                    Ok(SyscallRun {
-                        server: server.name,
-                        variant,
-                        requests: wrk.requests,
-                        counts,
-                    })
-                })?;
-                traced.push(run);
-            }
+/// One shorter run per server and variant with strace attached to every
+/// server process; syscalls are divided by that run's requests.
+fn trace(plan: &Plan, progress: &mut Progress, servers: &[Server]) -> Result<Vec<SyscallRun>> {
+    let mut traced = Vec::new();
+    for &variant in &plan.variants {
+        for server in servers {
+            let name = format!("strace {} {}", variant.name(), server.name);
+            let stem = format!("{}-{}-strace", server.name, variant.name());
+            let args = plan.wrk_args(variant, plan.o.strace_secs, server.port);
+            let run = progress.step(&name, || {
+                let summary = plan.out_dir.join(format!("{stem}.txt"));
+                let tracer = strace::attach(&server.pids(), plan.server_cpu, &summary)?;
+                let text = run_wrk(plan.client_cpu, &args);
+                // Detach before looking at wrk's result, whatever it is.
+                let counts = tracer.finish()?;
+                let text = text?;
+                util::write_file(&plan.out_dir.join(format!("{stem}-wrk.txt")), &text)?;
+                let wrk = checked(server.name, wrk::parse(&text)?)?;
+                println!(
+                    "    {} syscalls over {} requests = {:.2}/request",
+                    counts.total,
+                    wrk.requests,
+                    counts.total as f64 / wrk.requests.max(1) as f64
+                );
+                Ok(SyscallRun {
+                    server: server.name,
+                    variant,
+                    requests: wrk.requests,
+                    counts,
+                })
+            })?;
+            traced.push(run);
         }
     }
+    Ok(traced)
+}
 
-    let commands = commands(&servers, &o, pinned);
-    for s in servers.drain(..) {
-        s.stop();
+fn write_report(
+    plan: &Plan,
+    pinned: bool,
+    commands: Vec<(String, String)>,
+    rounds: &[Round],
+    traced: &[SyscallRun],
+) -> Result<()> {
+    let o = &plan.o;
+    let clk_tck = procfs::clock_ticks_per_sec();
+    let summaries = report::summarize(rounds, traced, clk_tck);
+    let mut settings = vec![
+        ("wrk threads".to_string(), "1".to_string()),
+        ("connections".into(), CONNECTIONS.to_string()),
+        ("duration".into(), format!("{} s", o.duration)),
+        ("rounds".into(), o.rounds.to_string()),
+        ("pipeline depth".into(), o.depth.to_string()),
+        ("strace run".into(), format!("{} s", o.strace_secs)),
+        ("server workers".into(), "1".into()),
+        ("wrk".into(), facts::version(Command::new("wrk").arg("-v"))),
+    ];
+    if o.targets.contains(&Target::Nginx) {
+        settings.push((
+            "nginx".into(),
+            facts::version(Command::new(server::NGINX).arg("-v")),
+        ));
     }
-
-    progress.step("report", || {
-        let clk_tck = procfs::clock_ticks_per_sec();
-        let summaries = report::summarize(&rounds, &traced, clk_tck);
-        let info = RunInfo {
-            when: format!("{date} {time} UTC"),
-            commit: commit.clone(),
-            cpu_model: cpu_model(),
-            kernel: fs::read_to_string("/proc/sys/kernel/osrelease")
-                .unwrap_or_default()
-                .trim()
-                .to_string(),
-            cores: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
-            clk_tck,
-            pinned,
-            commands,
-            settings: vec![
-                ("wrk threads".into(), "1".into()),
-                ("connections".into(), CONNECTIONS.to_string()),
-                ("duration".into(), format!("{} s", o.duration)),
-                ("rounds".into(), o.rounds.to_string()),
-                ("pipeline depth".into(), o.depth.to_string()),
-                ("strace run".into(), format!("{} s", o.strace_secs)),
-                ("server workers".into(), "1".into()),
-                (
-                    "nginx".into(),
-                    version_line(Command::new(server::NGINX).arg("-v")),
-                ),
-                ("wrk".into(), version_line(Command::new("wrk").arg("-v"))),
-            ],
-        };
-        let json = out_dir.join("h1.json");
-        util::write_file(
-            &json,
-            &report::to_json(&info, &rounds, &traced, &summaries).render(),
-        )?;
+    let info = RunInfo {
+        when: format!("{} {} UTC", plan.date, plan.time),
+        commit: plan.commit.clone(),
+        cpu_model: facts::cpu_model(),
+        kernel: facts::kernel(),
+        cores: facts::cores(),
+        clk_tck,
+        pinned,
+        commands,
+        settings,
+    };
+    let json = plan.out_dir.join("h1.json");
+    util::write_file(
+        &json,
+        &publish::to_json(&info, rounds, traced, &summaries).render(),
+    )?;
+    println!();
+    print!("{}", report::render_text(&report::main_rows(&summaries)));
+    if !traced.is_empty() {
         println!();
-        print!("{}", report::render_text(&report::main_rows(&summaries)));
-        if !traced.is_empty() {
-            println!();
-            print!("{}", report::render_text(&report::syscall_rows(&summaries)));
-        }
-        println!();
-        println!("    results: {}", json.display());
-        if o.docs {
-            let doc = root.join("docs/benchmark.md");
-            let old = fs::read_to_string(&doc).ok();
-            let new =
-                report::splice_section(old.as_deref(), &report::docs_section(&info, &summaries));
-            util::write_file(&doc, &new)?;
-            println!("    updated: {}", doc.display());
-        }
-        Ok(())
-    })?;
-    println!(
-        "==> bench h1 done in {}",
-        util::fmt_duration(progress.elapsed())
-    );
+        print!("{}", report::render_text(&report::syscall_rows(&summaries)));
+    }
+    println!();
+    println!("    results: {}", json.display());
+    if o.docs {
+        let doc = util::workspace_root().join("docs/benchmark.md");
+        let old = fs::read_to_string(&doc).ok();
+        let section = publish::docs_section(&info, &summaries);
+        util::write_file(&doc, &publish::splice_section(old.as_deref(), &section))?;
+        println!("    updated: {}", doc.display());
+    }
     Ok(())
 }
 
@@ -402,39 +452,6 @@ fn run_wrk(cpu: Option<&str>, args: &[String]) -> Result<String> {
     util::output(&mut cmd)
 }
 
-fn build_flare() -> Result<PathBuf> {
-    let crate_dir = util::workspace_root().join("crates/flare");
-    let sources = [
-        crate_dir.join("examples/server.rs"),
-        crate_dir.join("examples/server/main.rs"),
-    ];
-    if !sources.iter().any(|p| p.is_file()) {
-        return Err(Error::Missing {
-            what: "flare's example server (crates/flare/examples/server.rs) does not exist yet"
-                .into(),
-            hint: "benchmark nginx alone with `cargo xtask bench h1 --servers nginx`".into(),
-        });
-    }
-    util::run(util::cargo().args([
-        "build",
-        "--profile",
-        "bench-abort",
-        "-p",
-        "flare",
-        "--example",
-        "server",
-    ]))?;
-    let binary = util::target_dir().join("bench-abort/examples/server");
-    if binary.is_file() {
-        Ok(binary)
-    } else {
-        Err(Error::Missing {
-            what: format!("{} after the build", binary.display()),
-            hint: "check the build output".into(),
-        })
-    }
-}
-
 fn can_pin() -> bool {
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -442,70 +459,27 @@ fn can_pin() -> bool {
     cpus >= 2 && util::succeeds(Command::new("taskset").args(["-c", SERVER_CPU, "true"]))
 }
 
-/// Short commit hash, with `-dirty` when the work tree has changes.
-fn commit() -> String {
-    let git = |args: &[&str]| {
-        util::output(
-            Command::new("git")
-                .args(args)
-                .current_dir(util::workspace_root()),
-        )
-    };
-    let sha = git(&["rev-parse", "--short", "HEAD"])
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "unknown".into());
-    let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
-        .map(|s| !s.trim().is_empty())
-        .unwrap_or(false);
-    if dirty {
-        format!("{sha}-dirty")
-    } else {
-        sha
-    }
-}
-
-fn cpu_model() -> String {
-    fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
-}
-
-/// First line a `-v` prints, on stdout or stderr (nginx and wrk use
-/// stderr and wrk exits 1).
-fn version_line(cmd: &mut Command) -> String {
-    cmd.output()
-        .ok()
-        .and_then(|o| {
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            );
-            text.lines().next().map(|l| l.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into())
-}
-
 /// The exact commands of the run, with the port spelled `PORT`.
-fn commands(servers: &[Server], o: &Options, pinned: bool) -> Vec<(String, String)> {
-    let mut out = Vec::new();
+fn commands(
+    invocation: &str,
+    servers: &[Server],
+    o: &Options,
+    pinned: bool,
+) -> Vec<(String, String)> {
+    let mut out = vec![("this run".to_string(), invocation.to_string())];
     if o.targets.contains(&Target::Flare) {
         out.push((
             "build flare".into(),
             "cargo build --profile bench-abort -p flare --example server".into(),
         ));
     }
+    let root = format!("{}/", util::workspace_root().display());
     for s in servers {
-        out.push((
-            format!("{} (server)", s.name),
-            s.command.replace(&s.port.to_string(), "PORT"),
-        ));
+        let cmd = s
+            .command
+            .replace(&root, "")
+            .replace(&s.port.to_string(), "PORT");
+        out.push((format!("{} (server)", s.name), cmd));
     }
     let pin = if pinned {
         format!("taskset -c {CLIENT_CPU} ")
@@ -528,8 +502,11 @@ fn commands(servers: &[Server], o: &Options, pinned: bool) -> Vec<(String, Strin
     }
     if o.strace {
         out.push((
-            "syscalls (during a wrk run of the same shape)".into(),
-            format!("strace -c -f -p SERVER_PID... # wrk -d{}s", o.strace_secs),
+            "syscalls: strace attached to every server process".into(),
+            format!(
+                "taskset -c {SERVER_CPU} strace -c -f -p PID [-p PID]... # during a wrk -d{}s run",
+                o.strace_secs
+            ),
         ));
     }
     out

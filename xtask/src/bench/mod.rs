@@ -1,15 +1,17 @@
 //! `cargo xtask bench SUITE`: benchmark suites, each against a named peer
 //! measured in the same run.
 
+mod facts;
 mod h1;
 mod json;
 mod procfs;
+mod publish;
 mod report;
 mod server;
 mod strace;
 mod wrk;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::error::{Error, Result};
@@ -60,7 +62,7 @@ pub fn main(args: &[String]) -> Result<()> {
         ),
         "dns" => external(
             "dns",
-            &util::workspace_root().join("crates/flare-dns/examples/dns_bench.rs"),
+            &dns_bench_source(),
             &[
                 "run",
                 "--release",
@@ -74,6 +76,17 @@ pub fn main(args: &[String]) -> Result<()> {
         other => Err(Error::Usage(format!(
             "unknown bench suite `{other}` (have: h1, hpack, dns)"
         ))),
+    }
+}
+
+/// The DNS bench example, as a single file or a directory.
+fn dns_bench_source() -> PathBuf {
+    let examples = util::workspace_root().join("crates/flare-dns/examples");
+    let dir = examples.join("dns_bench/main.rs");
+    if dir.is_file() {
+        dir
+    } else {
+        examples.join("dns_bench.rs")
     }
 }
 

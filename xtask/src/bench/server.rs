@@ -238,6 +238,41 @@ impl Drop for Server {
     }
 }
 
+/// Builds flare's example server with the `bench-abort` profile and
+/// returns the binary; its absence (not written yet) is a clear error.
+pub fn build_flare() -> Result<PathBuf> {
+    let crate_dir = util::workspace_root().join("crates/flare");
+    let sources = [
+        crate_dir.join("examples/server.rs"),
+        crate_dir.join("examples/server/main.rs"),
+    ];
+    if !sources.iter().any(|p| p.is_file()) {
+        return Err(Error::Missing {
+            what: "flare's example server (crates/flare/examples/server.rs) does not exist yet"
+                .into(),
+            hint: "benchmark nginx alone with `cargo xtask bench h1 --servers nginx`".into(),
+        });
+    }
+    util::run(util::cargo().args([
+        "build",
+        "--profile",
+        "bench-abort",
+        "-p",
+        "flare",
+        "--example",
+        "server",
+    ]))?;
+    let binary = util::target_dir().join("bench-abort/examples/server");
+    if binary.is_file() {
+        Ok(binary)
+    } else {
+        Err(Error::Missing {
+            what: format!("{} after the build", binary.display()),
+            hint: "check the build output".into(),
+        })
+    }
+}
+
 /// Reads one response: until the peer closes, or the headers and
 /// `Content-Length` bytes of body are in (a server may keep the connection).
 fn read_response(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
