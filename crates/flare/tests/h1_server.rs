@@ -1,0 +1,382 @@
+//! Server behaviour on loopback with raw sockets: timeouts, connection limits,
+//! back-pressure, panics, streaming with wake-ups.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use flare::prelude::*;
+use flare::ServerConfig;
+use flare_web::{BodyStream, Frame, StreamContext, StreamWaker};
+
+fn connect(addr: std::net::SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_nodelay(true).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+const GET: &[u8] = b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n";
+
+/// Whether the peer closed: a read returns 0 or a reset within `wait`.
+fn closed_within(s: &mut TcpStream, wait: Duration) -> bool {
+    s.set_read_timeout(Some(wait)).unwrap();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + wait;
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                return false
+            }
+            Err(_) => return true,
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+    }
+}
+
+#[test]
+fn slowloris_connections_are_closed_at_the_header_deadline_while_others_are_served() {
+    let cfg = ServerConfig::default().header_timeout(Duration::from_secs(1));
+    let srv = TestServer::start_with(basic, 2, cfg);
+    let started = Instant::now();
+    let mut slow: Vec<TcpStream> = (0..500)
+        .map(|_| {
+            let mut s = connect(srv.addr);
+            s.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+            s.set_nonblocking(true).unwrap();
+            s
+        })
+        .collect();
+    // Trickle one header byte per connection every 100 ms; a normal client is served
+    // meanwhile. Every slow connection must be closed by the server, each within the
+    // header deadline plus slack, though it keeps sending.
+    let mut open = vec![true; slow.len()];
+    let mut normal_ok = 0;
+    let mut buf = [0u8; 1024];
+    while open.iter().any(|o| *o) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "slow connections still open after 10 s"
+        );
+        for (i, s) in slow.iter_mut().enumerate() {
+            if !open[i] {
+                continue;
+            }
+            match s.read(&mut buf) {
+                Ok(0) => open[i] = false,
+                Ok(n) => {
+                    // The 408 the server sends before closing.
+                    assert!(
+                        buf[..n].starts_with(b"HTTP/1.1 408"),
+                        "{:?}",
+                        String::from_utf8_lossy(&buf[..n])
+                    );
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if s.write_all(b"X").is_err() {
+                        open[i] = false;
+                    }
+                }
+                Err(_) => open[i] = false,
+            }
+        }
+        let t = Instant::now();
+        let mut c = connect(srv.addr);
+        c.write_all(GET).unwrap();
+        let (status, body) = read_response(&mut c);
+        assert_eq!((status, &body[..]), (200, &b"Hello, World!"[..]));
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "normal request took {:?}",
+            t.elapsed()
+        );
+        normal_ok += 1;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900),
+        "closed before the deadline: {took:?}"
+    );
+    assert!(
+        normal_ok >= 5,
+        "the normal client was served {normal_ok} times"
+    );
+}
+
+#[test]
+fn idle_keep_alive_connections_close_at_the_keep_alive_timeout() {
+    let cfg = ServerConfig::default().keep_alive_timeout(Duration::from_millis(300));
+    let srv = TestServer::start_with(basic, 1, cfg);
+    let mut s = connect(srv.addr);
+    s.write_all(GET).unwrap();
+    assert_eq!(read_response(&mut s).0, 200);
+    let t = Instant::now();
+    assert!(closed_within(&mut s, Duration::from_secs(5)));
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn a_stalled_body_gets_408_at_the_body_deadline() {
+    let cfg = ServerConfig::default().body_timeout(Duration::from_millis(300));
+    let srv = TestServer::start_with(basic, 1, cfg);
+    let mut s = connect(srv.addr);
+    s.write_all(b"POST /len HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        .unwrap();
+    let out = read_to_close(&mut s, Duration::from_secs(5));
+    assert!(
+        out.starts_with(b"HTTP/1.1 408"),
+        "{:?}",
+        String::from_utf8_lossy(&out)
+    );
+}
+
+#[test]
+fn max_requests_per_connection_closes_after_the_last_one() {
+    let cfg = ServerConfig::default().max_requests_per_connection(3);
+    let srv = TestServer::start_with(basic, 1, cfg);
+    let mut s = connect(srv.addr);
+    for i in 1..=3 {
+        s.write_all(GET).unwrap();
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            s.read_exact(&mut b).unwrap();
+            head.push(b[0]);
+        }
+        let head = String::from_utf8(head).unwrap();
+        assert_eq!(
+            head.contains("connection: close"),
+            i == 3,
+            "request {i}: {head}"
+        );
+        let mut body = [0u8; 13];
+        s.read_exact(&mut body).unwrap();
+    }
+    assert!(closed_within(&mut s, Duration::from_secs(5)));
+}
+
+#[test]
+fn max_connections_holds_new_connections_until_one_closes() {
+    let cfg = ServerConfig::default().max_connections(2);
+    let srv = TestServer::start_with(basic, 1, cfg);
+    let mut a = connect(srv.addr);
+    let mut b = connect(srv.addr);
+    for s in [&mut a, &mut b] {
+        s.write_all(GET).unwrap();
+        assert_eq!(read_response(s).0, 200);
+    }
+    // The third is queued by the kernel, not accepted: no answer yet.
+    let mut c = connect(srv.addr);
+    c.write_all(GET).unwrap();
+    c.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    assert!(
+        c.read(&mut buf).is_err(),
+        "third connection answered past max_connections"
+    );
+    drop(a);
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(read_response(&mut c).0, 200);
+}
+
+#[test]
+fn a_panicking_handler_gets_500_and_the_worker_keeps_serving() {
+    let srv = TestServer::start_with(
+        |req: &Request| -> Response {
+            if req.path() == "/panic" {
+                panic!("handler bug");
+            }
+            Response::text("ok")
+        },
+        1,
+        ServerConfig::default(),
+    );
+    let mut s = connect(srv.addr);
+    s.write_all(b"GET /panic HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut s).0, 500);
+    s.write_all(GET).unwrap();
+    assert_eq!(read_response(&mut s), (200, b"ok".to_vec()));
+}
+
+/// An endless body: the server must pull it only as fast as the client reads.
+struct Endless(Arc<AtomicUsize>);
+impl BodyStream for Endless {
+    fn poll_frame(&mut self, _cx: &mut StreamContext<'_>) -> Frame {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Frame::Data(Bytes::from_static(&[b'x'; 16 * 1024]))
+    }
+}
+
+#[test]
+fn a_client_that_does_not_read_bounds_buffering_and_hits_the_write_timeout() {
+    let produced = Arc::new(AtomicUsize::new(0));
+    let p = produced.clone();
+    let cfg = ServerConfig::default().write_timeout(Duration::from_millis(500));
+    let srv = TestServer::start_with(
+        move |_: &Request| Response::stream(Body::Stream(Box::new(Endless(p.clone())))),
+        1,
+        cfg,
+    );
+    let mut s = connect(srv.addr);
+    s.write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    // Wait until production stalls (socket buffers full), then check the bound.
+    let mut last = 0;
+    let stalled_at = Instant::now() + Duration::from_secs(10);
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = produced.load(Ordering::Relaxed);
+        if now == last && now > 0 {
+            break;
+        }
+        last = now;
+        assert!(
+            Instant::now() < stalled_at,
+            "production never stalled: {now} chunks"
+        );
+    }
+    let bytes = last * 16 * 1024;
+    assert!(
+        bytes < 64 * 1024 * 1024,
+        "server buffered {bytes} bytes for a client that does not read"
+    );
+    // Past the write timeout the server gives up on the connection.
+    std::thread::sleep(Duration::from_millis(800));
+    let got = read_to_close(&mut s, Duration::from_secs(10));
+    assert!(
+        got.len() <= bytes + 4096,
+        "read {} of {} produced",
+        got.len(),
+        bytes
+    );
+}
+
+/// A stream that is pending until another thread pushes events (SSE style).
+struct Channel {
+    queue: Arc<Mutex<(Vec<Bytes>, bool, Option<StreamWaker>)>>,
+}
+impl BodyStream for Channel {
+    fn poll_frame(&mut self, cx: &mut StreamContext<'_>) -> Frame {
+        let mut q = self.queue.lock().unwrap();
+        if !q.0.is_empty() {
+            return Frame::Data(q.0.remove(0));
+        }
+        if q.1 {
+            return Frame::End;
+        }
+        q.2 = Some(cx.waker().clone());
+        Frame::Pending
+    }
+}
+
+#[test]
+fn a_pending_stream_resumes_when_woken_from_another_thread() {
+    type Q = Arc<Mutex<(Vec<Bytes>, bool, Option<StreamWaker>)>>;
+    let slot: Arc<Mutex<Option<Q>>> = Arc::new(Mutex::new(None));
+    let s2 = slot.clone();
+    let srv = TestServer::start_with(
+        move |_: &Request| {
+            let q: Q = Arc::new(Mutex::new((Vec::new(), false, None)));
+            *s2.lock().unwrap() = Some(q.clone());
+            Response::stream(Body::Stream(Box::new(Channel { queue: q })))
+                .with_content_type(HeaderValue::from_static("text/event-stream"))
+        },
+        1,
+        ServerConfig::default(),
+    );
+    let mut s = connect(srv.addr);
+    s.write_all(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let q = loop {
+        if let Some(q) = slot.lock().unwrap().clone() {
+            break q;
+        }
+        std::thread::yield_now();
+    };
+    let push = |data: &'static [u8], end: bool| {
+        let mut g = q.lock().unwrap();
+        g.0.push(Bytes::from_static(data));
+        g.1 = end;
+        if let Some(w) = g.2.take() {
+            w.wake();
+        }
+    };
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    let mut read_until = |s: &mut TcpStream, got: &mut Vec<u8>, pat: &[u8]| {
+        while find(got, pat).is_none() {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0);
+            got.extend_from_slice(&buf[..n]);
+        }
+    };
+    read_until(&mut s, &mut got, b"\r\n\r\n");
+    push(b"data: one\n\n", false);
+    read_until(&mut s, &mut got, b"data: one");
+    push(b"data: two\n\n", true);
+    read_until(&mut s, &mut got, b"0\r\n\r\n");
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.contains("transfer-encoding: chunked"), "{text}");
+    assert!(text.contains("data: two"), "{text}");
+    // The connection is still usable afterwards.
+    s.write_all(GET).unwrap();
+    assert_eq!(read_response(&mut s).0, 200);
+}
+
+#[test]
+fn http10_gets_a_close_delimited_stream_and_keep_alive_on_request() {
+    let srv = TestServer::start_with(
+        |req: &Request| {
+            if req.path() == "/stream" {
+                Response::stream(Body::from_chunks(
+                    (0..3).map(|i| Bytes::from(format!("c{i}"))),
+                ))
+            } else {
+                Response::text("Hello, World!")
+            }
+        },
+        1,
+        ServerConfig::default(),
+    );
+    let out = raw_exchange(
+        srv.addr,
+        b"GET /stream HTTP/1.0\r\n\r\n",
+        Duration::from_secs(5),
+    );
+    let text = String::from_utf8_lossy(&out);
+    assert!(!text.contains("chunked"), "{text}");
+    assert!(
+        text.contains("connection: close") && text.ends_with("c0c1c2"),
+        "{text}"
+    );
+    let mut s = connect(srv.addr);
+    s.write_all(b"GET /p HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        .unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut b).unwrap();
+        head.push(b[0]);
+    }
+    assert!(String::from_utf8_lossy(&head).contains("connection: keep-alive"));
+}
