@@ -147,7 +147,8 @@ impl<H: Handler> Worker<H> {
                                 service: &self.service,
                                 date: self.date.value(),
                                 now,
-                                draining: self.drain_started,
+                                draining: self.drain_started
+                                    || self.shared.draining.load(Ordering::Relaxed),
                                 make_waker: &make_waker,
                             };
                             let mut step = Step::Keep;
@@ -251,7 +252,7 @@ impl<H: Handler> Worker<H> {
                 service: &self.service,
                 date: self.date.value(),
                 now,
-                draining: self.drain_started,
+                draining: self.drain_started || self.shared.draining.load(Ordering::Relaxed),
                 make_waker: &make_waker,
             };
             let step = conn.on_deadline(kind, &cx);
@@ -407,7 +408,7 @@ impl<H: Handler> Worker<H> {
                     service: &self.service,
                     date: self.date.value(),
                     now,
-                    draining: self.drain_started,
+                    draining: self.drain_started || self.shared.draining.load(Ordering::Relaxed),
                     make_waker: &make_waker,
                 };
                 conn.on_stream_wake(&cx)
