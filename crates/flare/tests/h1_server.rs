@@ -271,9 +271,12 @@ fn a_client_that_does_not_read_bounds_buffering_and_hits_the_write_timeout() {
     );
 }
 
+/// Queued events, the end flag, and the waker of a pending poll.
+type Q = Arc<Mutex<(Vec<Bytes>, bool, Option<StreamWaker>)>>;
+
 /// A stream that is pending until another thread pushes events (SSE style).
 struct Channel {
-    queue: Arc<Mutex<(Vec<Bytes>, bool, Option<StreamWaker>)>>,
+    queue: Q,
 }
 impl BodyStream for Channel {
     fn poll_frame(&mut self, cx: &mut StreamContext<'_>) -> Frame {
@@ -291,7 +294,6 @@ impl BodyStream for Channel {
 
 #[test]
 fn a_pending_stream_resumes_when_woken_from_another_thread() {
-    type Q = Arc<Mutex<(Vec<Bytes>, bool, Option<StreamWaker>)>>;
     let slot: Arc<Mutex<Option<Q>>> = Arc::new(Mutex::new(None));
     let s2 = slot.clone();
     let srv = TestServer::start_with(
