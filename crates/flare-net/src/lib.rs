@@ -5,6 +5,32 @@
 //! it can be registered with `flare_reactor::Poller`, and takes `&self` for
 //! I/O.
 //!
+//! ```
+//! use flare_net::{Error, TcpListener, TcpStream};
+//!
+//! let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+//! let client = TcpStream::connect(listener.local_addr()?)?; // blocking
+//! client.write(b"ping")?;
+//! let (server, _peer) = loop {
+//!     match listener.accept() {
+//!         Ok(accepted) => break accepted, // non-blocking stream
+//!         Err(Error::WouldBlock) => std::thread::yield_now(), // a reactor would wait here
+//!         Err(e) => return Err(e),
+//!     }
+//! };
+//! let mut buf = [0u8; 4];
+//! let mut got = 0;
+//! while got < 4 {
+//!     match server.read(&mut buf[got..]) {
+//!         Ok(n) => got += n,
+//!         Err(e) if e.is_would_block() => std::thread::yield_now(),
+//!         Err(e) => return Err(e),
+//!     }
+//! }
+//! assert_eq!(&buf, b"ping");
+//! # Ok::<(), flare_net::Error>(())
+//! ```
+//!
 //! # Modes
 //!
 //! - Every socket is created close-on-exec (atomically where the system allows:

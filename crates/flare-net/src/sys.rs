@@ -132,9 +132,20 @@ pub(crate) fn ip_addr(addr: SocketAddrAny) -> Result<SocketAddr> {
     Ok(SocketAddr::try_from(addr)?)
 }
 
-/// Start a connect on a fresh non-blocking socket and, if `wait` is set, wait
-/// for it to finish (`None` deadline: no limit).
-pub(crate) fn connect_ip(addr: &SocketAddr, wait: Option<Option<Instant>>) -> Result<OwnedFd> {
+/// How long [`connect_ip`] waits for the handshake.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ConnectWait {
+    /// Return at once; the caller waits for writability.
+    No,
+    /// Until the kernel gives up.
+    Forever,
+    /// Until this instant, then [`Error::TimedOut`].
+    Until(Instant),
+}
+
+/// Start a connect on a fresh non-blocking socket and wait as `wait` says.
+/// The socket stays non-blocking.
+pub(crate) fn connect_ip(addr: &SocketAddr, wait: ConnectWait) -> Result<OwnedFd> {
     let fd = socket(family_of(addr), SocketType::STREAM, true)?;
     match rustix::net::connect(&fd, addr) {
         Ok(()) => return Ok(fd),
@@ -143,8 +154,10 @@ pub(crate) fn connect_ip(addr: &SocketAddr, wait: Option<Option<Instant>>) -> Re
         Err(Errno::INPROGRESS) | Err(Errno::INTR) => {}
         Err(e) => return Err(e.into()),
     }
-    if let Some(deadline) = wait {
-        wait_connected(&fd, deadline)?;
+    match wait {
+        ConnectWait::No => {}
+        ConnectWait::Forever => wait_connected(&fd, None)?,
+        ConnectWait::Until(deadline) => wait_connected(&fd, Some(deadline))?,
     }
     Ok(fd)
 }

@@ -157,6 +157,8 @@ impl TcpListener {
         let (fd, peer) = sys::accept(&self.0)?;
         let peer = match peer {
             Some(peer) => sys::ip_addr(peer)?,
+            // TCP always reports the peer; an empty address means the
+            // connection is already gone, which is what ECONNABORTED says.
             None => return Err(Error::ConnectionAborted),
         };
         Ok((TcpStream::from(fd), peer))

@@ -10,7 +10,7 @@ use rustix::net::{sockopt, RecvFlags};
 
 use crate::error::{Error, Result};
 use crate::fd::{impl_fd_traits, impl_io_traits};
-use crate::sys;
+use crate::sys::{self, ConnectWait};
 
 /// A connected TCP socket.
 ///
@@ -31,7 +31,7 @@ impl TcpStream {
     ///
     /// A signal during the wait does not abort the connect.
     pub fn connect(addr: SocketAddr) -> Result<Self> {
-        let fd = sys::connect_ip(&addr, Some(None))?;
+        let fd = sys::connect_ip(&addr, ConnectWait::Forever)?;
         sys::set_nonblocking(&fd, false)?;
         Ok(TcpStream(fd))
     }
@@ -42,9 +42,12 @@ impl TcpStream {
         if timeout.is_zero() {
             return Err(Error::InvalidInput("connect timeout must be non-zero"));
         }
-        // An overflowing deadline means "practically forever".
-        let deadline = Instant::now().checked_add(timeout);
-        let fd = sys::connect_ip(&addr, Some(deadline))?;
+        // A deadline past what `Instant` can hold means "practically forever".
+        let wait = match Instant::now().checked_add(timeout) {
+            Some(deadline) => ConnectWait::Until(deadline),
+            None => ConnectWait::Forever,
+        };
+        let fd = sys::connect_ip(&addr, wait)?;
         sys::set_nonblocking(&fd, false)?;
         Ok(TcpStream(fd))
     }
@@ -54,7 +57,7 @@ impl TcpStream {
     /// writability; when it is writable, call [`take_error`](Self::take_error):
     /// `None` means connected, `Some(e)` is why the connect failed.
     pub fn connect_nonblocking(addr: SocketAddr) -> Result<Self> {
-        Ok(TcpStream(sys::connect_ip(&addr, None)?))
+        Ok(TcpStream(sys::connect_ip(&addr, ConnectWait::No)?))
     }
 
     /// Adopt a std stream (its blocking mode is kept).
