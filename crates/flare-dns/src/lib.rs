@@ -5,6 +5,7 @@
 //! checked before use, and a malformed message is a [`DecodeError`], never a panic.
 #![forbid(unsafe_code)]
 
+mod blocking;
 mod cache;
 mod config;
 mod error;
@@ -17,6 +18,7 @@ mod rdata;
 mod rng;
 mod wire;
 
+pub use blocking::Resolver;
 pub use cache::{Cache, CacheUpdate, CachedAnswer};
 pub use config::{Families, ResolverConfig, DNS_PORT};
 pub use error::{DecodeError, EncodeError, Section};

@@ -253,7 +253,7 @@ impl Name {
 }
 
 fn forbidden(b: u8) -> bool {
-    b < 0x21 || b >= 0x7F || b == b'@' || b == b'\\'
+    !(0x21..0x7F).contains(&b) || b == b'@' || b == b'\\'
 }
 
 /// The labels of a [`Name`].
