@@ -174,6 +174,16 @@ impl TcpListener {
         sys::set_nonblocking(&self.0, nonblocking)
     }
 
+    /// Adopt a std listener (its blocking mode is kept).
+    pub fn from_std(listener: std::net::TcpListener) -> Self {
+        TcpListener::from(OwnedFd::from(listener))
+    }
+
+    /// Convert into a std listener (the blocking mode is kept).
+    pub fn into_std(self) -> std::net::TcpListener {
+        std::net::TcpListener::from(self.0)
+    }
+
     /// Take the pending socket error (`SO_ERROR`), if any.
     pub fn take_error(&self) -> Result<Option<Error>> {
         Ok(sockopt::socket_error(&self.0)?.err().map(Error::from))

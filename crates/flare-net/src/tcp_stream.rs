@@ -117,6 +117,46 @@ impl TcpStream {
         Ok(Some(idle))
     }
 
+    /// `SO_LINGER`. `Some(Duration::ZERO)` makes closing the stream send a RST
+    /// and drop unsent data at once (the peer sees
+    /// [`Error::ConnectionReset`]): how a server sheds an abusive client
+    /// without keeping `TIME_WAIT` state. `None` (the default) closes
+    /// gracefully in the background. Whole seconds; sub-second values round
+    /// up.
+    pub fn set_linger(&self, linger: Option<Duration>) -> Result<()> {
+        // rustix rounds sub-second values up to whole seconds.
+        Ok(sockopt::set_socket_linger(&self.0, linger)?)
+    }
+
+    /// The `SO_LINGER` setting.
+    pub fn linger(&self) -> Result<Option<Duration>> {
+        Ok(sockopt::socket_linger(&self.0)?)
+    }
+
+    /// `SO_SNDBUF`: the kernel send buffer. Linux doubles the value for its
+    /// bookkeeping (and [`send_buffer_size`](Self::send_buffer_size) reports
+    /// the doubled size) and caps it at `net.core.wmem_max`; setting it turns
+    /// off the kernel's automatic tuning for this socket.
+    pub fn set_send_buffer_size(&self, size: usize) -> Result<()> {
+        Ok(sockopt::set_socket_send_buffer_size(&self.0, size)?)
+    }
+
+    /// The `SO_SNDBUF` size as the kernel reports it.
+    pub fn send_buffer_size(&self) -> Result<usize> {
+        Ok(sockopt::socket_send_buffer_size(&self.0)?)
+    }
+
+    /// `SO_RCVBUF`: the kernel receive buffer (doubled and capped at
+    /// `net.core.rmem_max` on Linux, like the send buffer).
+    pub fn set_recv_buffer_size(&self, size: usize) -> Result<()> {
+        Ok(sockopt::set_socket_recv_buffer_size(&self.0, size)?)
+    }
+
+    /// The `SO_RCVBUF` size as the kernel reports it.
+    pub fn recv_buffer_size(&self) -> Result<usize> {
+        Ok(sockopt::socket_recv_buffer_size(&self.0)?)
+    }
+
     /// `SO_RCVTIMEO`: on a blocking stream, a read that waits longer fails with
     /// [`Error::WouldBlock`]. `None` (the default) waits forever; a zero
     /// duration is [`Error::InvalidInput`].

@@ -171,6 +171,28 @@ impl UdpSocket {
         Ok(sockopt::ip_ttl(&self.0)?)
     }
 
+    /// `SO_SNDBUF` (doubled and capped at `net.core.wmem_max` on Linux).
+    pub fn set_send_buffer_size(&self, size: usize) -> Result<()> {
+        Ok(sockopt::set_socket_send_buffer_size(&self.0, size)?)
+    }
+
+    /// The `SO_SNDBUF` size as the kernel reports it.
+    pub fn send_buffer_size(&self) -> Result<usize> {
+        Ok(sockopt::socket_send_buffer_size(&self.0)?)
+    }
+
+    /// `SO_RCVBUF`: how many bytes of datagrams may queue before new ones are
+    /// dropped (doubled and capped at `net.core.rmem_max` on Linux). A DNS or
+    /// QUIC server raises it to survive bursts.
+    pub fn set_recv_buffer_size(&self, size: usize) -> Result<()> {
+        Ok(sockopt::set_socket_recv_buffer_size(&self.0, size)?)
+    }
+
+    /// The `SO_RCVBUF` size as the kernel reports it.
+    pub fn recv_buffer_size(&self) -> Result<usize> {
+        Ok(sockopt::socket_recv_buffer_size(&self.0)?)
+    }
+
     /// `SO_RCVTIMEO`, meaningful only in blocking mode: a receive that waits
     /// longer fails with [`Error::WouldBlock`]. `None` waits forever; zero is
     /// [`Error::InvalidInput`].

@@ -395,3 +395,79 @@ fn listener_builder_options() {
     assert!(s.read(&mut [0u8; 1]).unwrap_err().is_would_block());
     assert!(blocking.take_error().unwrap().is_none());
 }
+
+#[test]
+fn linger_zero_resets_the_peer() {
+    let listener = TcpListener::bind(v4()).unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    wait_readable(&listener);
+    let (server, _) = listener.accept().unwrap();
+    assert_eq!(server.linger().unwrap(), None);
+    server
+        .set_linger(Some(Duration::from_millis(1500)))
+        .unwrap();
+    assert_eq!(server.linger().unwrap(), Some(Duration::from_secs(2)));
+    server.set_linger(Some(Duration::ZERO)).unwrap();
+    assert_eq!(server.linger().unwrap(), Some(Duration::ZERO));
+    drop(server);
+    client.set_read_timeout(Some(WAIT)).unwrap();
+    assert!(matches!(
+        client.read(&mut [0u8; 8]),
+        Err(Error::ConnectionReset)
+    ));
+}
+
+/// Small kernel buffers make a non-blocking writer hit `WouldBlock` after a
+/// bounded amount of data, and the peer can then read all of it.
+#[test]
+fn small_buffers_bound_what_a_nonblocking_write_accepts() {
+    let listener = TcpListener::bind(v4()).unwrap();
+    let client = TcpStream::connect_nonblocking(listener.local_addr().unwrap()).unwrap();
+    client.set_send_buffer_size(4096).unwrap();
+    assert!(client.send_buffer_size().unwrap() >= 4096);
+    wait_readable(&listener);
+    let (server, _) = listener.accept().unwrap();
+    server.set_recv_buffer_size(4096).unwrap();
+    assert!(server.recv_buffer_size().unwrap() >= 4096);
+    wait_writable(&client);
+
+    let chunk = [b'a'; 1024];
+    let mut queued = 0usize;
+    loop {
+        match client.write(&chunk) {
+            Ok(n) => queued += n,
+            Err(Error::WouldBlock) => break,
+            Err(e) => panic!("{e:?}"),
+        }
+        assert!(
+            queued < 16 * 1024 * 1024,
+            "small buffers did not bound the write"
+        );
+    }
+    assert!(queued > 0);
+    let mut read = 0usize;
+    let mut buf = [0u8; 4096];
+    while read < queued {
+        match server.read(&mut buf) {
+            Ok(0) => panic!("early EOF"),
+            Ok(n) => read += n,
+            Err(Error::WouldBlock) => {
+                wait_readable(&server);
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(read, queued);
+}
+
+#[test]
+fn listener_std_round_trip() {
+    let l = TcpListener::bind(v4()).unwrap();
+    let addr = l.local_addr().unwrap();
+    let std_l = l.into_std();
+    assert_eq!(std_l.local_addr().unwrap(), addr);
+    let back = TcpListener::from_std(std_l);
+    let _c = TcpStream::connect(addr).unwrap();
+    wait_readable(&back);
+    back.accept().unwrap();
+}

@@ -144,6 +144,11 @@ fn options_round_trip() {
     assert_eq!(s.ttl().unwrap(), 7);
     assert!(matches!(s.set_ttl(0), Err(Error::Os(_))));
 
+    s.set_recv_buffer_size(256 * 1024).unwrap();
+    assert!(s.recv_buffer_size().unwrap() >= 8 * 1024);
+    s.set_send_buffer_size(8 * 1024).unwrap();
+    assert!(s.send_buffer_size().unwrap() >= 8 * 1024);
+
     s.set_multicast_loop_v4(false).unwrap();
     assert!(!s.multicast_loop_v4().unwrap());
     s.set_multicast_loop_v4(true).unwrap();
