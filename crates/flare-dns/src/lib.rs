@@ -15,6 +15,7 @@ mod message;
 mod name;
 mod order;
 mod rdata;
+mod reactor;
 mod rng;
 mod wire;
 
@@ -30,4 +31,5 @@ pub use name::{
 };
 pub use order::interleave;
 pub use rdata::{Class, RData, RecordType, Soa};
+pub use reactor::{LookupId, ReactorResolver};
 pub use rng::Rng;

@@ -47,6 +47,9 @@ pub enum ResolveError {
     Encode(EncodeError),
     /// A socket operation failed at the front end.
     Io(std::io::ErrorKind),
+    /// A [`ReactorResolver`](crate::ReactorResolver) already had its maximum number
+    /// of lookups in flight.
+    TooManyLookups,
 }
 
 impl fmt::Display for ResolveError {
@@ -62,6 +65,7 @@ impl fmt::Display for ResolveError {
             Self::NoNameservers => f.write_str("no name servers configured"),
             Self::Encode(e) => write!(f, "could not encode query: {e}"),
             Self::Io(kind) => write!(f, "socket error: {kind}"),
+            Self::TooManyLookups => f.write_str("too many lookups in flight"),
         }
     }
 }
