@@ -19,6 +19,21 @@ pub enum Body {
     /// when the connection's send buffer has room, so a stream is never buffered
     /// without bound.
     Stream(Box<dyn BodyStream>),
+    /// A byte range of an open file. HTTP/1.1 over plain TCP sends it with
+    /// `sendfile(2)`, never reading it into memory; other transports read it in
+    /// pieces as the peer takes them.
+    File(FileBody),
+}
+
+/// A byte range of an open file, for [`Body::File`].
+#[derive(Debug)]
+pub struct FileBody {
+    /// The file.
+    pub file: std::fs::File,
+    /// Where the range starts.
+    pub offset: u64,
+    /// How many bytes to send.
+    pub len: u64,
 }
 
 impl Body {
@@ -29,6 +44,7 @@ impl Body {
             Body::Static(b) => Some(b.len() as u64),
             Body::Bytes(b) => Some(b.len() as u64),
             Body::Stream(s) => s.size_hint(),
+            Body::File(f) => Some(f.len),
         }
     }
 
@@ -38,7 +54,7 @@ impl Body {
             Body::Empty => Some(&[]),
             Body::Static(b) => Some(b),
             Body::Bytes(b) => Some(b),
-            Body::Stream(_) => None,
+            Body::Stream(_) | Body::File(_) => None,
         }
     }
 
@@ -78,6 +94,7 @@ impl fmt::Debug for Body {
             Body::Static(b) => write!(f, "Body::Static({} bytes)", b.len()),
             Body::Bytes(b) => write!(f, "Body::Bytes({} bytes)", b.len()),
             Body::Stream(_) => f.write_str("Body::Stream"),
+            Body::File(b) => write!(f, "Body::File({} bytes at {})", b.len, b.offset),
         }
     }
 }

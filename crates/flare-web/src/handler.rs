@@ -15,6 +15,15 @@ use crate::response::Response;
 pub trait Handler: Send + Sync + 'static {
     /// Answers one request.
     fn handle(&self, req: &mut Request) -> Response;
+
+    /// The largest body this handler accepts for `req`, asked after the head is read
+    /// and before the body is (the body is empty here). `None` keeps the server's
+    /// limit. A router answers with the matched route's limit; a request whose
+    /// declared or received body is larger gets `413` and the connection is closed.
+    fn body_limit(&self, req: &Request) -> Option<u64> {
+        let _ = req;
+        None
+    }
 }
 
 impl<F, R> Handler for F
@@ -32,6 +41,9 @@ impl<H: Handler + ?Sized> Handler for std::sync::Arc<H> {
     #[inline]
     fn handle(&self, req: &mut Request) -> Response {
         (**self).handle(req)
+    }
+    fn body_limit(&self, req: &Request) -> Option<u64> {
+        (**self).body_limit(req)
     }
 }
 

@@ -20,7 +20,7 @@ mod handler;
 mod request;
 mod response;
 
-pub use body::{Body, BodyStream, Frame, StreamContext, StreamWaker};
+pub use body::{Body, BodyStream, FileBody, Frame, StreamContext, StreamWaker};
 pub use cancel::CancelToken;
 pub use handler::{Handler, IntoResponse};
 pub use request::{Request, RequestBuilder};

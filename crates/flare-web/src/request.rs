@@ -42,6 +42,7 @@ pub struct Request {
     peer: Option<SocketAddr>,
     cancel: CancelToken,
     params: Vec<(Span, Span)>,
+    extensions: http::Extensions,
 }
 
 impl Default for Request {
@@ -59,6 +60,7 @@ impl Default for Request {
             peer: None,
             cancel: CancelToken::new(),
             params: Vec::new(),
+            extensions: http::Extensions::new(),
         }
     }
 }
@@ -163,6 +165,16 @@ impl Request {
             .map(|(n, v)| (str_of(n.get(&self.buf)), str_of(v.get(&self.buf))))
     }
 
+    /// Typed values middleware and routers attach to the request (empty costs
+    /// nothing).
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.extensions
+    }
+    /// Typed values, mutably.
+    pub fn extensions_mut(&mut self) -> &mut http::Extensions {
+        &mut self.extensions
+    }
+
     // ---- filling, for protocol drivers and the router ----
 
     /// Clears the request for reuse, keeping its buffers' capacity.
@@ -177,6 +189,7 @@ impl Request {
         self.body.clear();
         self.trailers.clear();
         self.params.clear();
+        self.extensions.clear();
         self.cancel.reset();
     }
 

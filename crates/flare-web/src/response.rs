@@ -169,7 +169,7 @@ impl Response {
             Body::Empty => Some(Bytes::new()),
             Body::Static(b) => Some(Bytes::from_static(b)),
             Body::Bytes(b) => Some(b.clone()),
-            Body::Stream(_) => None,
+            Body::Stream(_) | Body::File(_) => None,
         }
     }
 }

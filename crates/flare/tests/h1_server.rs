@@ -382,3 +382,140 @@ fn http10_gets_a_close_delimited_stream_and_keep_alive_on_request() {
     }
     assert!(String::from_utf8_lossy(&head).contains("connection: keep-alive"));
 }
+
+#[test]
+fn serve_static_answers_every_request_with_the_pre_encoded_response() {
+    let handle = HttpServer::bind("127.0.0.1:0")
+        .unwrap()
+        .workers(1)
+        .start_static(StaticResponse::new(200, "text/plain", "Hello, World!"))
+        .unwrap();
+    let addr = handle.local_addr();
+    let mut s = connect(addr);
+    // Pipelined: a GET, a POST whose body is read and dropped, a HEAD.
+    s.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcHEAD /c HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    // The GET and POST answers come before the HEAD's: read exactly their bytes.
+    let one = {
+        let mut probe = connect(addr);
+        probe.write_all(GET).unwrap();
+        let mut v = Vec::new();
+        let mut b = [0u8; 1];
+        while !v.ends_with(b"Hello, World!") {
+            probe.read_exact(&mut b).unwrap();
+            v.push(b[0]);
+        }
+        v.len()
+    };
+    let mut two = vec![0u8; 2 * one];
+    s.read_exact(&mut two).unwrap();
+    assert!(two.ends_with(b"Hello, World!") && two[..one].ends_with(b"Hello, World!"));
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut b).unwrap();
+        head.push(b[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert!(
+        head.contains("content-length: 13") && head.contains("date: "),
+        "{head}"
+    );
+    // No body after the HEAD response: the next bytes are the next response.
+    s.write_all(GET).unwrap();
+    assert_eq!(read_response(&mut s).0, 200);
+    // Bad input still gets its status.
+    let out = raw_exchange(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        Duration::from_secs(5),
+    );
+    assert!(
+        out.starts_with(b"HTTP/1.1 400"),
+        "{:?}",
+        String::from_utf8_lossy(&out)
+    );
+    // HTTP/1.0 without keep-alive is closed after the answer.
+    let out = raw_exchange(addr, b"GET / HTTP/1.0\r\n\r\n", Duration::from_secs(5));
+    assert!(String::from_utf8_lossy(&out).contains("connection: close"));
+    handle.shutdown(Duration::from_secs(1));
+    handle.join().unwrap();
+}
+
+/// Small uploads on `/small`, large on `/large`, the server default elsewhere.
+struct Limited;
+impl Handler for Limited {
+    fn handle(&self, req: &mut Request) -> Response {
+        Response::text(req.body().len().to_string())
+    }
+    fn body_limit(&self, req: &Request) -> Option<u64> {
+        match req.path() {
+            "/small" => Some(10),
+            "/large" => Some(1_000_000),
+            _ => None,
+        }
+    }
+}
+
+#[test]
+fn a_handler_sets_the_body_limit_per_request() {
+    let srv = TestServer::start_with(Limited, 1, ServerConfig::default().max_body(1000));
+    let post = |path: &str, n: usize, chunked: bool| {
+        let mut s = connect(srv.addr);
+        let body = vec![b'x'; n];
+        let mut req = if chunked {
+            format!(
+                "POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{n:x}\r\n"
+            )
+            .into_bytes()
+        } else {
+            format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {n}\r\n\r\n").into_bytes()
+        };
+        req.extend_from_slice(&body);
+        if chunked {
+            req.extend_from_slice(b"\r\n0\r\n\r\n");
+        }
+        let _ = s.write_all(&req);
+        read_response(&mut s)
+    };
+    for chunked in [false, true] {
+        assert_eq!(post("/small", 10, chunked), (200, b"10".to_vec()));
+        assert_eq!(post("/small", 11, chunked).0, 413);
+        assert_eq!(post("/other", 1000, chunked), (200, b"1000".to_vec()));
+        assert_eq!(post("/other", 1001, chunked).0, 413);
+        assert_eq!(post("/large", 500_000, chunked), (200, b"500000".to_vec()));
+    }
+}
+
+#[test]
+fn file_bodies_are_sent_whole() {
+    let dir = std::env::temp_dir().join(format!("flare-sendfile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("big.bin");
+    let data: Vec<u8> = (0..5_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&path, &data).unwrap();
+    let p = path.clone();
+    let srv = TestServer::start_with(
+        move |req: &Request| {
+            let file = std::fs::File::open(&p).unwrap();
+            let (offset, len) = if req.path() == "/range" {
+                (1000, 10_000)
+            } else {
+                (0, 5_000_000)
+            };
+            Response::bytes(Body::File(flare_web::FileBody { file, offset, len }))
+        },
+        1,
+        ServerConfig::default(),
+    );
+    let mut s = connect(srv.addr);
+    s.write_all(b"GET /all HTTP/1.1\r\nHost: x\r\n\r\nGET /range HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut rs = read_responses(&mut s, 2);
+    let (status, body) = rs.remove(0);
+    assert_eq!(status, 200);
+    assert!(body == data, "file body differs ({} bytes)", body.len());
+    let (status, body) = rs.remove(0);
+    assert_eq!((status, &body[..]), (200, &data[1000..11_000]));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -18,7 +18,9 @@ use flare_h1::{
     ResponseHead, Status, Version as H1Version,
 };
 use flare_net::TcpStream;
-use flare_web::{Body, BodyStream, Frame, Handler, Request, Response, StreamContext, StreamWaker};
+use flare_web::{
+    Body, BodyStream, FileBody, Frame, Handler, Request, Response, StreamContext, StreamWaker,
+};
 use http::{Method, StatusCode, Version};
 
 use super::config::ServerConfig;
@@ -83,6 +85,9 @@ pub(crate) enum Step {
 /// Per-loop context the worker passes in.
 pub(crate) struct Ctx<'a, H> {
     pub cfg: &'a ServerConfig,
+    /// The parser limits with the body limit lifted: the body limit depends on the
+    /// route, so the connection enforces it (`cfg.limits` keeps the default).
+    pub parse_limits: &'a flare_h1::Limits,
     pub service: &'a Service<H>,
     pub date: &'a [u8],
     pub now: Instant,
@@ -132,6 +137,8 @@ pub(crate) struct Conn {
     wbuf: Vec<u8>,
     wpos: usize,
     out_body: Option<OutBody>,
+    /// A file range sent with sendfile(2) after the send buffer is out.
+    out_file: Option<FileBody>,
     head: RequestHead,
     req: Request,
     decoder: ChunkedDecoder,
@@ -141,6 +148,7 @@ pub(crate) struct Conn {
     cur_keep_alive: bool,
     cur_is_head: bool,
     cur_version: H1Version,
+    cur_body_limit: u64,
     served: u32,
     close_after: bool,
     peer_closed: bool,
@@ -172,14 +180,16 @@ impl Conn {
             wbuf: bufs.wbuf,
             wpos: 0,
             out_body: None,
+            out_file: None,
             head: bufs.head,
             req: bufs.req,
-            decoder: ChunkedDecoder::new(&cfg.limits),
+            decoder: ChunkedDecoder::new(&cfg.limits.clone().max_body(u64::MAX)),
             phase: Phase::Head,
             stream_body: None,
             cur_keep_alive: true,
             cur_is_head: false,
             cur_version: H1Version::Http11,
+            cur_body_limit: 0,
             served: 0,
             close_after: false,
             peer_closed: false,
@@ -212,6 +222,7 @@ impl Conn {
             && self.rstart == self.rend
             && self.stream_body.is_none()
             && self.out_body.is_none()
+            && self.out_file.is_none()
             && self.wpos == self.wbuf.len()
     }
 
@@ -320,7 +331,10 @@ impl Conn {
             if self.close_after || self.stream_body.is_some() {
                 return false;
             }
-            if self.out_body.is_some() || self.wbuf.len() - self.wpos > WBUF_HIGH {
+            if self.out_body.is_some()
+                || self.out_file.is_some()
+                || self.wbuf.len() - self.wpos > WBUF_HIGH
+            {
                 return self.rstart < self.rend;
             }
             match self.phase {
@@ -331,7 +345,7 @@ impl Conn {
                     let res = parse_request(
                         &self.rbuf[self.rstart..self.rend],
                         &mut self.head,
-                        &cx.cfg.limits,
+                        cx.parse_limits,
                     );
                     match res {
                         Ok(Status::Partial) => {
@@ -391,6 +405,14 @@ impl Conn {
                     match self.decoder.decode(input, self.req.body_mut()) {
                         Ok(p) => {
                             self.rstart += p.consumed;
+                            if self.decoder.body_len() > self.cur_body_limit {
+                                self.error_response(
+                                    cx,
+                                    StatusCode::PAYLOAD_TOO_LARGE,
+                                    "request body too large",
+                                );
+                                return false;
+                            }
                             if p.done {
                                 for (n, v) in self.decoder.trailers() {
                                     self.req.push_trailer(n.as_bytes(), v);
@@ -439,15 +461,28 @@ impl Conn {
             );
             return;
         }
-        if !self.is_static(cx) {
+        self.cur_body_limit = cx.cfg.limits.get_max_body();
+        if let Service::Handler(h) = cx.service {
             fill_request(
                 &mut self.req,
                 head,
                 &self.rbuf[self.rstart..self.rstart + n],
                 self.peer,
             );
+            if head.framing != BodyFraming::None {
+                if let Some(l) = h.body_limit(&self.req) {
+                    self.cur_body_limit = l;
+                }
+            }
         }
         self.rstart += n;
+        if let BodyFraming::Length(len) = head.framing {
+            if len > self.cur_body_limit {
+                // Refused before reading it, and before any 100 Continue.
+                self.error_response(cx, StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+                return;
+            }
+        }
         let expect_continue = head.expect == Expect::Continue;
         match head.framing {
             BodyFraming::None => self.dispatch(cx),
@@ -485,6 +520,8 @@ impl Conn {
             && !self.peer_closed;
         match cx.service {
             Service::Static(s) => {
+                // A chunked upload was decoded into the unused request; drop it.
+                self.req.body_mut().clear();
                 let keep_10 = keep && self.cur_version == H1Version::Http10;
                 s.write(&mut self.wbuf, cx.date, !keep, keep_10, self.cur_is_head);
                 if !keep {
@@ -564,6 +601,7 @@ impl Conn {
             }
             Body::Bytes(b) if b.len() <= COPY_BODY_MAX => self.wbuf.extend_from_slice(&b),
             Body::Bytes(b) => self.out_body = Some(OutBody { bytes: b, pos: 0 }),
+            Body::File(f) => self.out_file = Some(f),
             Body::Stream(s) => {
                 self.stream_body = Some(StreamState {
                     body: s,
@@ -647,7 +685,31 @@ impl Conn {
                 ]),
                 Some(ob) => self.stream.write(&ob.bytes[ob.pos..]),
                 None if head_left > 0 => self.stream.write(&self.wbuf[self.wpos..]),
-                None => break,
+                None => match &mut self.out_file {
+                    Some(f) if f.len > 0 => {
+                        let count = f.len.min(1 << 30) as usize;
+                        match rustix::fs::sendfile(
+                            &self.stream,
+                            &f.file,
+                            Some(&mut f.offset),
+                            count,
+                        ) {
+                            // The file shrank under us: the promised length cannot be
+                            // sent, so the framing is broken; close.
+                            Ok(0) => return Err(()),
+                            Ok(n) => {
+                                f.len -= n as u64;
+                                continue;
+                            }
+                            Err(e) => Err(flare_net::Error::from(e)),
+                        }
+                    }
+                    Some(_) => {
+                        self.out_file = None;
+                        continue;
+                    }
+                    None => break,
+                },
             };
             match res {
                 Ok(n) => {

@@ -45,6 +45,7 @@ pub(crate) struct Worker<H> {
     wheel: TimerWheel<(usize, u32)>,
     service: Service<H>,
     cfg: Arc<ServerConfig>,
+    parse_limits: flare_h1::Limits,
     shared: Arc<Shared>,
     date: DateCache,
     accept_resume_at: Option<Instant>,
@@ -83,6 +84,7 @@ impl<H: Handler> Worker<H> {
             pool: Vec::new(),
             wheel: TimerWheel::new(now, Duration::from_millis(100), 1024),
             service,
+            parse_limits: cfg.limits.clone().max_body(u64::MAX),
             cfg,
             shared,
             date: DateCache::new(SystemTime::now()),
@@ -144,6 +146,7 @@ impl<H: Handler> Worker<H> {
                             let make_waker = || stream_waker(woken, waker, idx, generation);
                             let cx = Ctx {
                                 cfg: &self.cfg,
+                                parse_limits: &self.parse_limits,
                                 service: &self.service,
                                 date: self.date.value(),
                                 now,
@@ -249,6 +252,7 @@ impl<H: Handler> Worker<H> {
             let make_waker = || stream_waker(woken, waker, idx, generation);
             let cx = Ctx {
                 cfg: &self.cfg,
+                parse_limits: &self.parse_limits,
                 service: &self.service,
                 date: self.date.value(),
                 now,
@@ -405,6 +409,7 @@ impl<H: Handler> Worker<H> {
                 let make_waker = || stream_waker(woken, waker, idx, generation);
                 let cx = Ctx {
                     cfg: &self.cfg,
+                    parse_limits: &self.parse_limits,
                     service: &self.service,
                     date: self.date.value(),
                     now,
@@ -447,6 +452,7 @@ impl<H: Handler> Worker<H> {
             let make_waker = || stream_waker(woken, waker, idx, generation);
             let cx = Ctx {
                 cfg: &self.cfg,
+                parse_limits: &self.parse_limits,
                 service: &self.service,
                 date: self.date.value(),
                 now,

@@ -126,10 +126,19 @@ pub fn read_to_close(s: &mut TcpStream, timeout: Duration) -> Vec<u8> {
 }
 
 /// Reads one response with a content-length body (or none) from a keep-alive stream.
+/// Do not use it for pipelined responses: bytes past the first response are dropped
+/// (use [`read_responses`]).
 pub fn read_response(s: &mut TcpStream) -> (u16, Vec<u8>) {
+    read_responses(s, 1).pop().unwrap()
+}
+
+/// Reads `n` responses with content-length bodies (or none) in order; bytes after
+/// the `n`th are dropped.
+pub fn read_responses(s: &mut TcpStream, n: usize) -> Vec<(u16, Vec<u8>)> {
     let mut buf = Vec::new();
-    let mut tmp = [0u8; 4096];
-    loop {
+    let mut tmp = [0u8; 65536];
+    let mut out = Vec::new();
+    while out.len() < n {
         if let Some(end) = find(&buf, b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&buf[..end]).to_string();
             let status: u16 = head[9..12].parse().unwrap();
@@ -142,20 +151,23 @@ pub fn read_response(s: &mut TcpStream) -> (u16, Vec<u8>) {
                 })
                 .unwrap_or(0);
             while buf.len() < end + 4 + len {
-                let n = s.read(&mut tmp).unwrap();
-                assert!(n > 0, "eof inside body");
-                buf.extend_from_slice(&tmp[..n]);
+                let got = s.read(&mut tmp).unwrap();
+                assert!(got > 0, "eof inside body");
+                buf.extend_from_slice(&tmp[..got]);
             }
-            return (status, buf[end + 4..end + 4 + len].to_vec());
+            out.push((status, buf[end + 4..end + 4 + len].to_vec()));
+            buf.drain(..end + 4 + len);
+            continue;
         }
-        let n = s.read(&mut tmp).unwrap();
+        let got = s.read(&mut tmp).unwrap();
         assert!(
-            n > 0,
+            got > 0,
             "eof before a response head; got {:?}",
             String::from_utf8_lossy(&buf)
         );
-        buf.extend_from_slice(&tmp[..n]);
+        buf.extend_from_slice(&tmp[..got]);
     }
+    out
 }
 
 pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
