@@ -378,6 +378,7 @@ impl Conn {
                 Phase::Body { remaining } => {
                     let avail = self.rend - self.rstart;
                     if avail == 0 {
+                        self.arm_body_deadline(cx);
                         return false;
                     }
                     let take = (remaining.min(avail as u64)) as usize;
@@ -399,6 +400,7 @@ impl Conn {
                 }
                 Phase::Chunked => {
                     if self.rstart == self.rend {
+                        self.arm_body_deadline(cx);
                         return false;
                     }
                     let input = &self.rbuf[self.rstart..self.rend];
@@ -438,6 +440,14 @@ impl Conn {
                     return false;
                 }
             }
+        }
+    }
+
+    /// Waiting for body bytes: the body deadline runs from the last byte received
+    /// (it is reset where bytes are consumed), so only arm it when none is set.
+    fn arm_body_deadline<H>(&mut self, cx: &Ctx<'_, H>) {
+        if !matches!(self.deadline, Some((_, Deadline::Body))) {
+            self.deadline = Some((cx.now + cx.cfg.body_timeout, Deadline::Body));
         }
     }
 
