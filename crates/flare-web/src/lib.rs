@@ -16,6 +16,8 @@
 
 mod body;
 mod cancel;
+pub mod fs;
+pub mod middleware;
 mod handler;
 mod request;
 mod response;

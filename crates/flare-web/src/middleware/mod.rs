@@ -1,0 +1,1 @@
+//! Middleware: synchronous layers that wrap a handler in a generic struct.
