@@ -44,7 +44,9 @@ struct Entry {
 /// expiry.
 #[derive(Clone, Debug)]
 pub struct Cache {
-    map: HashMap<(Name, RecordType), Entry>,
+    /// Keyed by name alone so a lookup needs no key allocation; a name has few types.
+    map: HashMap<Name, Vec<(RecordType, Entry)>>,
+    entries: usize,
     capacity: usize,
     max_ttl: Duration,
 }
@@ -55,6 +57,7 @@ impl Cache {
     pub fn new(capacity: usize, max_ttl: Duration) -> Self {
         Self {
             map: HashMap::new(),
+            entries: 0,
             capacity,
             max_ttl,
         }
@@ -62,7 +65,7 @@ impl Cache {
 
     /// The live answer for `name`/`rtype`, if any.
     pub fn get(&self, name: &Name, rtype: RecordType, now: Instant) -> Option<&CachedAnswer> {
-        let e = self.map.get(&(name.clone(), rtype))?;
+        let (_, e) = self.map.get(name)?.iter().find(|(t, _)| *t == rtype)?;
         (e.expires > now).then_some(&e.answer)
     }
 
@@ -73,42 +76,74 @@ impl Cache {
             return;
         }
         let ttl = Duration::from_secs(u64::from(update.ttl)).min(self.max_ttl);
-        let key = (update.name, update.rtype);
-        if !self.map.contains_key(&key) && self.map.len() >= self.capacity {
-            self.map.retain(|_, e| e.expires > now);
-            if self.map.len() >= self.capacity {
-                let oldest = self
-                    .map
-                    .iter()
-                    .min_by_key(|(_, e)| e.expires)
-                    .map(|(k, _)| k.clone());
-                if let Some(k) = oldest {
-                    self.map.remove(&k);
+        let entry = Entry {
+            answer: update.answer,
+            expires: now + ttl,
+        };
+        if let Some(slot) = self.slot_mut(&update.name, update.rtype) {
+            *slot = entry;
+            return;
+        }
+        if self.entries >= self.capacity {
+            self.evict(now);
+        }
+        self.map
+            .entry(update.name)
+            .or_default()
+            .push((update.rtype, entry));
+        self.entries += 1;
+    }
+
+    fn slot_mut(&mut self, name: &Name, rtype: RecordType) -> Option<&mut Entry> {
+        self.map
+            .get_mut(name)?
+            .iter_mut()
+            .find(|(t, _)| *t == rtype)
+            .map(|(_, e)| e)
+    }
+
+    /// Makes room for one entry: drops everything expired, and if that frees nothing,
+    /// the entry closest to expiry.
+    fn evict(&mut self, now: Instant) {
+        for list in self.map.values_mut() {
+            list.retain(|(_, e)| e.expires > now);
+        }
+        self.map.retain(|_, list| !list.is_empty());
+        self.entries = self.map.values().map(Vec::len).sum();
+        if self.entries < self.capacity {
+            return;
+        }
+        let oldest = self
+            .map
+            .iter()
+            .flat_map(|(n, list)| list.iter().map(move |(t, e)| (e.expires, n, *t)))
+            .min_by_key(|(expires, _, _)| *expires)
+            .map(|(_, n, t)| (n.clone(), t));
+        if let Some((name, rtype)) = oldest {
+            if let Some(list) = self.map.get_mut(&name) {
+                list.retain(|(t, _)| *t != rtype);
+                if list.is_empty() {
+                    self.map.remove(&name);
                 }
             }
+            self.entries -= 1;
         }
-        self.map.insert(
-            key,
-            Entry {
-                answer: update.answer,
-                expires: now + ttl,
-            },
-        );
     }
 
     /// Drops every entry.
     pub fn clear(&mut self) {
         self.map.clear();
+        self.entries = 0;
     }
 
     /// How many entries are held, live or expired.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.entries
     }
 
     /// Whether no entries are held.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.entries == 0
     }
 }
 
@@ -160,6 +195,26 @@ mod tests {
             None
         );
         assert_eq!(c.get(&n("zero.example"), RecordType::A, t0), None);
+        assert_eq!(c.len(), 2);
+        let mut aaaa = upd("a.example", 30, CachedAnswer::NoData);
+        aaaa.rtype = RecordType::AAAA;
+        c.insert(aaaa, t0);
+        c.insert(upd("a.example", 90, CachedAnswer::NxDomain), t0);
+        assert_eq!(
+            c.len(),
+            3,
+            "a second type adds an entry, a refresh does not"
+        );
+        assert_eq!(
+            c.get(&n("a.example"), RecordType::A, t0 + Duration::from_secs(59)),
+            Some(&CachedAnswer::NxDomain)
+        );
+        assert_eq!(
+            c.get(&n("a.example"), RecordType::AAAA, t0),
+            Some(&CachedAnswer::NoData)
+        );
+        c.clear();
+        assert!(c.is_empty());
     }
 
     #[test]
