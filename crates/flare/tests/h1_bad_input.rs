@@ -38,6 +38,10 @@ fn run_suite(server: &TestServer, limits: &Limits) {
         .arg(limits.get_max_body().to_string())
         .arg("--max-chunk-size-digits")
         .arg(limits.get_max_chunk_size_digits().to_string())
+        .arg("--max-chunk-ext-bytes")
+        .arg(limits.get_max_chunk_ext_bytes().to_string())
+        .arg("--max-trailer-bytes")
+        .arg(limits.get_max_trailer_bytes().to_string())
         .output()
         .expect("run the Python bad-input suite");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -65,6 +69,8 @@ fn bad_input_with_default_limits() {
     assert_eq!(limits.get_max_headers(), 100);
     assert_eq!(limits.get_max_body(), 2 * 1024 * 1024);
     assert_eq!(limits.get_max_chunk_size_digits(), 16);
+    assert_eq!(limits.get_max_chunk_ext_bytes(), 16 * 1024);
+    assert_eq!(limits.get_max_trailer_bytes(), 16 * 1024);
     let server = TestServer::start_with(basic, 2, ServerConfig::default());
     run_suite(&server, &limits);
     server.stop();
@@ -77,7 +83,9 @@ fn bad_input_with_small_limits() {
         .max_header_bytes(1024)
         .max_headers(12)
         .max_body(3000)
-        .max_chunk_size_digits(4);
+        .max_chunk_size_digits(4)
+        .max_chunk_ext_bytes(64)
+        .max_trailer_bytes(256);
     let server = TestServer::start_with(basic, 1, ServerConfig::default().limits(limits.clone()));
     run_suite(&server, &limits);
     server.stop();
@@ -225,4 +233,20 @@ fn keep_alive_timeout_closes_an_idle_connection() {
         took >= Duration::from_millis(200) && took < Duration::from_secs(9),
         "idle connection closed after {took:?}"
     );
+}
+
+#[test]
+fn max_requests_per_connection_closes_after_the_last() {
+    let cfg = ServerConfig::default().max_requests_per_connection(5);
+    let server = TestServer::start_with(basic, 1, cfg);
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // Pipelined past the limit: the fifth answer says close, the sixth never comes.
+    let req = b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n";
+    s.write_all(&req.repeat(6)).unwrap();
+    let all = String::from_utf8_lossy(&read_to_close(&mut s, Duration::from_secs(10))).into_owned();
+    assert_eq!(all.matches("HTTP/1.1 200 OK\r\n").count(), 5, "{all}");
+    assert_eq!(all.matches("\r\nconnection: close\r\n").count(), 1, "{all}");
+    let last = all.rfind("HTTP/1.1 200 OK").unwrap();
+    assert!(all[last..].contains("\r\nconnection: close\r\n"), "{all}");
 }

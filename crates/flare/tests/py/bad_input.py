@@ -373,6 +373,15 @@ class Suite:
             b"POST /len HTTP/1.1\r\nHost: t\r\nExpect: something-else\r\nContent-Length: 5\r\n\r\nhello",
             417, close=None, tolerant=True))
         R("Expect: 100-continue gets 100, then the answer", lambda: self.expect_continue())
+        R("Expect: 100-continue on HTTP/1.0 is ignored (no 100)", lambda: self.expect(
+            b"POST /len HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello",
+            200, close=True, body=b"5"))
+        R("Expect: 100-continue with the body already sent: one final answer", lambda: self.expect(
+            b"POST /len HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello",
+            200, close=False, body=b"5"))
+        R("request then half-close: still answered, then closed", self.half_close)
+        R("pipelined request after Connection: close is not answered", lambda: self.expect(
+            get(extra=b"Connection: close\r\n") + get(), 200, close=True, body=OK_BODY))
 
         # Chunked bodies.
         R("chunk size not hex -> 400", lambda: self.bad(
@@ -414,6 +423,7 @@ class Suite:
 
         # Pipelining and keep-alive.
         R("3 pipelined requests in one write, answered in order", self.pipelined_three)
+        R("2000 pipelined requests (output held back and resumed), in order", self.pipelined_flood)
         R("pipelined requests split at every byte boundary", self.split_everywhere)
         R("100 requests on one keep-alive connection", self.hundred_in_a_row)
 
@@ -487,7 +497,74 @@ class Suite:
             b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
             + b"5".rjust(d + 1, b"0") + b"\r\nhello\r\n0\r\n\r\n"))
 
+        # Chunk extensions, counted over the whole body: `5;` + name bytes.
+        xb = a.max_chunk_ext_bytes
+
+        def with_ext(n):
+            return (b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    b"5;" + b"e" * (n - 1) + b"\r\nhello\r\n0\r\n\r\n")
+
+        R(f"{xb} chunk-extension bytes are accepted", lambda: self.expect(
+            with_ext(xb), 200, close=False, body=b"hello"))
+        R(f"{xb + 1} chunk-extension bytes -> 400", lambda: self.bad(with_ext(xb + 1)))
+
+        # Trailer section: the trailer lines and the final CRLF.
+        tb = a.max_trailer_bytes
+
+        def with_trailer_section(n):
+            start, end = b"X-Pad: ", b"\r\n"
+            line = start + b"t" * (n - 2 - len(start) - len(end)) + end
+            return chunked_post("/trailers", [b"abc"], trailers=line)
+
+        R(f"trailer section of {tb} bytes is accepted", lambda: self.expect(
+            with_trailer_section(tb), 200, close=False))
+        R(f"trailer section of {tb + 1} bytes -> 431", lambda: self.bad(with_trailer_section(tb + 1), 431))
+
+        def with_trailers(n):
+            return chunked_post("/len", [b"abc"], trailers=b"".join(b"X-T%d: v\r\n" % i for i in range(n)))
+
+        R(f"{hc} trailer fields are accepted", lambda: self.expect(with_trailers(hc), 200, close=False, body=b"3"))
+        R(f"{hc + 1} trailer fields -> 431", lambda: self.bad(with_trailers(hc + 1), 431))
+
     # -- multi-step cases --------------------------------------------------------
+
+    def half_close(self):
+        c = Conn(self.port)
+        try:
+            c.send(get() + post("/echo", b"after"))
+            c.s.shutdown(socket.SHUT_WR)
+            r1, r2 = c.response(), c.response()
+            check(r1.status == 200 and r1.body == OK_BODY, f"first {r1}")
+            check(r2.status == 200 and r2.body == b"after", f"second {r2}")
+            check(c.is_closed(), "not closed after the half-closed client was answered")
+        finally:
+            c.close()
+
+    def pipelined_flood(self):
+        import threading
+
+        n = 2000
+        reqs = [post("/echo", b"req %d" % i) for i in range(n)]
+        c = Conn(self.port)
+        # The client must read while it writes, or both sides block on full buffers.
+        sender_error = []
+
+        def send_all():
+            try:
+                c.s.sendall(b"".join(reqs))
+            except OSError as e:
+                sender_error.append(e)
+
+        t = threading.Thread(target=send_all)
+        t.start()
+        try:
+            for i in range(n):
+                r = c.response()
+                check(r.status == 200 and r.body == b"req %d" % i, f"response {i}: {r}")
+        finally:
+            t.join()
+            c.close()
+        check(not sender_error, f"sending failed: {sender_error}")
 
     def http10_keep_alive(self):
         c = Conn(self.port)
@@ -568,6 +645,8 @@ def main():
     p.add_argument("--max-headers", type=int, default=100)
     p.add_argument("--max-body", type=int, default=2 * 1024 * 1024)
     p.add_argument("--max-chunk-size-digits", type=int, default=16)
+    p.add_argument("--max-chunk-ext-bytes", type=int, default=16 * 1024)
+    p.add_argument("--max-trailer-bytes", type=int, default=16 * 1024)
     args = p.parse_args()
     suite = Suite(args)
     suite.cases()
