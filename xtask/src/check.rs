@@ -1,7 +1,9 @@
 //! `cargo xtask test`: the whole gate CI runs: format, lints, peers, the
 //! test suites with their peers required, and the fuzz regression report.
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
+use std::process::{Command, Stdio};
 
 use crate::error::{Error, Result};
 use crate::fuzz;
@@ -106,8 +108,8 @@ pub fn main(args: &[String]) -> Result<()> {
         peers::ensure_debian()?;
         peers::ensure_python()
     })?;
-    progress.step("test", || {
-        util::run(
+    let totals = progress.step("test", || {
+        run_tests(
             util::cargo()
                 .arg("test")
                 .args(&scope)
@@ -122,7 +124,80 @@ pub fn main(args: &[String]) -> Result<()> {
         "==> all {total} steps passed in {}",
         util::fmt_duration(progress.elapsed())
     );
+    // Last, one plain summary line over every test binary, so a reader of
+    // the log sees the whole count rather than the last crate's doc-tests.
+    println!("{}", totals.closing_line());
     Ok(())
+}
+
+/// Tests counted over all of cargo's `test result:` lines.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Totals {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl Totals {
+    fn add_line(&mut self, line: &str) {
+        let Some(rest) = line.trim().strip_prefix("test result: ") else {
+            return;
+        };
+        for part in rest.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(label), Some(n)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(n) = n.parse::<u64>() else { continue };
+            match label {
+                "passed" => self.passed += n,
+                "failed" => self.failed += n,
+                "ignored" => self.ignored += n,
+                _ => {}
+            }
+        }
+    }
+
+    fn closing_line(&self) -> String {
+        let mut line = format!("tests: {} passed, {} failed", self.passed, self.failed);
+        if self.ignored > 0 {
+            line.push_str(&format!(", {} skipped", self.ignored));
+        }
+        line
+    }
+}
+
+/// Runs `cargo test`, echoing its stdout line by line while counting its
+/// results; a failing exit is an error after the counts are printed.
+fn run_tests(cmd: &mut Command) -> Result<Totals> {
+    let line = util::describe(cmd);
+    println!("    $ {line}");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|source| Error::Spawn {
+            program: "cargo".into(),
+            source,
+        })?;
+    let mut totals = Totals::default();
+    if let Some(out) = child.stdout.take() {
+        for l in BufReader::new(out).lines().map_while(|l| l.ok()) {
+            println!("{l}");
+            totals.add_line(&l);
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| Error::io("waiting for cargo test", e))?;
+    if status.success() {
+        Ok(totals)
+    } else {
+        println!("{}", totals.closing_line());
+        Err(Error::Command {
+            command: line,
+            status,
+        })
+    }
 }
 
 /// Prints which `corpus/<target>` and `regressions/<target>` directories
@@ -138,7 +213,11 @@ fn report_regressions(fuzz_dir: &Path) -> Result<()> {
         println!("    no corpus or regressions directories; skipped");
     }
     for dir in found {
-        println!("    {dir} (replayed by the crate's unit tests)");
+        if dir.starts_with("fuzz/regressions/") {
+            println!("    {dir} (replayed by the crate's unit tests)");
+        } else {
+            println!("    {dir} (local corpus; `cargo xtask fuzz` grows it)");
+        }
     }
     Ok(())
 }
@@ -186,6 +265,34 @@ mod tests {
             assert!(o.fmt && !o.clippy);
             assert_eq!(o.packages, ["xtask", "flare-h1"]);
         }
+    }
+
+    #[test]
+    fn totals_add_up_every_result_line() {
+        let mut t = Totals::default();
+        for line in [
+            "test result: ok. 34 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.02s",
+            "running 3 tests",
+            "test result: FAILED. 2 passed; 1 failed; 2 ignored; 0 measured; 5 filtered out; finished in 1.00s",
+            "   Doc-tests flare_h1",
+            "test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s",
+            "test parse::result_line ... ok",
+        ] {
+            t.add_line(line);
+        }
+        assert_eq!(
+            t,
+            Totals {
+                passed: 36,
+                failed: 1,
+                ignored: 2
+            }
+        );
+        assert_eq!(t.closing_line(), "tests: 36 passed, 1 failed, 2 skipped");
+        assert_eq!(
+            Totals::default().closing_line(),
+            "tests: 0 passed, 0 failed"
+        );
     }
 
     #[test]

@@ -89,7 +89,7 @@ impl fmt::Display for Error {
             Error::MissingPeer { peer, detail } => {
                 write!(
                     f,
-                    "peer {peer} is missing and could not be installed: {detail}"
+                    "missing peer(s) that could not be installed: {peer}; {detail}"
                 )
             }
             Error::Missing { what, hint } => write!(f, "{what}: {hint}"),

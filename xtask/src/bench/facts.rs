@@ -125,9 +125,15 @@ mod tests {
 
     #[test]
     fn machine_facts_are_read() {
-        assert!(cores() >= 1);
         assert_ne!(kernel(), "unknown");
-        assert!(!commit().is_empty());
+        assert_ne!(cpu_model(), "");
+        // A short hash, maybe marked dirty; "unknown" only outside git.
+        let c = commit();
+        let sha = c.trim_end_matches("-dirty");
+        assert!(
+            c == "unknown" || (sha.len() >= 7 && sha.chars().all(|ch| ch.is_ascii_hexdigit())),
+            "{c}"
+        );
     }
 
     #[test]
