@@ -277,9 +277,10 @@ fn read_string(block: &[u8], pos: &mut usize, out: &mut Vec<u8>) -> Result<(), D
     let len = integer::decode(block, pos, 7)? as usize;
     let end = pos.checked_add(len).ok_or(DecodeError::Truncated)?;
     let bytes = block.get(*pos..end).ok_or(DecodeError::Truncated)?;
+    let start = *pos;
     *pos = end;
     if huffman {
-        huffman::decode(bytes, out)
+        huffman::decode_in(block, start..end, out)
     } else {
         out.extend_from_slice(bytes);
         Ok(())

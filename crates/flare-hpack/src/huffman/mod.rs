@@ -5,7 +5,11 @@ mod tables;
 
 use crate::DecodeError;
 use codes::CODES;
-use tables::{PeekEntry, FIRST_CODE, LIMIT, OFFSET, PEEK, PEEK_BITS, SORTED};
+use core::ops::Range;
+use tables::{
+    count, first_len, symbols, total_len, PeekEntry, FIRST_CODE, LIMIT, OFFSET, PEEK, PEEK_BITS,
+    SORTED,
+};
 
 /// The EOS symbol, which must never appear inside a string.
 const EOS: u16 = 256;
@@ -57,163 +61,159 @@ pub(crate) fn encode(src: &[u8], out: &mut Vec<u8>) {
 }
 
 /// Decodes the Huffman string `src`, appending the bytes to `out`.
+#[cfg(test)]
+pub(crate) fn decode(src: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
+    decode_in(src, 0..src.len(), out)
+}
+
+/// Decodes the Huffman string `block[range]`, appending the bytes to `out`.
 ///
 /// Errors (section 5.2): EOS inside the string, padding longer than 7 bits,
 /// padding that is not all ones.
-pub(crate) fn decode(src: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
-    // The shortest code is 5 bits, so the output is at most 8/5 of the input.
-    out.reserve(src.len() + src.len() / 2 + src.len() / 8 + 1);
-    let mut reader = BitReader {
-        src,
-        pos: 0,
-        acc: 0,
-        bits: 0,
-    };
+///
+/// The bytes of `block` after the string are only read as lookahead: 8-byte
+/// loads may run past the string's end, and every symbol is checked to lie
+/// within the valid bits, so whatever follows never changes the result.
+///
+/// The bit buffer `acc` is left-aligned: the next bit to decode is its most
+/// significant bit and `bits` of it are valid. Bits below the valid ones are
+/// zero or the block's bytes that follow. Everything lives in locals so that
+/// the lookup chain (shift, load, shift) stays in registers.
+pub(crate) fn decode_in(
+    block: &[u8],
+    range: Range<usize>,
+    out: &mut Vec<u8>,
+) -> Result<(), DecodeError> {
+    let Range {
+        start: mut pos,
+        end,
+    } = range;
+    // The shortest code is 5 bits, so the output is at most 8/5 of the
+    // input; two more bytes let every step store two symbols unconditionally.
+    let out_start = out.len();
+    out.resize(out_start + end.saturating_sub(pos) * 8 / 5 + 2, 0);
+    let buf = &mut out[out_start..];
+    let mut acc: u64 = 0;
+    let mut bits: u32 = 0;
+    let mut written = 0;
 
-    // Bulk: whole 8-byte loads while at least 8 input bytes remain.
-    while reader.pos + 8 <= src.len() {
-        reader.refill_wide();
-        while reader.bits >= 30 {
-            reader.step(out)?;
-        }
-    }
-    // The last bytes, one at a time.
-    loop {
-        reader.refill_narrow();
-        if reader.bits < 30 {
-            break;
-        }
-        reader.step(out)?;
-    }
-    reader.finish(out)
-}
-
-/// A left-aligned bit buffer over the input: the next bit to decode is the
-/// most significant bit of `acc`, and `bits` of it are valid. Bits below the
-/// valid ones are zero or a copy of the input that follows.
-struct BitReader<'a> {
-    src: &'a [u8],
-    pos: usize,
-    acc: u64,
-    bits: u32,
-}
-
-impl BitReader<'_> {
-    /// Fills `acc` to at least 57 valid bits; needs 8 unread input bytes.
-    #[inline(always)]
-    fn refill_wide(&mut self) {
-        let mut word = [0u8; 8];
-        if let Some(bytes) = self.src.get(self.pos..self.pos + 8) {
-            word.copy_from_slice(bytes);
-        }
-        // Bits already valid stay; ORing the same input bits again below
-        // them is harmless, so whole bytes are counted and the partial byte
-        // is simply loaded again next time.
-        self.acc |= u64::from_be_bytes(word) >> self.bits;
-        let take = (63 - self.bits) / 8;
-        self.pos += take as usize;
-        self.bits += take * 8;
-    }
-
-    /// Adds input bytes one at a time while they fit.
-    #[inline]
-    fn refill_narrow(&mut self) {
-        while self.bits <= 56 {
-            let Some(&b) = self.src.get(self.pos) else {
-                break;
-            };
-            self.acc |= u64::from(b) << (56 - self.bits);
-            self.pos += 1;
-            self.bits += 8;
-        }
-    }
-
-    /// Decodes one or two symbols; requires `bits >= 30`, so that any code,
-    /// EOS included, is entirely valid.
-    #[inline(always)]
-    fn step(&mut self, out: &mut Vec<u8>) -> Result<(), DecodeError> {
-        let e: PeekEntry = PEEK[(self.acc >> (64 - PEEK_BITS)) as usize];
-        match e >> 26 {
-            2 => {
-                out.extend_from_slice(&[e as u8, (e >> 8) as u8]);
-                self.consume((e >> 21) & 0x1f);
-            }
-            1 => {
-                out.push(e as u8);
-                self.consume((e >> 21) & 0x1f);
-            }
-            _ => {
-                let (sym, len) = self.long_code();
-                if sym == EOS {
-                    return Err(DecodeError::HuffmanEos);
+    let result = 'run: {
+        'input: loop {
+            // Refill: one 8-byte load where the block has 8 more bytes,
+            // counting only whole bytes of the string as taken (ORing the
+            // same bits again next time is harmless); else byte by byte.
+            if let Some(word) = block.get(pos..pos + 8) {
+                let mut be = [0u8; 8];
+                be.copy_from_slice(word);
+                acc |= u64::from_be_bytes(be) >> bits;
+                let take = ((63 - bits) as usize / 8).min(end.saturating_sub(pos));
+                pos += take;
+                bits += take as u32 * 8;
+            } else {
+                while bits <= 56 && pos < end {
+                    let Some(&b) = block.get(pos) else { break };
+                    acc |= u64::from(b) << (56 - bits);
+                    pos += 1;
+                    bits += 8;
                 }
-                out.push(sym as u8);
-                self.consume(len);
             }
-        }
-        Ok(())
-    }
-
-    /// The symbol and length of the code longer than [`PEEK_BITS`] that
-    /// starts the buffer (which may extend past the valid bits).
-    #[inline(never)]
-    fn long_code(&self) -> (u16, u32) {
-        let top = self.acc >> 32;
-        let mut len = PEEK_BITS as usize + 1;
-        while len < 30 && top >= LIMIT[len] {
-            len += 1;
-        }
-        // `top < LIMIT[30] = 2^32` always holds, and the code is canonical,
-        // so the index lands inside this length's run of SORTED.
-        let index =
-            usize::from(OFFSET[len]) + ((top >> (32 - len)) as u32 - FIRST_CODE[len]) as usize;
-        (SORTED.get(index).copied().unwrap_or(EOS), len as u32)
-    }
-
-    #[inline(always)]
-    fn consume(&mut self, n: u32) {
-        self.acc <<= n;
-        self.bits -= n;
-    }
-
-    /// Decodes what is left (fewer than 30 bits, no more input), then checks
-    /// the padding.
-    fn finish(mut self, out: &mut Vec<u8>) -> Result<(), DecodeError> {
-        loop {
-            if self.bits == 0 {
-                return Ok(());
-            }
-            let e = PEEK[(self.acc >> (64 - PEEK_BITS)) as usize];
-            let count = e >> 26;
-            let len1 = (e >> 16) & 0x1f;
-            if count >= 1 && len1 <= self.bits {
-                out.push(e as u8);
-                self.consume(len1);
-                continue;
-            }
-            if count == 0 {
-                let (sym, len) = self.long_code();
-                if len <= self.bits {
-                    if sym == EOS {
-                        return Err(DecodeError::HuffmanEos);
+            // Lookups while any code (up to 30 bits, EOS included) is whole.
+            while bits >= 30 {
+                let e: PeekEntry = PEEK[(acc >> (64 - PEEK_BITS)) as usize];
+                if count(e) == 0 {
+                    match long_code(acc) {
+                        (EOS, _) => break 'run Err(DecodeError::HuffmanEos),
+                        (sym, len) => {
+                            let Some(slot) = buf.get_mut(written) else {
+                                break 'run Err(DecodeError::Truncated);
+                            };
+                            *slot = sym as u8;
+                            written += 1;
+                            acc <<= len;
+                            bits -= len;
+                            continue;
+                        }
                     }
-                    out.push(sym as u8);
-                    self.consume(len);
+                }
+                // Store both symbol slots and advance by the count: no
+                // branch on whether the lookup gave one symbol or two.
+                let Some(slot) = buf.get_mut(written..written + 2) else {
+                    // Cannot happen: `buf` has room for every symbol the
+                    // input can hold, plus two.
+                    break 'run Err(DecodeError::Truncated);
+                };
+                slot.copy_from_slice(&symbols(e));
+                written += count(e) as usize;
+                acc = acc.wrapping_shl(e);
+                bits -= total_len(e);
+            }
+            if pos < end {
+                continue 'input;
+            }
+            // The input is used up and fewer than 30 bits remain: decode
+            // them checking that each symbol lies within the valid bits.
+            while bits > 0 {
+                let e = PEEK[(acc >> (64 - PEEK_BITS)) as usize];
+                if count(e) != 0 && total_len(e) <= bits {
+                    let Some(slot) = buf.get_mut(written..written + 2) else {
+                        break 'run Err(DecodeError::Truncated);
+                    };
+                    slot.copy_from_slice(&symbols(e));
+                    written += count(e) as usize;
+                    acc = acc.wrapping_shl(e);
+                    bits -= total_len(e);
                     continue;
                 }
+                // One symbol, which may be a long code or incomplete.
+                let (sym, len) = if count(e) == 0 {
+                    long_code(acc)
+                } else {
+                    (u16::from(symbols(e)[0]), first_len(e))
+                };
+                if len > bits {
+                    break;
+                }
+                if sym == EOS {
+                    break 'run Err(DecodeError::HuffmanEos);
+                }
+                let Some(slot) = buf.get_mut(written) else {
+                    break 'run Err(DecodeError::Truncated);
+                };
+                *slot = sym as u8;
+                written += 1;
+                acc <<= len;
+                bits -= len;
             }
-            break;
+            break 'input;
         }
-        // The valid bits left are not a whole code: they must be padding.
-        if self.bits > 7 {
-            return Err(DecodeError::HuffmanPaddingTooLong);
+        // What is left is not a whole code: it must be padding, at most 7
+        // bits, all ones (the start of EOS).
+        if bits > 7 {
+            break 'run Err(DecodeError::HuffmanPaddingTooLong);
         }
-        let mask = !(u64::MAX >> self.bits);
-        if self.acc & mask != mask {
-            return Err(DecodeError::HuffmanPaddingNotEos);
+        let mask = !(u64::MAX >> bits);
+        if acc & mask != mask {
+            break 'run Err(DecodeError::HuffmanPaddingNotEos);
         }
         Ok(())
+    };
+    out.truncate(out_start + written);
+    result
+}
+
+/// The symbol and length of the code longer than [`PEEK_BITS`] that starts
+/// `acc` (which may extend past the valid bits).
+#[inline(never)]
+fn long_code(acc: u64) -> (u16, u32) {
+    let top = acc >> 32;
+    let mut len = PEEK_BITS as usize + 1;
+    while len < 30 && top >= LIMIT[len] {
+        len += 1;
     }
+    // `top < LIMIT[30] = 2^32` always holds, and the code is canonical, so
+    // the index lands inside this length's run of SORTED.
+    let index = usize::from(OFFSET[len]) + ((top >> (32 - len)) as u32 - FIRST_CODE[len]) as usize;
+    (SORTED.get(index).copied().unwrap_or(EOS), len as u32)
 }
 
 #[cfg(test)]

@@ -16,9 +16,35 @@ use super::codes::CODES;
 pub(crate) const PEEK_BITS: u32 = 12;
 
 /// One [`PEEK`] entry, packed as
-/// `first symbol | second symbol << 8 | first length << 16 | total length << 21 | count << 26`.
-/// `count` is 0 when the next code is longer than [`PEEK_BITS`].
+/// `total length | count << 6 | first symbol << 8 | second symbol << 16 | first length << 24`.
+/// `count` is 0 when the next code is longer than [`PEEK_BITS`]. The total
+/// length sits in the low 6 bits so that `acc.wrapping_shl(entry)` consumes
+/// the decoded bits without masking.
 pub(crate) type PeekEntry = u32;
+
+/// Bits the entry's symbols take (both of them when `count` is 2).
+#[inline(always)]
+pub(crate) const fn total_len(e: PeekEntry) -> u32 {
+    e & 0x3f
+}
+
+/// Symbols the entry resolves: 0 (a longer code), 1 or 2.
+#[inline(always)]
+pub(crate) const fn count(e: PeekEntry) -> u32 {
+    (e >> 6) & 3
+}
+
+/// The first symbol and, when `count` is 2, the second, as bytes in order.
+#[inline(always)]
+pub(crate) const fn symbols(e: PeekEntry) -> [u8; 2] {
+    [(e >> 8) as u8, (e >> 16) as u8]
+}
+
+/// Bits the first symbol takes.
+#[inline(always)]
+pub(crate) const fn first_len(e: PeekEntry) -> u32 {
+    (e >> 24) & 0x1f
+}
 
 /// The first-level table (16 KiB).
 pub(crate) static PEEK: [PeekEntry; 1 << PEEK_BITS] = build_peek();
@@ -34,7 +60,7 @@ pub(crate) static OFFSET: [u16; 33] = build_canonical().2;
 pub(crate) static SORTED: [u16; 257] = build_canonical().3;
 
 const fn entry(sym1: u32, sym2: u32, len1: u32, total: u32, count: u32) -> PeekEntry {
-    sym1 | sym2 << 8 | len1 << 16 | total << 21 | count << 26
+    total | count << 6 | sym1 << 8 | sym2 << 16 | len1 << 24
 }
 
 const fn build_peek() -> [PeekEntry; 1 << PEEK_BITS] {
@@ -59,13 +85,19 @@ const fn build_peek() -> [PeekEntry; 1 << PEEK_BITS] {
     let mut i = 0;
     while i < table.len() {
         let e = table[i];
-        if e >> 26 == 1 {
-            let len1 = (e >> 16) & 0x1f;
+        if count(e) == 1 {
+            let len1 = first_len(e);
             let rest = ((i as u32) << len1) & ((1 << PEEK_BITS) - 1);
             let next = table[rest as usize];
-            let len2 = (next >> 16) & 0x1f;
-            if next >> 26 >= 1 && len1 + len2 <= PEEK_BITS {
-                table[i] = entry(e & 0xff, next & 0xff, len1, len1 + len2, 2);
+            let len2 = first_len(next);
+            if count(next) >= 1 && len1 + len2 <= PEEK_BITS {
+                table[i] = entry(
+                    symbols(e)[0] as u32,
+                    symbols(next)[0] as u32,
+                    len1,
+                    len1 + len2,
+                    2,
+                );
             }
         }
         i += 1;

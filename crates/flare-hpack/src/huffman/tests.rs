@@ -1,3 +1,4 @@
+use super::tables;
 use super::*;
 use proptest::prelude::*;
 
@@ -73,12 +74,12 @@ fn peek_table_matches_the_code_table() {
             u32::from(l) <= PEEK_BITS && bits >> (PEEK_BITS - u32::from(l)) == c
         });
         let Some(s1) = first else {
-            assert_eq!(e >> 26, 0, "entry {i:#x}");
+            assert_eq!(tables::count(e), 0, "entry {i:#x}");
             continue;
         };
         let l1 = u32::from(CODES[s1].1);
-        assert_eq!(e & 0xff, s1 as u32);
-        assert_eq!((e >> 16) & 0x1f, l1);
+        assert_eq!(tables::symbols(e)[0], s1 as u8);
+        assert_eq!(tables::first_len(e), l1);
         let rest = (bits << l1) & 0xfff;
         let second = CODES[..256].iter().position(|&(c, l)| {
             let l = u32::from(l);
@@ -86,13 +87,13 @@ fn peek_table_matches_the_code_table() {
         });
         match second {
             Some(s2) => {
-                assert_eq!(e >> 26, 2, "entry {i:#x}");
-                assert_eq!((e >> 8) & 0xff, s2 as u32);
-                assert_eq!((e >> 21) & 0x1f, l1 + u32::from(CODES[s2].1));
+                assert_eq!(tables::count(e), 2, "entry {i:#x}");
+                assert_eq!(tables::symbols(e)[1], s2 as u8);
+                assert_eq!(tables::total_len(e), l1 + u32::from(CODES[s2].1));
             }
             None => {
-                assert_eq!(e >> 26, 1, "entry {i:#x}");
-                assert_eq!((e >> 21) & 0x1f, l1);
+                assert_eq!(tables::count(e), 1, "entry {i:#x}");
+                assert_eq!(tables::total_len(e), l1);
             }
         }
     }
@@ -199,5 +200,28 @@ proptest! {
     #[test]
     fn agrees_with_the_reference_on_any_input(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
         prop_assert_eq!(decoded(&bytes), reference_decode(&bytes));
+    }
+}
+
+proptest! {
+    #[test]
+    fn bytes_after_the_string_never_matter(
+        text in proptest::collection::vec(any::<u8>(), 0..40),
+        before in proptest::collection::vec(any::<u8>(), 0..10),
+        after in proptest::collection::vec(any::<u8>(), 0..20),
+        corrupt in any::<bool>(),
+    ) {
+        let mut wire = vec![];
+        encode(&text, &mut wire);
+        if corrupt && !wire.is_empty() {
+            let last = wire.len() - 1;
+            wire[last] ^= 0x5a;
+        }
+        let alone = decoded(&wire);
+        let block = [&before[..], &wire[..], &after[..]].concat();
+        let mut out = vec![];
+        let in_block = decode_in(&block, before.len()..before.len() + wire.len(), &mut out).map(|()| out);
+        prop_assert_eq!(&in_block, &alone);
+        prop_assert_eq!(alone, reference_decode(&wire));
     }
 }
