@@ -17,10 +17,13 @@ Steps, in order; the first failure stops the run and is named:
   1. fmt         cargo fmt --all --check
   2. clippy      cargo clippy --workspace --all-targets -- -D warnings
   3. peers       as `cargo xtask peers` (Debian packages, target/venv)
-  4. test        cargo test --workspace, with FLARE_PYTHON=<target/venv python>
-                 and FLARE_PEERS_REQUIRED=1 (a test missing a peer fails)
+  4. test        cargo test --workspace --no-fail-fast, with
+                 FLARE_PYTHON=<target/venv python> and FLARE_PEERS_REQUIRED=1
+                 (a test missing a peer fails); ends with one line
+                 `tests: N passed, N failed` over every test binary
   5. fuzz regressions  lists fuzz/corpus/* and fuzz/regressions/* that exist
-                 (the crates replay regressions as unit tests)
+                 (the crates replay regressions as unit tests; skipped
+                 when there are none)
 
 Local shortcuts (refused under CI=true, where everything is required):
   --no-fmt       skip step 1
