@@ -93,18 +93,24 @@ pub(crate) fn ows(c: u8) -> bool {
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
+const LOWS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 
-/// Some byte of `x` is below `n` (exact as a boolean for `n <= 128`).
+// Exact per-byte classifiers over a little-endian word: the high bit of
+// each byte of the result is set iff that byte matches. No carry crosses a
+// byte boundary, so unlike the usual "has zero byte" trick every flag is
+// exact and the first match can be located with `trailing_zeros`.
+
+/// Bytes below `n` (`n <= 0x80`).
 #[inline(always)]
-fn has_less(x: u64, n: u8) -> bool {
-    x.wrapping_sub(ONES * n as u64) & !x & HIGHS != 0
+fn lt(x: u64, n: u8) -> u64 {
+    !(((x & LOWS) + ONES * u64::from(0x80 - n)) | x) & HIGHS
 }
 
-/// Some byte of `x` equals `v`.
+/// Bytes equal to `v`.
 #[inline(always)]
-fn has_byte(x: u64, v: u8) -> bool {
-    let y = x ^ (ONES * v as u64);
-    y.wrapping_sub(ONES) & !y & HIGHS != 0
+fn eq(x: u64, v: u8) -> u64 {
+    let y = x ^ (ONES * u64::from(v));
+    !(((y & LOWS) + LOWS) | y) & HIGHS
 }
 
 #[inline(always)]
@@ -114,13 +120,20 @@ fn word(b: &[u8], i: usize) -> Option<u64> {
         .map(|w| u64::from_le_bytes(*w))
 }
 
+/// Index of the first flagged byte of a non-zero flag word.
+#[inline(always)]
+fn first(flags: u64) -> usize {
+    (flags.trailing_zeros() / 8) as usize
+}
+
 /// Skips visible ASCII (0x21..=0x7E) other than `?` from `i`; returns the
 /// index of the first other byte (or `b.len()`).
 #[inline]
 pub(crate) fn skip_path(b: &[u8], mut i: usize) -> usize {
     while let Some(w) = word(b, i) {
-        if has_less(w, 0x21) || w & HIGHS != 0 || has_byte(w, 0x7f) || has_byte(w, b'?') {
-            break;
+        let bad = lt(w, 0x21) | (w & HIGHS) | eq(w, 0x7f) | eq(w, b'?');
+        if bad != 0 {
+            return i + first(bad);
         }
         i += 8;
     }
@@ -137,8 +150,9 @@ pub(crate) fn skip_path(b: &[u8], mut i: usize) -> usize {
 #[inline]
 pub(crate) fn skip_visible(b: &[u8], mut i: usize) -> usize {
     while let Some(w) = word(b, i) {
-        if has_less(w, 0x21) || w & HIGHS != 0 || has_byte(w, 0x7f) {
-            break;
+        let bad = lt(w, 0x21) | (w & HIGHS) | eq(w, 0x7f);
+        if bad != 0 {
+            return i + first(bad);
         }
         i += 8;
     }
@@ -154,18 +168,20 @@ pub(crate) fn skip_visible(b: &[u8], mut i: usize) -> usize {
 /// Skips field-value bytes (HTAB, SP, VCHAR, obs-text) from `i`.
 #[inline]
 pub(crate) fn skip_field(b: &[u8], mut i: usize) -> usize {
-    loop {
-        while let Some(w) = word(b, i) {
-            if has_less(w, 0x20) || has_byte(w, 0x7f) {
-                break;
-            }
-            i += 8;
+    while let Some(w) = word(b, i) {
+        let bad = (lt(w, 0x20) & !eq(w, b'\t')) | eq(w, 0x7f);
+        if bad != 0 {
+            return i + first(bad);
         }
-        match b.get(i) {
-            Some(&c) if FIELD[c as usize] => i += 1,
-            _ => return i,
-        }
+        i += 8;
     }
+    while let Some(&c) = b.get(i) {
+        if !FIELD[c as usize] {
+            break;
+        }
+        i += 1;
+    }
+    i
 }
 
 /// Skips tchar bytes from `i`.
@@ -228,12 +244,18 @@ pub(crate) fn valid_authority(v: &[u8], require_port: bool) -> bool {
         }
         (ip, rest.get(1..).unwrap_or(&[]))
     } else {
-        let end = v.iter().position(|&c| c == b':').unwrap_or(v.len());
-        let (host, rest) = v.split_at(end);
-        if !host.iter().all(|&c| REG_NAME[c as usize]) {
-            return false;
+        // One pass: reg-name bytes up to the first ':'.
+        let mut end = 0;
+        while let Some(&c) = v.get(end) {
+            if c == b':' {
+                break;
+            }
+            if !REG_NAME[c as usize] {
+                return false;
+            }
+            end += 1;
         }
-        (host, rest)
+        v.split_at(end)
     };
     if host.is_empty() {
         return false;

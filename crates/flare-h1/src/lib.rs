@@ -19,6 +19,25 @@
 //! * Client side: [`write_request_head`] and a lenient-by-opt-in
 //!   [`parse_response`].
 //!
+//! # Example
+//!
+//! ```
+//! use flare_h1::{parse_request, BodyFraming, Limits, RequestHead, Status};
+//!
+//! let limits = Limits::default();
+//! let mut head = RequestHead::default(); // reuse per connection
+//! let buf = b"POST /items?id=7 HTTP/1.1\r\nHost: example.com\r\nContent-Length: 2\r\n\r\nhi";
+//! let Ok(Status::Complete(n)) = parse_request(buf, &mut head, &limits) else {
+//!     panic!("a complete, valid head")
+//! };
+//! assert_eq!(head.path.get(buf), b"/items");
+//! assert_eq!(head.query.unwrap().get(buf), b"id=7");
+//! assert_eq!(head.header(buf, "host"), Some(&b"example.com"[..]));
+//! assert_eq!(head.framing, BodyFraming::Length(2));
+//! assert_eq!(&buf[n..], b"hi");
+//! assert!(head.keep_alive());
+//! ```
+//!
 //! # Threat model
 //!
 //! Every size the peer controls is bounded by a [`Limits`] knob with a safe

@@ -414,6 +414,15 @@ fn interpret_fields(b: &[u8], head: &mut RequestHead, limits: &Limits) -> Result
     let mut expect = Expect::None;
     for h in &head.headers {
         let name = h.name.get(b);
+        // Cheap filter on (length, lowercased first byte) before comparing
+        // names: most fields are none of these.
+        let key = (name.len(), name.first().map_or(0, |c| c | 0x20));
+        if !matches!(
+            key,
+            (4, b'h') | (6, b'e') | (7, b'u') | (10, b'c') | (14, b'c') | (17, b't')
+        ) {
+            continue;
+        }
         let value = h.value.get(b);
         match name.len() {
             4 if name.eq_ignore_ascii_case(b"host") => {

@@ -947,6 +947,39 @@ req!(
     b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
     Err(TransferEncodingOnHttp10)
 );
+req!(
+    te_vertical_tab,
+    b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\x0b\r\n\r\n",
+    Err(InvalidHeaderValue)
+);
+req!(
+    te_nbsp,
+    b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\xa0\r\n\r\n",
+    Err(TransferEncodingInvalid)
+);
+req!(
+    te_xchunked,
+    b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n",
+    Err(TransferEncodingUnsupported)
+);
+req!(
+    te_form_feed_around_comma,
+    b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\x0c, chunked\r\n\r\n",
+    Err(InvalidHeaderValue)
+);
+req!(
+    cl_nul,
+    b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\0\r\n\r\n",
+    Err(InvalidHeaderValue)
+);
+req!(
+    te_ows_around_commas,
+    b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \t ,\t chunked \t\r\n\r\n",
+    ok | h,
+    _b | {
+        assert_eq!(h.framing, BodyFraming::Chunked);
+    }
+);
 
 // ---------------------------------------------------------- limits
 
