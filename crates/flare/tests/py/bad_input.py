@@ -339,6 +339,19 @@ class Suite:
             b"GET /plaintext HTTP/1.1\r\nHost: t\r\nNoColon\r\n\r\n"))
         R("leading empty lines before the request line are skipped", lambda: self.expect(
             b"\r\n\r\n" + get(), 200, close=False, body=OK_BODY))
+        R("an extra CRLF after a body, before the next request, is skipped", self.crlf_between)
+        R("trailing space after the version -> 400", lambda: self.bad(
+            b"GET /plaintext HTTP/1.1 \r\nHost: t\r\n\r\n"))
+        R("Content-Length with leading zeros", lambda: self.expect(
+            b"POST /len HTTP/1.1\r\nHost: t\r\nContent-Length: 005\r\n\r\nhello", 200, close=False, body=b"5"))
+        R("Transfer-Encoding: CHUNKED (case-insensitive) is chunked", lambda: self.expect(
+            b"POST /len HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: CHUNKED\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            200, close=False, body=b"5"))
+        R("GET with a Content-Length body keeps framing", lambda: self.expect(
+            b"GET /len HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello", 200, close=False, body=b"5"))
+        R("OPTIONS * is accepted", lambda: self.expect(
+            b"OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n", 404, close=False))
+        R("good request then a bad one in one write: 200, 400, close", self.good_then_bad)
 
         # Request line and Host.
         R("missing Host on HTTP/1.1 -> 400", lambda: self.bad(b"GET /plaintext HTTP/1.1\r\n\r\n"))
@@ -424,6 +437,7 @@ class Suite:
         # Pipelining and keep-alive.
         R("3 pipelined requests in one write, answered in order", self.pipelined_three)
         R("2000 pipelined requests (output held back and resumed), in order", self.pipelined_flood)
+        R("2000 pipelined requests then half-close: all answered", lambda: self.pipelined_flood(half_close=True))
         R("pipelined requests split at every byte boundary", self.split_everywhere)
         R("100 requests on one keep-alive connection", self.hundred_in_a_row)
 
@@ -528,6 +542,27 @@ class Suite:
 
     # -- multi-step cases --------------------------------------------------------
 
+    def crlf_between(self):
+        c = Conn(self.port)
+        try:
+            c.send(post("/len", b"hello") + b"\r\n" + get())
+            r1, r2 = c.response(), c.response()
+            check(r1.status == 200 and r1.body == b"5", f"first {r1}")
+            check(r2.status == 200 and r2.body == OK_BODY, f"second {r2}")
+        finally:
+            c.close()
+
+    def good_then_bad(self):
+        c = Conn(self.port)
+        try:
+            c.send(get() + b"GET /plaintext HTTP/1.1\r\nHost: t\r\nBad Name: x\r\n\r\n" + get())
+            r1, r2 = c.response(), c.response()
+            check(r1.status == 200 and r1.body == OK_BODY, f"first {r1}")
+            check(r2.status == 400, f"second {r2}")
+            check(c.is_closed(), "not closed after the 400")
+        finally:
+            c.close()
+
     def half_close(self):
         c = Conn(self.port)
         try:
@@ -540,7 +575,7 @@ class Suite:
         finally:
             c.close()
 
-    def pipelined_flood(self):
+    def pipelined_flood(self, half_close=False):
         import threading
 
         n = 2000
@@ -552,6 +587,8 @@ class Suite:
         def send_all():
             try:
                 c.s.sendall(b"".join(reqs))
+                if half_close:
+                    c.s.shutdown(socket.SHUT_WR)
             except OSError as e:
                 sender_error.append(e)
 
@@ -561,6 +598,8 @@ class Suite:
             for i in range(n):
                 r = c.response()
                 check(r.status == 200 and r.body == b"req %d" % i, f"response {i}: {r}")
+            if half_close:
+                check(c.is_closed(), "not closed after answering a half-closed client")
         finally:
             t.join()
             c.close()
