@@ -17,17 +17,22 @@ use std::time::{Duration, Instant};
 
 use common::{basic, python, read_response, read_to_close, TestServer};
 use flare::h1::Limits;
-use flare::ServerConfig;
+use flare::{HttpServer, ServerConfig, StaticResponse};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/bad_input.py");
 
 /// Runs the Python suite against `server`; panics with its whole output unless every
 /// case passed.
 fn run_suite(server: &TestServer, limits: &Limits) {
+    run_suite_on(server.addr.port(), limits, &[]);
+}
+
+fn run_suite_on(port: u16, limits: &Limits, extra: &[&str]) {
     let out = Command::new(python())
         .arg(SCRIPT)
+        .args(extra)
         .arg("--port")
-        .arg(server.addr.port().to_string())
+        .arg(port.to_string())
         .arg("--max-request-line")
         .arg(limits.get_max_request_line().to_string())
         .arg("--max-header-bytes")
@@ -89,6 +94,29 @@ fn bad_input_with_small_limits() {
     let server = TestServer::start_with(basic, 1, ServerConfig::default().limits(limits.clone()));
     run_suite(&server, &limits);
     server.stop();
+}
+
+#[test]
+fn bad_input_against_the_static_response_path() {
+    // `start_static` answers without building a request object: its own branch of the
+    // connection code, which must refuse and frame exactly as the handler path does.
+    let limits = Limits::default()
+        .max_request_line(300)
+        .max_header_bytes(2048)
+        .max_headers(20)
+        .max_body(10_000)
+        .max_chunk_size_digits(6)
+        .max_chunk_ext_bytes(100)
+        .max_trailer_bytes(500);
+    let handle = HttpServer::bind("127.0.0.1:0")
+        .unwrap()
+        .workers(1)
+        .config(ServerConfig::default().limits(limits.clone()))
+        .start_static(StaticResponse::new(200, "text/plain", "Hello, World!"))
+        .unwrap();
+    run_suite_on(handle.local_addr().port(), &limits, &["--static"]);
+    handle.shutdown(Duration::from_secs(1));
+    handle.join().unwrap();
 }
 
 // Timeouts: each guards a connection a client holds open without finishing a request.
