@@ -9,7 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{require, TestServer};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use flare::prelude::*;
+use flare::web::{BodyStream, Frame, StreamContext};
 use flare::ServerConfig;
 
 const ONE_MIB: usize = 1024 * 1024;
@@ -33,11 +37,76 @@ fn handler(req: &Request) -> Response {
                 trailers,
             ))
         }
+        "/big-stream" => {
+            // 4 MiB in 1 KiB chunks: more than the send buffer holds, so the server
+            // must stop pulling and resume as curl reads.
+            let chunks = (0..BIG_CHUNKS).map(|i| Bytes::from(big_chunk(i)));
+            Response::stream(Body::from_chunks(chunks))
+        }
+        "/wake-thread" => Response::stream(Body::Stream(Box::new(WakeStream::new(true)))),
+        "/wake-inline" => Response::stream(Body::Stream(Box::new(WakeStream::new(false)))),
         "/stream-plain" => {
             let chunks = (0..3).map(|i| Bytes::from(format!("part {i}\n")));
             Response::stream(Body::from_chunks(chunks))
         }
         _ => Response::error(StatusCode::NOT_FOUND, "not found"),
+    }
+}
+
+const BIG_CHUNKS: usize = 4096;
+const WAKE_ROUNDS: u32 = 200;
+
+fn big_chunk(i: usize) -> Vec<u8> {
+    let mut c = vec![b'a' + (i % 26) as u8; 1024];
+    c[1023] = b'\n';
+    c
+}
+
+/// A stream that is pending before every piece and woken either from another thread
+/// or from inside `poll_frame` itself (both are allowed by `BodyStream`).
+struct WakeStream {
+    left: u32,
+    ready: Arc<AtomicBool>,
+    from_thread: bool,
+}
+
+impl WakeStream {
+    fn new(from_thread: bool) -> Self {
+        WakeStream {
+            left: WAKE_ROUNDS,
+            ready: Arc::new(AtomicBool::new(false)),
+            from_thread,
+        }
+    }
+}
+
+impl BodyStream for WakeStream {
+    fn poll_frame(&mut self, cx: &mut StreamContext<'_>) -> Frame {
+        if self.left == 0 {
+            return Frame::Trailers(vec![(
+                HeaderName::from_static("x-rounds"),
+                HeaderValue::from(WAKE_ROUNDS),
+            )]);
+        }
+        if self.ready.swap(false, Ordering::SeqCst) {
+            self.left -= 1;
+            return Frame::Data(Bytes::from(format!("{}\n", self.left)));
+        }
+        let waker = cx.waker().clone();
+        let ready = self.ready.clone();
+        let wake = move || {
+            ready.store(true, Ordering::SeqCst);
+            waker.wake();
+        };
+        if self.from_thread {
+            std::thread::spawn(wake);
+        } else {
+            wake();
+        }
+        Frame::Pending
+    }
+    fn trailer_names(&self) -> Option<String> {
+        Some("x-rounds".into())
     }
 }
 
@@ -374,5 +443,42 @@ fn streamed_response_reuses_the_connection() {
         err.matches("Re-using existing connection").count(),
         1,
         "{err}"
+    );
+}
+
+#[test]
+fn large_stream_to_a_slow_reader() {
+    let s = server();
+    // curl reads at 8 MB/s, so the server's send buffer fills and the stream is
+    // paused and resumed many times.
+    let (out, err) = curl(&["-v", "--limit-rate", "8M", &s.url("/big-stream")]);
+    assert_eq!(out.len(), BIG_CHUNKS * 1024, "{err}");
+    let want: Vec<u8> = (0..BIG_CHUNKS).flat_map(big_chunk).collect();
+    assert!(out == want, "streamed body differs");
+}
+
+#[test]
+fn pending_stream_woken_from_another_thread() {
+    let s = server();
+    let u = s.url("/wake-thread");
+    let (out, _) = curl(&["--dump-header", "-", &u, &s.url("/plaintext")]);
+    let text = String::from_utf8_lossy(&out);
+    let want: String = (0..WAKE_ROUNDS).rev().map(|i| format!("{i}\n")).collect();
+    assert!(
+        text.contains(&format!("\r\n\r\n{want}x-rounds: 200\r\n")),
+        "{text}"
+    );
+    assert!(text.ends_with("Hello, World!"), "{text}");
+}
+
+#[test]
+fn pending_stream_woken_inside_poll() {
+    let s = server();
+    let (out, _) = curl(&["--dump-header", "-", &s.url("/wake-inline")]);
+    let text = String::from_utf8_lossy(&out);
+    let want: String = (0..WAKE_ROUNDS).rev().map(|i| format!("{i}\n")).collect();
+    assert!(
+        text.contains(&format!("\r\n\r\n{want}x-rounds: 200\r\n")),
+        "{text}"
     );
 }
