@@ -221,7 +221,7 @@ impl Decoder {
                     read_string(block, &mut pos, scratch)?;
                     let (name, value) = scratch.split_at(name_len);
                     if indexing {
-                        table.insert(name, value, 0);
+                        table.insert(name, value);
                     }
                     Field {
                         name,

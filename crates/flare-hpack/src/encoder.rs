@@ -1,6 +1,7 @@
 //! The header block encoder and its indexing strategy.
 
 use crate::field::Field;
+use crate::index::FieldIndex;
 use crate::static_table::{self, StaticMatch, STATIC_LEN};
 use crate::table::DynamicTable;
 use crate::{huffman, integer};
@@ -41,6 +42,8 @@ const SHORT_COOKIE: usize = 20;
 #[derive(Debug, Clone)]
 pub struct Encoder {
     table: DynamicTable,
+    /// Finds fields and names in `table` by hash.
+    index: FieldIndex,
     /// Our own cap, at most [`MAX_ENCODER_TABLE_SIZE`].
     cap: u32,
     /// The peer's `SETTINGS_HEADER_TABLE_SIZE`.
@@ -61,6 +64,7 @@ impl Encoder {
     pub fn new() -> Self {
         Encoder {
             table: DynamicTable::new(MAX_ENCODER_TABLE_SIZE as usize),
+            index: FieldIndex::default(),
             cap: MAX_ENCODER_TABLE_SIZE,
             peer_setting: crate::DEFAULT_TABLE_SIZE,
             pending_update: None,
@@ -131,15 +135,19 @@ impl Encoder {
             integer::encode(usize::from(index), 7, 0x80, out);
             return;
         }
-        let hash = name_hash(name);
-        let (dynamic_field, dynamic_name) = self.table.find(name, value, hash);
-        if let (Some(i), false) = (dynamic_field, sensitive) {
-            integer::encode(dynamic_index(i), 7, 0x80, out);
-            return;
+        let hashes = FieldIndex::hash(name, value);
+        if !sensitive {
+            if let Some(i) = self.index.find_field(&self.table, name, value, hashes) {
+                integer::encode(dynamic_index(i), 7, 0x80, out);
+                return;
+            }
         }
         let name_index = match static_match {
             StaticMatch::Field(i) | StaticMatch::Name(i) => Some(usize::from(i)),
-            StaticMatch::None => dynamic_name.map(dynamic_index),
+            StaticMatch::None => self
+                .index
+                .find_name(&self.table, name, hashes)
+                .map(dynamic_index),
         };
         let entry_size = name.len() + value.len() + 32;
         let index_it = !sensitive
@@ -161,7 +169,11 @@ impl Encoder {
         }
         encode_string(value, out);
         if index_it {
-            self.table.insert(name, value, hash);
+            let seq = self.table.next_seq();
+            self.table.insert(name, value);
+            if self.table.next_seq() != seq {
+                self.index.record(&self.table, seq, hashes);
+            }
         }
     }
 }
@@ -207,14 +219,4 @@ fn encode_string(s: &[u8], out: &mut Vec<u8>) {
         integer::encode(s.len(), 7, 0x00, out);
         out.extend_from_slice(s);
     }
-}
-
-/// FNV-1a over the name: cheap for short names, and a mismatch only costs a
-/// byte comparison.
-fn name_hash(name: &[u8]) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for &b in name {
-        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
-    }
-    h
 }

@@ -40,6 +40,7 @@ mod encoder;
 mod error;
 mod field;
 mod huffman;
+mod index;
 mod integer;
 mod static_table;
 mod table;

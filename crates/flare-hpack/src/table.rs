@@ -17,8 +17,6 @@ struct Slot {
     start: u32,
     name_len: u32,
     value_len: u32,
-    /// A hash of the name, for the encoder's lookups (0 in the decoder).
-    name_hash: u32,
 }
 
 /// The dynamic table: entry 0 is the newest.
@@ -29,6 +27,9 @@ pub(crate) struct DynamicTable {
     /// Sum of entry sizes as section 4.1 defines them.
     size: usize,
     max_size: usize,
+    /// Entries ever inserted: the newest entry's sequence number plus one.
+    /// Sequence numbers let the encoder's index survive insertions.
+    inserted: u64,
 }
 
 impl DynamicTable {
@@ -38,11 +39,11 @@ impl DynamicTable {
             slots: VecDeque::new(),
             size: 0,
             max_size,
+            inserted: 0,
         }
     }
 
     /// Number of entries.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.slots.len()
     }
@@ -81,7 +82,7 @@ impl DynamicTable {
     /// Adds an entry as section 4.4 says: evict until it fits; an entry
     /// larger than the whole table empties it and is not added. Returns how
     /// many entries were evicted.
-    pub(crate) fn insert(&mut self, name: &[u8], value: &[u8], name_hash: u32) -> usize {
+    pub(crate) fn insert(&mut self, name: &[u8], value: &[u8]) -> usize {
         let entry_size = name.len() + value.len() + ENTRY_OVERHEAD;
         if entry_size > self.max_size {
             let evicted = self.slots.len();
@@ -102,35 +103,24 @@ impl DynamicTable {
             start,
             name_len: name.len() as u32,
             value_len: value.len() as u32,
-            name_hash,
         });
         self.size += entry_size;
+        self.inserted += 1;
         evicted
     }
 
-    /// Positions of the newest entry with this name and value, and of the
-    /// newest entry with this name, found through `name_hash`.
-    pub(crate) fn find(
-        &self,
-        name: &[u8],
-        value: &[u8],
-        name_hash: u32,
-    ) -> (Option<usize>, Option<usize>) {
-        let mut name_at = None;
-        for (i, slot) in self.slots.iter().enumerate() {
-            if slot.name_hash != name_hash || slot.name_len as usize != name.len() {
-                continue;
-            }
-            let Some((n, v)) = self.get(i) else { continue };
-            if n != name {
-                continue;
-            }
-            if v == value {
-                return (Some(i), Some(i));
-            }
-            name_at = name_at.or(Some(i));
-        }
-        (None, name_at)
+    /// The sequence number the next inserted entry gets.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.inserted
+    }
+
+    /// The position of the entry with sequence number `seq`, if it is still
+    /// in the table.
+    #[inline]
+    pub(crate) fn position(&self, seq: u64) -> Option<usize> {
+        let back = self.inserted.checked_sub(seq)?.checked_sub(1)?;
+        let back = usize::try_from(back).ok()?;
+        (back < self.slots.len()).then_some(back)
     }
 
     fn evict_to(&mut self, target: usize) -> usize {
@@ -184,10 +174,10 @@ mod tests {
     #[test]
     fn eviction_follows_section_4() {
         let mut t = DynamicTable::new(100);
-        assert_eq!(t.insert(b"aaaa", b"bbbb", 0), 0); // 40
-        assert_eq!(t.insert(b"cccc", b"dddd", 0), 0); // 80
+        assert_eq!(t.insert(b"aaaa", b"bbbb"), 0); // 40
+        assert_eq!(t.insert(b"cccc", b"dddd"), 0); // 80
         assert_eq!(t.size(), 80);
-        assert_eq!(t.insert(b"e", b"f", 0), 1); // 34: evicts the oldest
+        assert_eq!(t.insert(b"e", b"f"), 1); // 34: evicts the oldest
         assert_eq!(
             entries(&t),
             [
@@ -197,11 +187,11 @@ mod tests {
         );
         assert_eq!(t.size(), 74);
         // Larger than the table: empties it.
-        assert_eq!(t.insert(&[b'x'; 60], &[b'y'; 9], 0), 2);
+        assert_eq!(t.insert(&[b'x'; 60], &[b'y'; 9]), 2);
         assert_eq!(t.len(), 0);
         assert_eq!(t.size(), 0);
         // Exactly the table size fits.
-        assert_eq!(t.insert(&[b'x'; 60], &[b'y'; 8], 0), 0);
+        assert_eq!(t.insert(&[b'x'; 60], &[b'y'; 8]), 0);
         assert_eq!(t.size(), 100);
         assert_eq!(t.set_max_size(99), 1);
         assert_eq!(t.len(), 0);
@@ -213,7 +203,7 @@ mod tests {
         let mut t = DynamicTable::new(4096);
         for i in 0..10_000u32 {
             let value = i.to_string().repeat((i % 50) as usize + 1);
-            t.insert(b"x-key", value.as_bytes(), 0);
+            t.insert(b"x-key", value.as_bytes());
             assert_eq!(t.get(0).unwrap().1, value.as_bytes());
             assert!(t.size() <= 4096);
             assert!(t.arena.len() <= 2 * 4096);
