@@ -482,3 +482,59 @@ fn pending_stream_woken_inside_poll() {
         "{text}"
     );
 }
+
+/// A server on `addr` with `handler`, shut down at the end of the test.
+fn start_on(addr: &str, shared_listener: bool) -> ServerHandle {
+    HttpServer::bind(addr)
+        .unwrap()
+        .workers(2)
+        .shared_listener(shared_listener)
+        .start(handler)
+        .unwrap()
+}
+
+fn stop(h: ServerHandle) {
+    h.shutdown(std::time::Duration::from_secs(2));
+    h.join().unwrap();
+}
+
+#[test]
+fn ipv6_loopback() {
+    let h = start_on("[::1]:0", false);
+    let base = format!("http://[::1]:{}", h.local_addr().port());
+    let (file, data) = upload_file("v6.bin", 256 * 1024);
+    let (out, err) = curl(&[
+        "-v",
+        "-g",
+        &format!("{base}/plaintext"),
+        "--data-binary",
+        &at(&file),
+        &format!("{base}/echo"),
+    ]);
+    assert!(out.starts_with(b"Hello, World!"), "{err}");
+    assert!(out[13..] == data[..], "echo over IPv6 differs");
+    assert_eq!(
+        err.matches("Re-using existing connection").count(),
+        1,
+        "{err}"
+    );
+    stop(h);
+}
+
+#[test]
+fn shared_listener_serves_many_connections() {
+    let h = start_on("127.0.0.1:0", true);
+    let url = format!("http://127.0.0.1:{}/plaintext", h.local_addr().port());
+    // Twenty separate connections (`--next` without reuse), all answered.
+    let mut args: Vec<&str> = Vec::new();
+    for i in 0..20 {
+        if i > 0 {
+            args.push("--next");
+        }
+        args.extend(["-v", "-H", "Connection: close", &url]);
+    }
+    let (out, err) = curl(&args);
+    assert_eq!(out, b"Hello, World!".repeat(20), "{err}");
+    assert_eq!(err.matches("Connected to").count(), 20, "{err}");
+    stop(h);
+}
