@@ -13,10 +13,13 @@ mod common;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
+use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{basic, python, read_response, read_to_close, TestServer};
 use flare::h1::Limits;
+use flare::prelude::*;
+use flare::web::{BodyStream, Frame, StreamContext};
 use flare::{HttpServer, ServerConfig, StaticResponse};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/bad_input.py");
@@ -277,4 +280,48 @@ fn max_requests_per_connection_closes_after_the_last() {
     assert_eq!(all.matches("\r\nconnection: close\r\n").count(), 1, "{all}");
     let last = all.rfind("HTTP/1.1 200 OK").unwrap();
     assert!(all[last..].contains("\r\nconnection: close\r\n"), "{all}");
+}
+
+/// An endless stream that reports on `dropped` when the server drops it (its
+/// connection was closed).
+struct Endless {
+    dropped: mpsc::Sender<()>,
+}
+
+impl BodyStream for Endless {
+    fn poll_frame(&mut self, _cx: &mut StreamContext<'_>) -> Frame {
+        Frame::Data(Bytes::from_static(&[b'x'; 64 * 1024]))
+    }
+}
+
+impl Drop for Endless {
+    fn drop(&mut self) {
+        let _ = self.dropped.send(());
+    }
+}
+
+#[test]
+fn write_timeout_closes_a_client_that_does_not_read() {
+    let (tx, rx) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    let handler = move |_req: &Request| {
+        let dropped = tx.lock().unwrap().clone();
+        Response::stream(Body::Stream(Box::new(Endless { dropped })))
+    };
+    let cfg = ServerConfig::default().write_timeout(Duration::from_millis(300));
+    let server = TestServer::start_with(handler, 1, cfg);
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.write_all(b"GET /endless HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    // Not reading: the socket buffers fill, the server blocks, and after the write
+    // timeout it closes the connection and drops the stream.
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("the server kept a connection whose client does not read");
+    // What was buffered is still readable, then the connection ends.
+    let got = read_to_close(&mut s, Duration::from_secs(20));
+    let head_end = common::find(&got, b"\r\n\r\n").expect("a response head");
+    assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert!(got.len() > head_end + 64 * 1024, "only {} bytes", got.len());
+    // A chunked body cut short: no last chunk.
+    assert!(!got.ends_with(b"0\r\n\r\n"));
 }
