@@ -16,6 +16,7 @@ Prints one line per case and a final line `N passed, M failed`; exits 1 on any f
 import argparse
 import socket
 import sys
+import threading
 import time
 
 TIMEOUT = 5.0
@@ -254,9 +255,7 @@ class Suite:
     # -- cases -------------------------------------------------------------------
 
     def cases(self):
-        a = self.a
         R = self.run
-        H = b"Host: t\r\n"
 
         # Baselines: a good request, and one that keeps the connection.
         R("baseline GET keeps the connection", lambda: self.expect(get(), 200, close=False, body=OK_BODY))
@@ -587,8 +586,6 @@ class Suite:
             c.close()
 
     def pipelined_flood(self, half_close=False):
-        import threading
-
         n = 2000
         reqs = [post("/echo", b"req %d" % i) for i in range(n)]
         c = Conn(self.port)
