@@ -8,7 +8,9 @@
 use crate::corpus::Story;
 use std::borrow::Cow;
 
-pub type DecodeFn = fn(&Story, &mut dyn FnMut(usize, &[u8], &[u8])) -> Result<(), String>;
+/// Receives (case number, name, value) for each decoded field.
+pub type OnField<'a> = dyn FnMut(usize, &[u8], &[u8]) + 'a;
+pub type DecodeFn = fn(&Story, &mut OnField<'_>) -> Result<(), String>;
 pub type EncodeFn = fn(&Story, &mut dyn FnMut(usize, &[u8])) -> Result<(), String>;
 
 pub struct Peer {
@@ -20,21 +22,47 @@ pub struct Peer {
 }
 
 pub const PEERS: &[Peer] = &[
-    Peer { name: "flare-hpack", decode: flare_decode, encode: Some(flare_encode) },
-    Peer { name: "hpack 0.3.0", decode: hpack_decode, encode: Some(hpack_encode) },
-    Peer { name: "loona-hpack 0.4.3", decode: loona_decode, encode: Some(loona_encode) },
-    Peer { name: "fluke-hpack 0.3.1", decode: fluke_decode, encode: Some(fluke_encode) },
-    Peer { name: "httlib-hpack 0.1.3", decode: httlib_decode, encode: Some(httlib_encode) },
-    Peer { name: "hpack_codec 0.1.1", decode: hpack_codec_decode, encode: None },
+    Peer {
+        name: "flare-hpack",
+        decode: flare_decode,
+        encode: Some(flare_encode),
+    },
+    Peer {
+        name: "hpack 0.3.0",
+        decode: hpack_decode,
+        encode: Some(hpack_encode),
+    },
+    Peer {
+        name: "loona-hpack 0.4.3",
+        decode: loona_decode,
+        encode: Some(loona_encode),
+    },
+    Peer {
+        name: "fluke-hpack 0.3.1",
+        decode: fluke_decode,
+        encode: Some(fluke_encode),
+    },
+    Peer {
+        name: "httlib-hpack 0.1.3",
+        decode: httlib_decode,
+        encode: Some(httlib_encode),
+    },
+    Peer {
+        name: "hpack_codec 0.1.1",
+        decode: hpack_codec_decode,
+        encode: None,
+    },
 ];
 
-fn flare_decode(story: &Story, on_field: &mut dyn FnMut(usize, &[u8], &[u8])) -> Result<(), String> {
+fn flare_decode(story: &Story, on_field: &mut OnField<'_>) -> Result<(), String> {
     let mut decoder = flare_hpack::Decoder::new();
     for (i, case) in story.cases.iter().enumerate() {
         if let Some(size) = case.table_size {
             decoder.set_max_table_size(size);
         }
-        decoder.decode(&case.wire, |f| on_field(i, f.name, f.value)).map_err(|e| format!("{e:?}"))?;
+        decoder
+            .decode(&case.wire, |f| on_field(i, f.name, f.value))
+            .map_err(|e| format!("{e:?}"))?;
     }
     Ok(())
 }
@@ -44,7 +72,12 @@ fn flare_encode(story: &Story, on_block: &mut dyn FnMut(usize, &[u8])) -> Result
     let mut block = Vec::new();
     for (i, case) in story.cases.iter().enumerate() {
         block.clear();
-        encoder.encode(case.headers.iter().map(|(n, v)| flare_hpack::Field::new(n, v)), &mut block);
+        encoder.encode(
+            case.headers
+                .iter()
+                .map(|(n, v)| flare_hpack::Field::new(n, v)),
+            &mut block,
+        );
         on_block(i, &block);
     }
     Ok(())
@@ -52,11 +85,13 @@ fn flare_encode(story: &Story, on_block: &mut dyn FnMut(usize, &[u8])) -> Result
 
 macro_rules! mlalic_family {
     ($decode:ident, $encode:ident, $krate:ident) => {
-        fn $decode(story: &Story, on_field: &mut dyn FnMut(usize, &[u8], &[u8])) -> Result<(), String> {
+        fn $decode(story: &Story, on_field: &mut OnField<'_>) -> Result<(), String> {
             let mut decoder = $krate::Decoder::new();
             for (i, case) in story.cases.iter().enumerate() {
                 decoder
-                    .decode_with_cb(&case.wire, |n: Cow<'_, [u8]>, v: Cow<'_, [u8]>| on_field(i, &n, &v))
+                    .decode_with_cb(&case.wire, |n: Cow<'_, [u8]>, v: Cow<'_, [u8]>| {
+                        on_field(i, &n, &v)
+                    })
                     .map_err(|e| format!("{e:?}"))?;
             }
             Ok(())
@@ -68,7 +103,10 @@ macro_rules! mlalic_family {
             for (i, case) in story.cases.iter().enumerate() {
                 block.clear();
                 encoder
-                    .encode_into(case.headers.iter().map(|(n, v)| (&n[..], &v[..])), &mut block)
+                    .encode_into(
+                        case.headers.iter().map(|(n, v)| (&n[..], &v[..])),
+                        &mut block,
+                    )
                     .map_err(|e| e.to_string())?;
                 on_block(i, &block);
             }
@@ -81,7 +119,7 @@ mlalic_family!(hpack_decode, hpack_encode, hpack);
 mlalic_family!(loona_decode, loona_encode, loona_hpack);
 mlalic_family!(fluke_decode, fluke_encode, fluke_hpack);
 
-fn httlib_decode(story: &Story, on_field: &mut dyn FnMut(usize, &[u8], &[u8])) -> Result<(), String> {
+fn httlib_decode(story: &Story, on_field: &mut OnField<'_>) -> Result<(), String> {
     let mut decoder = httlib_hpack::Decoder::default();
     let mut buf = Vec::new();
     let mut fields = Vec::new();
@@ -90,7 +128,9 @@ fn httlib_decode(story: &Story, on_field: &mut dyn FnMut(usize, &[u8], &[u8])) -
         buf.clear();
         buf.extend_from_slice(&case.wire);
         fields.clear();
-        decoder.decode(&mut buf, &mut fields).map_err(|e| format!("{e:?}"))?;
+        decoder
+            .decode(&mut buf, &mut fields)
+            .map_err(|e| format!("{e:?}"))?;
         for (n, v, _) in &fields {
             on_field(i, n, v);
         }
@@ -102,21 +142,28 @@ fn httlib_encode(story: &Story, on_block: &mut dyn FnMut(usize, &[u8])) -> Resul
     use httlib_hpack::Encoder;
     let mut encoder = Encoder::default();
     let mut block = Vec::new();
-    let flags = Encoder::HUFFMAN_NAME | Encoder::HUFFMAN_VALUE | Encoder::WITH_INDEXING | Encoder::BEST_FORMAT;
+    let flags = Encoder::HUFFMAN_NAME
+        | Encoder::HUFFMAN_VALUE
+        | Encoder::WITH_INDEXING
+        | Encoder::BEST_FORMAT;
     for (i, case) in story.cases.iter().enumerate() {
         block.clear();
         for (n, v) in &case.headers {
-            encoder.encode((n.clone(), v.clone(), flags), &mut block).map_err(|e| format!("{e:?}"))?;
+            encoder
+                .encode((n.clone(), v.clone(), flags), &mut block)
+                .map_err(|e| format!("{e:?}"))?;
         }
         on_block(i, &block);
     }
     Ok(())
 }
 
-fn hpack_codec_decode(story: &Story, on_field: &mut dyn FnMut(usize, &[u8], &[u8])) -> Result<(), String> {
+fn hpack_codec_decode(story: &Story, on_field: &mut OnField<'_>) -> Result<(), String> {
     let mut decoder = hpack_codec::Decoder::new(4096);
     for (i, case) in story.cases.iter().enumerate() {
-        let mut block = decoder.enter_header_block(&case.wire).map_err(|e| e.to_string())?;
+        let mut block = decoder
+            .enter_header_block(&case.wire)
+            .map_err(|e| e.to_string())?;
         while let Some(field) = block.decode_field().map_err(|e| e.to_string())? {
             on_field(i, field.name(), field.value());
         }
