@@ -209,6 +209,13 @@ impl RequestHead {
 /// bytes appended; on `Complete(n)` the body (see [`RequestHead::framing`])
 /// starts at `buf[n]`. Spans in `head` index into `buf`.
 ///
+/// Each call re-parses from the start of `buf` (the httparse model), so a
+/// peer trickling a head one byte per packet costs O(n^2) over the head.
+/// A driver can bound that by calling again only when the newly read bytes
+/// contain a LF (no line, hence no new result, can complete without one) or
+/// the buffer has reached `max_header_bytes` (so the limit errors still
+/// fire); an invalid byte is then reported at the next line end instead.
+///
 /// Errors are final: answer with [`Error::status`] and close the connection.
 /// Limits apply even while the head is incomplete: more than
 /// `max_request_line` bytes without a line end is 414, and `max_header_bytes`
