@@ -13,6 +13,7 @@ pub const DEFAULT_MAX_HEADER_LIST_SIZE: u32 = 64 * 1024;
 
 /// What the decoder found out about a block it decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BlockInfo {
     /// Fields decoded, delivered or not.
     pub fields: u32,

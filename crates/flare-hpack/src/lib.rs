@@ -30,9 +30,43 @@
 //! assert!(list.get(2).unwrap().sensitive); // the never-indexed flag survives
 //! ```
 //!
-//! The Huffman decoder looks at 12 bits at a time through a table built at
-//! compile time (one or two symbols per lookup); codes longer than 12 bits
-//! are found through the canonical-code property.
+//! # Using it from HTTP/2
+//!
+//! - Decoder: concatenate HEADERS/PUSH_PROMISE and CONTINUATION fragments
+//!   (bounding that buffer is the caller's job), then call
+//!   [`Decoder::decode`] once per block. Map [`DecodeError`] to
+//!   `COMPRESSION_ERROR`, except [`DecodeError::HeaderListBomb`] which is
+//!   `ENHANCE_YOUR_CALM` ([`DecodeError::is_compression_error`]); answer a
+//!   block with [`BlockInfo::over_limit`] set with 431. Call
+//!   [`Decoder::set_max_table_size`] when the peer ACKs our
+//!   `SETTINGS_HEADER_TABLE_SIZE`.
+//! - Encoder: call [`Encoder::set_peer_max_table_size`] on the peer's
+//!   `SETTINGS_HEADER_TABLE_SIZE`, and [`Encoder::encode`] once per block;
+//!   split the output into frames afterwards.
+//!
+//! # Limits and threat model
+//!
+//! | limit | default | what it prevents |
+//! |---|---|---|
+//! | [`Decoder::with_max_header_list_size`] | 64 KiB | a block that expands to a huge header list (the HPACK bomb: one large entry referenced many times); past 4x the limit decoding stops |
+//! | [`Decoder::set_max_table_size`] | 4096 | the peer growing our dynamic table past what we advertised; updates above it, or missing after we lowered it, are errors |
+//! | [`MAX_ENCODER_TABLE_SIZE`] | 4096 | a peer advertising a huge table making our encoder allocate for it |
+//! | integers | 32 bits, 5 continuation bytes | overflow, and long runs of continuation bytes |
+//!
+//! Memory per decoder: at most twice the table size for entries, plus one
+//! scratch buffer the size of the largest decoded string of a block. Secrets
+//! (`authorization`, `proxy-authorization`, `set-cookie`, short `cookie`s,
+//! and fields the caller marks) are never put in the encoder's table, which
+//! closes the compression side channel of RFC 7541 section 7.1 for them.
+//!
+//! # Speed
+//!
+//! The Huffman decoder looks 12 bits ahead through a table built at compile
+//! time, resolving one or two symbols per lookup with no branch on which;
+//! codes longer than 12 bits are found through the canonical-code property.
+//! Decoded strings go to one reusable buffer, table entries to one arena, so
+//! steady-state decoding allocates nothing. The encoder finds dynamic
+//! entries through two hash maps rather than by scanning the table.
 #![forbid(unsafe_code)]
 
 mod decoder;

@@ -210,9 +210,12 @@ fn long_code(acc: u64) -> (u16, u32) {
     while len < 30 && top >= LIMIT[len] {
         len += 1;
     }
-    // `top < LIMIT[30] = 2^32` always holds, and the code is canonical, so
-    // the index lands inside this length's run of SORTED.
-    let index = usize::from(OFFSET[len]) + ((top >> (32 - len)) as u32 - FIRST_CODE[len]) as usize;
+    // Callers come here only when the first 12 bits start no code, so
+    // `top >= LIMIT[12]`; `top < LIMIT[30] = 2^32` always holds; the code is
+    // canonical. So the index lands inside this length's run of SORTED (and
+    // if it did not, the result would be EOS, an error, not a panic).
+    let index = usize::from(OFFSET[len])
+        + ((top >> (32 - len)) as u32).wrapping_sub(FIRST_CODE[len]) as usize;
     (SORTED.get(index).copied().unwrap_or(EOS), len as u32)
 }
 
