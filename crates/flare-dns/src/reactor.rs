@@ -92,6 +92,7 @@ pub struct ReactorResolver {
     sockets: Vec<Option<Socket>>,
     done: VecDeque<(LookupId, Result<Vec<IpAddr>, ResolveError>)>,
     next_id: u64,
+    next_slot: usize,
     buf: Vec<u8>,
 }
 
@@ -109,6 +110,7 @@ impl ReactorResolver {
             sockets: Vec::new(),
             done: VecDeque::new(),
             next_id: 0,
+            next_slot: 0,
             buf: vec![0; UDP_BUF],
         }
     }
@@ -311,14 +313,18 @@ impl ReactorResolver {
         t: Transmit,
     ) -> Result<(), ErrorKind> {
         let io = |e: flare_net::Error| std::io::Error::from(e).kind();
-        let i = match self.sockets.iter().position(Option::is_none) {
-            Some(i) => i,
-            None if self.sockets.len() < self.max_lookups * SOCKETS_PER_LOOKUP => {
-                self.sockets.push(None);
-                self.sockets.len() - 1
-            }
-            None => return Err(ErrorKind::OutOfMemory),
-        };
+        // Slots are handed out round-robin, not lowest-first, so a token freed while
+        // handling one event is not reused by a socket that a stale event for the same
+        // token (later in the same poll batch) would then be delivered to.
+        let cap = self.max_lookups * SOCKETS_PER_LOOKUP;
+        if self.sockets.len() < cap {
+            self.sockets.resize_with(cap, || None);
+        }
+        let i = (0..cap)
+            .map(|k| (self.next_slot + k) % cap)
+            .find(|&k| matches!(self.sockets.get(k), Some(None)))
+            .ok_or(ErrorKind::OutOfMemory)?;
+        self.next_slot = i + 1;
         let token = Token(self.base_token + i);
         let conn = match t.proto {
             Proto::Udp => {

@@ -594,3 +594,42 @@ fn rotate_spreads_the_first_server() {
         assert_eq!(l.poll_transmit().unwrap().server, sa(S1));
     }
 }
+
+#[test]
+fn edns_size_is_configurable_or_off() {
+    let now = Instant::now();
+    let mut l = start(
+        "www.example",
+        &config().edns_udp_size(Some(4096)),
+        &empty_cache(),
+        now,
+    );
+    assert_eq!(
+        query_of(&l.poll_transmit().unwrap())
+            .edns
+            .unwrap()
+            .udp_payload_size,
+        4096
+    );
+    let mut l = start(
+        "www.example",
+        &config().edns_udp_size(Some(100)),
+        &empty_cache(),
+        now,
+    );
+    assert_eq!(
+        query_of(&l.poll_transmit().unwrap())
+            .edns
+            .unwrap()
+            .udp_payload_size,
+        512,
+        "RFC 6891 6.2.5 floor"
+    );
+    let mut l = start(
+        "www.example",
+        &config().edns_udp_size(None),
+        &empty_cache(),
+        now,
+    );
+    assert!(query_of(&l.poll_transmit().unwrap()).edns.is_none());
+}
