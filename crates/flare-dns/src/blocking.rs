@@ -10,7 +10,8 @@ use rustix::event::{PollFd, PollFlags, Timespec};
 
 use crate::cache::Cache;
 use crate::config::ResolverConfig;
-use crate::lookup::{Lookup, Proto, ResolveError, Transmit, TransmitTag};
+use crate::error::ResolveError;
+use crate::lookup::{Lookup, Proto, Transmit, TransmitTag};
 use crate::rng::Rng;
 
 /// The most bytes read for one UDP answer: the largest possible datagram, so an answer

@@ -2,6 +2,9 @@
 
 use core::fmt;
 
+use crate::message::Rcode;
+use crate::name::NameError;
+
 /// The message section a record or count belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -159,3 +162,55 @@ impl fmt::Display for EncodeError {
 }
 
 impl std::error::Error for EncodeError {}
+
+/// Why a lookup failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResolveError {
+    /// The host is not a valid name (too long, a label over 63 bytes, a forbidden byte).
+    InvalidName(NameError),
+    /// No name was found after walking the search list (RFC 2308 NXDOMAIN).
+    NxDomain,
+    /// The name exists but has no addresses of the families asked for.
+    NoData,
+    /// No server answered within `timeout * attempts * servers`.
+    Timeout,
+    /// The last server tried answered with this failure code (SERVFAIL, REFUSED, ...).
+    ServerFailure {
+        /// The response code.
+        rcode: Rcode,
+    },
+    /// The last server tried sent a response that could not be decoded.
+    MalformedResponse(DecodeError),
+    /// A CNAME chain was longer than the configured maximum (or looped).
+    CnameChainTooLong,
+    /// No name servers are configured.
+    NoNameservers,
+    /// A query could not be encoded.
+    Encode(EncodeError),
+    /// A socket operation failed at the front end.
+    Io(std::io::ErrorKind),
+    /// A [`ReactorResolver`](crate::ReactorResolver) already had its maximum number
+    /// of lookups in flight.
+    TooManyLookups,
+}
+
+impl fmt::Display for ResolveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidName(e) => write!(f, "invalid host name: {e}"),
+            Self::NxDomain => f.write_str("no such name"),
+            Self::NoData => f.write_str("name has no addresses"),
+            Self::Timeout => f.write_str("no name server answered in time"),
+            Self::ServerFailure { rcode } => write!(f, "name server failed with rcode {}", rcode.0),
+            Self::MalformedResponse(e) => write!(f, "malformed response: {e}"),
+            Self::CnameChainTooLong => f.write_str("CNAME chain too long"),
+            Self::NoNameservers => f.write_str("no name servers configured"),
+            Self::Encode(e) => write!(f, "could not encode query: {e}"),
+            Self::Io(kind) => write!(f, "socket error: {kind}"),
+            Self::TooManyLookups => f.write_str("too many lookups in flight"),
+        }
+    }
+}
+
+impl std::error::Error for ResolveError {}

@@ -57,6 +57,7 @@
 //! labels are refused before any query is sent.
 #![forbid(unsafe_code)]
 
+mod answer;
 mod blocking;
 mod cache;
 mod config;
@@ -74,9 +75,9 @@ mod wire;
 pub use blocking::Resolver;
 pub use cache::{Cache, CacheUpdate, CachedAnswer};
 pub use config::{Families, ResolverConfig, DNS_PORT};
-pub use error::{DecodeError, EncodeError, Section};
+pub use error::{DecodeError, EncodeError, ResolveError, Section};
 pub use hosts::Hosts;
-pub use lookup::{Lookup, Proto, ResolveError, Transmit, TransmitTag};
+pub use lookup::{Lookup, Proto, Transmit, TransmitTag};
 pub use message::{Edns, EdnsOption, Header, Message, Opcode, Question, Rcode, Record, HEADER_LEN};
 pub use name::{
     Labels, Name, NameError, MAX_LABEL_LEN, MAX_NAME_TEXT_LEN, MAX_NAME_WIRE_LEN, MAX_POINTERS,

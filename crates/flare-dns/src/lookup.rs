@@ -6,71 +6,19 @@
 //! when [`Lookup::poll_result`] yields. Time and randomness come from the caller, so
 //! the whole thing runs on a virtual clock in tests.
 
-use core::fmt;
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use crate::answer::{self, Chain, Verdict};
 use crate::cache::{Cache, CacheUpdate, CachedAnswer};
 use crate::config::{Families, ResolverConfig};
-use crate::error::{DecodeError, EncodeError};
+use crate::error::ResolveError;
 use crate::message::{Header, Message, Opcode, Rcode};
-use crate::name::{Name, NameError};
+use crate::name::Name;
 use crate::order::interleave;
-use crate::rdata::{Class, RData, RecordType};
+use crate::rdata::{Class, RecordType};
 use crate::rng::Rng;
-
-/// Why a lookup failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ResolveError {
-    /// The host is not a valid name (too long, a label over 63 bytes, a forbidden byte).
-    InvalidName(NameError),
-    /// No name was found after walking the search list (RFC 2308 NXDOMAIN).
-    NxDomain,
-    /// The name exists but has no addresses of the families asked for.
-    NoData,
-    /// No server answered within `timeout * attempts * servers`.
-    Timeout,
-    /// The last server tried answered with this failure code (SERVFAIL, REFUSED, ...).
-    ServerFailure {
-        /// The response code.
-        rcode: Rcode,
-    },
-    /// The last server tried sent a response that could not be decoded.
-    MalformedResponse(DecodeError),
-    /// A CNAME chain was longer than the configured maximum (or looped).
-    CnameChainTooLong,
-    /// No name servers are configured.
-    NoNameservers,
-    /// A query could not be encoded.
-    Encode(EncodeError),
-    /// A socket operation failed at the front end.
-    Io(std::io::ErrorKind),
-    /// A [`ReactorResolver`](crate::ReactorResolver) already had its maximum number
-    /// of lookups in flight.
-    TooManyLookups,
-}
-
-impl fmt::Display for ResolveError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::InvalidName(e) => write!(f, "invalid host name: {e}"),
-            Self::NxDomain => f.write_str("no such name"),
-            Self::NoData => f.write_str("name has no addresses"),
-            Self::Timeout => f.write_str("no name server answered in time"),
-            Self::ServerFailure { rcode } => write!(f, "name server failed with rcode {}", rcode.0),
-            Self::MalformedResponse(e) => write!(f, "malformed response: {e}"),
-            Self::CnameChainTooLong => f.write_str("CNAME chain too long"),
-            Self::NoNameservers => f.write_str("no name servers configured"),
-            Self::Encode(e) => write!(f, "could not encode query: {e}"),
-            Self::Io(kind) => write!(f, "socket error: {kind}"),
-            Self::TooManyLookups => f.write_str("too many lookups in flight"),
-        }
-    }
-}
-
-impl std::error::Error for ResolveError {}
 
 /// The transport a [`Transmit`] goes over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -115,7 +63,7 @@ struct Query {
     /// The candidate name; answers are cached under it.
     origin: Name,
     /// The name currently asked about, which moves along a CNAME chain.
-    qname: Name,
+    chain: Chain,
     qtype: RecordType,
     id: u16,
     tag: TransmitTag,
@@ -124,8 +72,6 @@ struct Query {
     try_index: usize,
     server: SocketAddr,
     deadline: Instant,
-    hops: u8,
-    chain_ttl: u32,
     last_error: ResolveError,
     outcome: Option<Outcome>,
 }
@@ -282,7 +228,11 @@ impl Lookup {
             let pending = outcome.is_none();
             self.queries.push(Query {
                 origin: origin.clone(),
-                qname: origin.clone(),
+                chain: Chain {
+                    name: origin.clone(),
+                    hops: 0,
+                    ttl: u32::MAX,
+                },
                 qtype,
                 id: 0,
                 tag: TransmitTag(0),
@@ -295,8 +245,6 @@ impl Lookup {
                     .copied()
                     .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0))),
                 deadline: now,
-                hops: 0,
-                chain_ttl: u32::MAX,
                 last_error: ResolveError::Timeout,
                 outcome,
             });
@@ -327,7 +275,7 @@ impl Lookup {
         q.server = server;
         q.deadline = now + self.timeout;
         let edns = if q.edns { self.edns_udp_size } else { None };
-        let msg = Message::query(id, q.qname.clone(), q.qtype, edns);
+        let msg = Message::query(id, q.chain.name.clone(), q.qtype, edns);
         let mut bytes = Vec::with_capacity(64);
         if q.proto == Proto::Tcp {
             bytes.extend_from_slice(&[0, 0]);
@@ -473,7 +421,7 @@ impl Lookup {
         }
         match msg.questions.as_slice() {
             [question] => {
-                question.name == q.qname
+                question.name == q.chain.name
                     && question.qtype == q.qtype
                     && question.qclass == Class::IN
             }
@@ -488,75 +436,24 @@ impl Lookup {
         let Some(q) = self.queries.get_mut(idx) else {
             return;
         };
-        let mut name = q.qname.clone();
-        let mut ttl = q.chain_ttl;
-        let mut hops = q.hops;
-        let mut addrs = Vec::new();
-        loop {
-            for r in msg
-                .answers
-                .iter()
-                .filter(|r| r.name == name && r.class == Class::IN)
-            {
-                let ip = match (&r.data, q.qtype) {
-                    (RData::A(ip), RecordType::A) => IpAddr::V4(*ip),
-                    (RData::Aaaa(ip), RecordType::AAAA) => IpAddr::V6(*ip),
-                    _ => continue,
-                };
-                ttl = ttl.min(r.ttl);
-                addrs.push(ip);
+        let (outcome, update) = match answer::read(msg, q.qtype, &q.chain, max_hops) {
+            Verdict::Addresses { addrs, ttl } => (
+                Outcome::Addrs(addrs.clone()),
+                Some((CachedAnswer::Addresses(addrs), ttl)),
+            ),
+            Verdict::NxDomain { ttl } => {
+                (Outcome::NxDomain, ttl.map(|t| (CachedAnswer::NxDomain, t)))
             }
-            if !addrs.is_empty() {
-                break;
-            }
-            let cname = msg.answers.iter().find_map(|r| match &r.data {
-                RData::Cname(target) if r.name == name => Some((target.clone(), r.ttl)),
-                _ => None,
-            });
-            let Some((target, cname_ttl)) = cname else {
-                break;
-            };
-            hops += 1;
-            if hops > max_hops {
-                q.outcome = Some(Outcome::Failed(ResolveError::CnameChainTooLong));
+            Verdict::NoData { ttl } => (Outcome::NoData, ttl.map(|t| (CachedAnswer::NoData, t))),
+            Verdict::ChainTooLong => (Outcome::Failed(ResolveError::CnameChainTooLong), None),
+            Verdict::Chase(chain) => {
+                q.chain = chain;
+                q.proto = Proto::Udp;
+                self.send(idx, now);
                 return;
             }
-            ttl = ttl.min(cname_ttl);
-            name = target;
-        }
-        // RFC 2308 5: the negative TTL is the SOA's own TTL capped by its MINIMUM.
-        let negative_ttl = msg.authorities.iter().find_map(|r| match &r.data {
-            RData::Soa(soa) => Some(r.ttl.min(soa.minimum)),
-            _ => None,
-        });
-        let (outcome, answer, ttl) = if !addrs.is_empty() {
-            (
-                Outcome::Addrs(addrs.clone()),
-                CachedAnswer::Addresses(addrs),
-                Some(ttl),
-            )
-        } else if msg.rcode() == Rcode::NXDOMAIN {
-            (
-                Outcome::NxDomain,
-                CachedAnswer::NxDomain,
-                negative_ttl.map(|n| n.min(ttl)),
-            )
-        } else if name != q.qname && negative_ttl.is_none() {
-            // The chain left the server's data without a verdict: ask for the target.
-            q.qname = name;
-            q.hops = hops;
-            q.chain_ttl = ttl;
-            q.proto = Proto::Udp;
-            self.send(idx, now);
-            return;
-        } else {
-            (
-                Outcome::NoData,
-                CachedAnswer::NoData,
-                negative_ttl.map(|n| n.min(ttl)),
-            )
         };
-        if let Some(ttl) = ttl {
+        if let Some((answer, ttl)) = update {
             self.updates.push_back(CacheUpdate {
                 name: q.origin.clone(),
                 rtype: q.qtype,

@@ -40,7 +40,8 @@ use flare_reactor::{Backend, Event, Interest, Mode, Poller, Token};
 use crate::blocking::unspecified_for;
 use crate::cache::Cache;
 use crate::config::ResolverConfig;
-use crate::lookup::{Lookup, Proto, ResolveError, Transmit, TransmitTag};
+use crate::error::ResolveError;
+use crate::lookup::{Lookup, Proto, Transmit, TransmitTag};
 use crate::rng::Rng;
 
 /// Identifies a lookup started with [`ReactorResolver::start`].
