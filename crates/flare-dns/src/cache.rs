@@ -78,7 +78,7 @@ impl Cache {
         let ttl = Duration::from_secs(u64::from(update.ttl)).min(self.max_ttl);
         let entry = Entry {
             answer: update.answer,
-            expires: now + ttl,
+            expires: crate::deadline::later(now, ttl),
         };
         if let Some(slot) = self.slot_mut(&update.name, update.rtype) {
             *slot = entry;

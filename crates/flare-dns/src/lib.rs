@@ -61,6 +61,7 @@ mod answer;
 mod blocking;
 mod cache;
 mod config;
+mod deadline;
 mod error;
 mod hosts;
 mod lookup;

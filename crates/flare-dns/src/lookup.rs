@@ -273,7 +273,7 @@ impl Lookup {
         q.id = id;
         q.tag = tag;
         q.server = server;
-        q.deadline = now + self.timeout;
+        q.deadline = crate::deadline::later(now, self.timeout);
         let edns = if q.edns { self.edns_udp_size } else { None };
         let msg = Message::query(id, q.chain.name.clone(), q.qtype, edns);
         let mut bytes = Vec::with_capacity(64);

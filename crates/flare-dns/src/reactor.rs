@@ -50,6 +50,9 @@ pub struct LookupId(pub u64);
 
 /// The most bytes read for one UDP answer.
 const UDP_BUF: usize = 65_535;
+/// The largest [`ReactorResolver::max_lookups`] accepted, so token arithmetic cannot
+/// overflow.
+const MAX_LOOKUPS_CAP: usize = 1 << 20;
 /// Each lookup has at most two transmissions in flight (A and AAAA).
 const SOCKETS_PER_LOOKUP: usize = 2;
 
@@ -120,14 +123,17 @@ impl ReactorResolver {
     /// with [`ResolveError::TooManyLookups`]. Bounds the sockets (two per lookup) and
     /// tokens the resolver uses.
     pub fn max_lookups(mut self, max: usize) -> Self {
-        self.max_lookups = max.max(1);
+        self.max_lookups = max.clamp(1, MAX_LOOKUPS_CAP);
         self
     }
 
     /// The token range this resolver may register: route events with these tokens to
     /// [`ReactorResolver::on_event`].
     pub fn tokens(&self) -> std::ops::Range<usize> {
-        self.base_token..self.base_token + self.max_lookups * SOCKETS_PER_LOOKUP
+        self.base_token
+            ..self
+                .base_token
+                .saturating_add(self.max_lookups * SOCKETS_PER_LOOKUP)
     }
 
     /// Starts resolving `host`. The result comes from [`ReactorResolver::poll_done`],

@@ -633,3 +633,12 @@ fn edns_size_is_configurable_or_off() {
     );
     assert!(query_of(&l.poll_transmit().unwrap()).edns.is_none());
 }
+
+#[test]
+fn absurd_timeouts_do_not_overflow_the_clock() {
+    let now = Instant::now();
+    let cfg = config().timeout(Duration::MAX);
+    let mut l = start("www.example", &cfg, &empty_cache(), now);
+    assert_eq!(transmits(&mut l).len(), 2);
+    assert!(l.poll_timeout().unwrap() > now);
+}

@@ -144,6 +144,16 @@ fn lookups_in_flight_are_bounded() {
     let mut poller = Poller::new().unwrap();
     let mut dns = ReactorResolver::new(cfg, Rng::from_os().unwrap(), Token(10)).max_lookups(2);
     assert_eq!(dns.tokens(), 10..14);
+    let huge = ReactorResolver::new(ResolverConfig::new(), Rng::from_seed(1), Token(0))
+        .max_lookups(usize::MAX);
+    assert_eq!(
+        huge.tokens().len(),
+        2 << 20,
+        "capped so token arithmetic cannot overflow"
+    );
+    let tiny =
+        ReactorResolver::new(ResolverConfig::new(), Rng::from_seed(1), Token(0)).max_lookups(0);
+    assert_eq!(tiny.tokens().len(), 2);
     let now = Instant::now();
     let a = dns.start(&poller, "silent.flare.test", now);
     let b = dns.start(&poller, "plain.flare.test", now);
