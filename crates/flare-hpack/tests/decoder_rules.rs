@@ -345,3 +345,42 @@ mod heap {
         PEAK.with(|p| p.get())
     }
 }
+
+/// RFC 7541 section 4.4: "A new entry can reference the name of an entry in
+/// the dynamic table that will be evicted when adding this new entry."
+#[test]
+fn new_entry_may_reuse_the_name_of_the_entry_it_evicts() {
+    let mut d = Decoder::new();
+    let name = vec![b'n'; 2000];
+    decode(&mut d, &literal_indexed(&name, &[b'v'; 2000])).unwrap();
+    assert_eq!(d.table_size(), 4032);
+    // Literal with incremental indexing, name = index 62, a 100-byte value:
+    // adding it evicts entry 62 itself.
+    let mut block = vec![0x40 | 62];
+    push_string(&mut block, &[b'w'; 100]);
+    let got = decode(&mut d, &block).unwrap();
+    assert_eq!(got, [(name.clone(), vec![b'w'; 100])]);
+    assert_eq!(d.table_size(), 2000 + 100 + 32);
+    assert_eq!(decode(&mut d, &[0xbe]).unwrap(), [(name, vec![b'w'; 100])]);
+}
+
+#[test]
+fn sensitive_flag_is_reported_for_never_indexed_literals_only() {
+    let mut d = Decoder::new();
+    // 0x10: never indexed, new name; 0x00: without indexing, new name.
+    let mut block = vec![0x10];
+    push_string(&mut block, b"x-secret");
+    push_string(&mut block, b"1");
+    block.push(0x00);
+    push_string(&mut block, b"x-plain");
+    push_string(&mut block, b"2");
+    block.push(0x1f); // never indexed, indexed name 15 + 4 = 19 (`accept`)
+    block.push(0x04);
+    push_string(&mut block, b"*/*");
+    let mut list = HeaderList::new();
+    d.decode_into(&block, &mut list).unwrap();
+    let flags: Vec<bool> = list.iter().map(|f| f.sensitive).collect();
+    assert_eq!(flags, [true, false, true]);
+    assert_eq!(list.get(2).unwrap().name, b"accept");
+    assert_eq!(d.table_size(), 0);
+}

@@ -80,7 +80,7 @@ fn peek_table_matches_the_code_table() {
         let l1 = u32::from(CODES[s1].1);
         assert_eq!(tables::symbols(e)[0], s1 as u8);
         assert_eq!(tables::first_len(e), l1);
-        let rest = (bits << l1) & 0xfff;
+        let rest = (bits << l1) & ((1 << PEEK_BITS) - 1);
         let second = CODES[..256].iter().position(|&(c, l)| {
             let l = u32::from(l);
             l1 + l <= PEEK_BITS && rest >> (PEEK_BITS - l) == c
