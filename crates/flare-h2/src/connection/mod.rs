@@ -1,0 +1,683 @@
+//! The connection state machine: settings, streams, flow control, limits.
+//!
+//! Split by direction: [`recv`](self) handles frames from the peer,
+//! `send` the application's calls; this file holds the state, the
+//! constructors and the `poll_*` side.
+
+mod recv;
+mod send;
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+use flare_hpack::{Decoder, Encoder};
+
+use crate::config::MAX_WINDOW;
+use crate::flood::Budget;
+use crate::frame::MIN_MAX_FRAME_SIZE;
+use crate::frame::{GoAway, Ping, RstStream, Setting, SettingId, Settings, WindowUpdate};
+use crate::head::Head;
+use crate::stream::{Closure, Recent, Stream};
+use crate::{Config, ConnectionError, ErrorCode, StreamId};
+
+pub use send::Request;
+
+/// The client connection preface (RFC 9113 section 3.4).
+pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// The protocol's initial flow-control window (section 6.9.2).
+const DEFAULT_WINDOW: u32 = 65_535;
+
+/// How many closed streams we remember to recognise frames in flight.
+const RECENT_STREAMS: usize = 128;
+
+/// The opaque data of the PING that times the graceful shutdown.
+const SHUTDOWN_PING: [u8; 8] = *b"flare-sd";
+
+/// Which end of the connection we are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Accepts streams opened by the client (odd ids).
+    Server,
+    /// Opens streams (odd ids); push is disabled.
+    Client,
+}
+
+/// Something the application must know about.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A request (server) or response (client) head; pseudo-headers
+    /// validated and split out. A client may see 1xx heads before the
+    /// final one.
+    Headers {
+        /// The stream.
+        id: StreamId,
+        /// The head.
+        head: Head,
+        /// No body follows.
+        end_stream: bool,
+    },
+    /// Body data. Call [`Connection::release_capacity`] once consumed so the
+    /// peer may send more.
+    Data {
+        /// The stream.
+        id: StreamId,
+        /// The data (padding removed).
+        data: Vec<u8>,
+        /// The body is complete.
+        end_stream: bool,
+    },
+    /// Trailers; the body is complete.
+    Trailers {
+        /// The stream.
+        id: StreamId,
+        /// The fields, names lowercase.
+        fields: Vec<(Vec<u8>, Vec<u8>)>,
+    },
+    /// The stream was reset, by the peer or by us because of the peer's
+    /// stream error: cancel whatever works on it.
+    StreamReset {
+        /// The stream.
+        id: StreamId,
+        /// The code sent or received.
+        code: ErrorCode,
+        /// True when the peer sent RST_STREAM (or refused the stream with
+        /// GOAWAY).
+        by_peer: bool,
+    },
+    /// A stream whose `send_data` was short can take more data now.
+    SendReady {
+        /// The stream.
+        id: StreamId,
+    },
+    /// The peer sent GOAWAY: no new streams; our streams above
+    /// `last_stream_id` were reset (`StreamReset` with `REFUSED_STREAM`).
+    GoAway {
+        /// The last stream the peer will process.
+        last_stream_id: StreamId,
+        /// Its error code.
+        code: ErrorCode,
+        /// Its debug data.
+        debug: Vec<u8>,
+    },
+}
+
+/// A connection error detected while processing input.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fatal {
+    code: ErrorCode,
+    reason: &'static str,
+}
+
+pub(crate) fn fatal(code: ErrorCode, reason: &'static str) -> Fatal {
+    Fatal { code, reason }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Server: this many preface octets matched so far.
+    Preface(usize),
+    /// The peer's first frame must be SETTINGS.
+    FirstSettings,
+    Open,
+    /// Nothing more will happen.
+    Closed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shutdown {
+    None,
+    /// GOAWAY(2^31-1) and PING sent; the final GOAWAY follows the PING ack.
+    AwaitingPing {
+        deadline: Instant,
+    },
+    /// The final GOAWAY was sent.
+    Done,
+}
+
+/// The peer's settings (section 6.5.2 initial values until it says
+/// otherwise).
+#[derive(Clone, Copy, Debug)]
+struct PeerSettings {
+    max_concurrent_streams: u32,
+    initial_window: u32,
+    max_frame_size: u32,
+    max_header_list_size: u32,
+    enable_connect_protocol: bool,
+}
+
+/// Our settings as the peer has acknowledged them.
+#[derive(Clone, Copy, Debug)]
+struct LocalSettings {
+    initial_window: u32,
+}
+
+/// A header block being assembled from HEADERS and CONTINUATION frames.
+#[derive(Clone, Copy, Debug)]
+struct PendingBlock {
+    stream: StreamId,
+    end_stream: bool,
+    self_dependent: bool,
+    continuations: u32,
+}
+
+/// One HTTP/2 connection, server or client. See the crate docs for the
+/// driver loop.
+#[derive(Debug)]
+pub struct Connection {
+    role: Role,
+    config: Config,
+    phase: Phase,
+    /// Received octets not yet forming a whole frame.
+    inbuf: Vec<u8>,
+    /// Frames waiting for [`Connection::poll_output`].
+    out: Vec<u8>,
+    events: VecDeque<Event>,
+    decoder: Decoder,
+    encoder: Encoder,
+    /// Scratch for encoding header blocks.
+    scratch: Vec<u8>,
+    block: Option<PendingBlock>,
+    block_buf: Vec<u8>,
+    local: LocalSettings,
+    /// Our SETTINGS frames sent and not yet acknowledged, with send time.
+    pending_settings: VecDeque<(LocalSettings, Instant)>,
+    peer: PeerSettings,
+    streams: HashMap<u32, Stream>,
+    open_remote: usize,
+    open_local: usize,
+    recent: Recent,
+    last_peer_stream: u32,
+    next_local_stream: u32,
+    conn_send_window: i64,
+    conn_recv_window: i64,
+    conn_recv_target: u32,
+    conn_release_pending: u64,
+    shutdown: Shutdown,
+    goaway_sent: Option<u32>,
+    goaway_received: Option<u32>,
+    error: Option<ConnectionError>,
+    /// Peer resets of unanswered streams whose StreamReset event was not
+    /// yet polled, and those streams' ids in event order.
+    pending_peer_resets: u32,
+    counted_resets: VecDeque<u32>,
+    new_streams_this_recv: u32,
+    local_resets: u32,
+    ping_budget: Budget,
+    settings_budget: Budget,
+    empty_data_budget: Budget,
+    priority_budget: Budget,
+}
+
+impl Connection {
+    /// A server connection. Our SETTINGS is queued at once (it may go out
+    /// before the client preface arrives); the client preface is expected
+    /// first.
+    pub fn server(config: Config, now: Instant) -> Connection {
+        let mut c = Connection::new(Role::Server, config, now);
+        c.phase = Phase::Preface(0);
+        c.send_preface(now);
+        c
+    }
+
+    /// A client connection: the preface and our SETTINGS are queued at
+    /// once; the server's SETTINGS is expected first.
+    pub fn client(config: Config, now: Instant) -> Connection {
+        let mut c = Connection::new(Role::Client, config, now);
+        c.out.extend_from_slice(PREFACE);
+        c.send_preface(now);
+        c
+    }
+
+    /// A server connection after an HTTP/1.1 `Upgrade: h2c` (RFC 7540
+    /// section 3.2): `settings_payload` is the base64url-decoded
+    /// `HTTP2-Settings` value, applied as the peer's settings (the 101
+    /// response acknowledges them). The upgraded request becomes stream 1,
+    /// half-closed (remote): answer it with `send_headers(StreamId::new(1),
+    /// ..)`. The client preface is still expected next.
+    pub fn server_upgrade(
+        config: Config,
+        settings_payload: &[u8],
+        now: Instant,
+    ) -> Result<Connection, ConnectionError> {
+        let mut c = Connection::server(config, now);
+        let settings = Settings::from_payload(settings_payload).ok_or(ConnectionError::new(
+            ErrorCode::ProtocolError,
+            "HTTP2-Settings length not a multiple of 6",
+            true,
+        ))?;
+        if let Err(f) = c.apply_peer_settings(&settings) {
+            return Err(ConnectionError::new(f.code, f.reason, true));
+        }
+        let mut stream = Stream::new(
+            i64::from(c.peer.initial_window),
+            i64::from(c.local.initial_window),
+            true,
+        );
+        stream.recv_closed = true;
+        stream.announced = true;
+        c.insert_stream(1, stream);
+        c.last_peer_stream = 1;
+        Ok(c)
+    }
+
+    fn new(role: Role, config: Config, now: Instant) -> Connection {
+        let decoder = Decoder::new().with_max_header_list_size(config.max_header_list_size);
+        Connection {
+            role,
+            phase: Phase::FirstSettings,
+            inbuf: Vec::new(),
+            out: Vec::new(),
+            events: VecDeque::new(),
+            decoder,
+            encoder: Encoder::new(),
+            scratch: Vec::new(),
+            block: None,
+            block_buf: Vec::new(),
+            local: LocalSettings {
+                initial_window: DEFAULT_WINDOW,
+            },
+            pending_settings: VecDeque::new(),
+            peer: PeerSettings {
+                max_concurrent_streams: u32::MAX,
+                initial_window: DEFAULT_WINDOW,
+                max_frame_size: MIN_MAX_FRAME_SIZE,
+                max_header_list_size: u32::MAX,
+                enable_connect_protocol: false,
+            },
+            streams: HashMap::new(),
+            open_remote: 0,
+            open_local: 0,
+            recent: Recent::new(RECENT_STREAMS),
+            last_peer_stream: 0,
+            next_local_stream: match role {
+                Role::Client => 1,
+                Role::Server => 2,
+            },
+            conn_send_window: i64::from(DEFAULT_WINDOW),
+            conn_recv_window: i64::from(DEFAULT_WINDOW),
+            conn_recv_target: config.initial_connection_window.max(DEFAULT_WINDOW),
+            conn_release_pending: 0,
+            shutdown: Shutdown::None,
+            goaway_sent: None,
+            goaway_received: None,
+            error: None,
+            pending_peer_resets: 0,
+            counted_resets: VecDeque::new(),
+            new_streams_this_recv: 0,
+            local_resets: 0,
+            ping_budget: Budget::new(config.ping_budget, now),
+            settings_budget: Budget::new(config.settings_budget, now),
+            empty_data_budget: Budget::new(config.empty_data_budget, now),
+            priority_budget: Budget::new(config.priority_budget, now),
+            config,
+        }
+    }
+
+    /// Queues our SETTINGS and the connection window increase.
+    fn send_preface(&mut self, now: Instant) {
+        let c = &self.config;
+        let mut params = vec![
+            Setting {
+                id: SettingId::MaxConcurrentStreams,
+                value: c.max_concurrent_streams,
+            },
+            Setting {
+                id: SettingId::InitialWindowSize,
+                value: c.initial_stream_window,
+            },
+            Setting {
+                id: SettingId::MaxFrameSize,
+                value: c.max_frame_size,
+            },
+            Setting {
+                id: SettingId::MaxHeaderListSize,
+                value: c.max_header_list_size,
+            },
+        ];
+        if c.header_table_size != flare_hpack::DEFAULT_TABLE_SIZE {
+            params.push(Setting {
+                id: SettingId::HeaderTableSize,
+                value: c.header_table_size,
+            });
+        }
+        match self.role {
+            Role::Client => params.push(Setting {
+                id: SettingId::EnablePush,
+                value: 0,
+            }),
+            Role::Server if c.enable_connect_protocol => params.push(Setting {
+                id: SettingId::EnableConnectProtocol,
+                value: 1,
+            }),
+            Role::Server => {}
+        }
+        Settings::encode_params(&params, &mut self.out);
+        self.pending_settings.push_back((
+            LocalSettings {
+                initial_window: c.initial_stream_window,
+            },
+            now,
+        ));
+        let increase = self.conn_recv_target - DEFAULT_WINDOW;
+        if increase > 0 {
+            WindowUpdate {
+                stream_id: StreamId::ZERO,
+                increment: increase,
+            }
+            .encode(&mut self.out);
+            self.conn_recv_window += i64::from(increase);
+        }
+    }
+
+    /// Which end we are.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The next event, if any. Changed by [`Connection::recv`],
+    /// [`Connection::handle_timeout`] and [`Connection::poll_output`]
+    /// (which reports streams that can send again).
+    pub fn poll_event(&mut self) -> Option<Event> {
+        let event = self.events.pop_front()?;
+        if let Event::StreamReset {
+            id, by_peer: true, ..
+        } = &event
+        {
+            if self.counted_resets.front() == Some(&id.value()) {
+                self.counted_resets.pop_front();
+                self.pending_peer_resets = self.pending_peer_resets.saturating_sub(1);
+            }
+        }
+        Some(event)
+    }
+
+    /// Appends every queued frame to `out`. Call after `recv`, the `send_*`
+    /// calls, `shutdown` and `handle_timeout`. The connection holds at most
+    /// about [`Config::max_send_buffer`] octets of DATA (plus control
+    /// frames), so a driver keeps its own buffer bounded by calling this
+    /// only when that buffer is below its watermark. Draining may make room
+    /// for blocked streams: poll events afterwards for `SendReady`.
+    pub fn poll_output(&mut self, out: &mut Vec<u8>) {
+        if self.out.is_empty() {
+            return;
+        }
+        if out.is_empty() {
+            std::mem::swap(out, &mut self.out);
+        } else {
+            out.extend_from_slice(&self.out);
+            self.out.clear();
+        }
+        self.wake_blocked();
+    }
+
+    /// Whether [`Connection::poll_output`] has anything to write.
+    pub fn wants_output(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// When [`Connection::handle_timeout`] must be called next: the
+    /// SETTINGS acknowledgement deadline or the graceful shutdown's PING
+    /// deadline. Changed by every other call.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.phase == Phase::Closed {
+            return None;
+        }
+        let settings = self
+            .pending_settings
+            .front()
+            .map(|(_, sent)| *sent + self.config.settings_ack_timeout);
+        let shutdown = match self.shutdown {
+            Shutdown::AwaitingPing { deadline } => Some(deadline),
+            _ => None,
+        };
+        match (settings, shutdown) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Acts on deadlines that passed by `now`: an unacknowledged SETTINGS
+    /// ends the connection with `SETTINGS_TIMEOUT`; an unanswered shutdown
+    /// PING sends the final GOAWAY.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        if let Some((_, sent)) = self.pending_settings.front() {
+            if now >= *sent + self.config.settings_ack_timeout {
+                self.fail(fatal(
+                    ErrorCode::SettingsTimeout,
+                    "SETTINGS not acknowledged in time",
+                ));
+                return;
+            }
+        }
+        if let Shutdown::AwaitingPing { deadline } = self.shutdown {
+            if now >= deadline {
+                self.send_final_goaway();
+            }
+        }
+    }
+
+    /// Graceful shutdown (RFC 9113 section 6.8): a server sends
+    /// GOAWAY(2^31-1) and a PING, then GOAWAY with the real last stream id
+    /// after the PING's ACK (or [`Config::shutdown_timeout`]). Streams up to
+    /// that id complete; later ones are ignored. A client sends one GOAWAY.
+    /// The connection is closed once no stream is left.
+    pub fn shutdown(&mut self, now: Instant) {
+        if self.phase == Phase::Closed || self.shutdown != Shutdown::None {
+            return;
+        }
+        match self.role {
+            Role::Server => {
+                self.write_goaway(StreamId::MAX.value(), ErrorCode::NoError, b"");
+                Ping {
+                    ack: false,
+                    payload: SHUTDOWN_PING,
+                }
+                .encode(&mut self.out);
+                self.shutdown = Shutdown::AwaitingPing {
+                    deadline: now + self.config.shutdown_timeout,
+                };
+            }
+            Role::Client => self.send_final_goaway(),
+        }
+    }
+
+    fn send_final_goaway(&mut self) {
+        self.write_goaway(self.last_peer_stream, ErrorCode::NoError, b"");
+        self.shutdown = Shutdown::Done;
+        self.check_closed();
+    }
+
+    fn write_goaway(&mut self, last: u32, code: ErrorCode, debug: &[u8]) {
+        GoAway {
+            last_stream_id: StreamId::new(last),
+            code,
+            debug,
+        }
+        .encode(&mut self.out);
+        self.goaway_sent = Some(self.goaway_sent.map_or(last, |l| l.min(last)));
+    }
+
+    /// Closed when nothing more can happen: after a connection error, or
+    /// when a GOAWAY was exchanged and the last stream finished. The driver
+    /// flushes [`Connection::poll_output`] and closes the socket.
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// Streams currently open (any state but idle and closed).
+    pub fn open_streams(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// Closed streams remembered to recognise frames in flight (bounded).
+    pub fn remembered_streams(&self) -> usize {
+        self.recent.len()
+    }
+
+    /// Whether the peer enabled extended CONNECT (RFC 8441), so that a
+    /// client may send `:protocol`.
+    pub fn peer_enable_connect_protocol(&self) -> bool {
+        self.peer.enable_connect_protocol
+    }
+
+    /// The peer's `SETTINGS_MAX_HEADER_LIST_SIZE` (`u32::MAX` if unset).
+    pub fn peer_max_header_list_size(&self) -> u32 {
+        self.peer.max_header_list_size
+    }
+
+    /// The connection error that ended the connection, if any.
+    pub fn error(&self) -> Option<ConnectionError> {
+        self.error
+    }
+
+    /// Ends the connection with a connection error: GOAWAY is queued and
+    /// every stream dropped.
+    fn fail(&mut self, f: Fatal) -> ConnectionError {
+        if let Some(e) = self.error {
+            return e;
+        }
+        let last = self.last_peer_stream;
+        self.write_goaway(last, f.code, f.reason.as_bytes());
+        let err = ConnectionError::new(f.code, f.reason, true);
+        self.error = Some(err);
+        self.phase = Phase::Closed;
+        self.streams.clear();
+        self.open_local = 0;
+        self.open_remote = 0;
+        self.block = None;
+        err
+    }
+
+    /// Closes gracefully once a GOAWAY went either way and no stream is
+    /// left.
+    fn check_closed(&mut self) {
+        if self.phase == Phase::Closed || !self.streams.is_empty() {
+            return;
+        }
+        let final_sent = self.shutdown == Shutdown::Done;
+        if self.goaway_received.is_some() && self.goaway_sent.is_none() {
+            self.write_goaway(self.last_peer_stream, ErrorCode::NoError, b"");
+            self.phase = Phase::Closed;
+        } else if final_sent || self.goaway_received.is_some() {
+            self.phase = Phase::Closed;
+        }
+    }
+
+    fn is_peer_initiated(&self, id: StreamId) -> bool {
+        match self.role {
+            Role::Server => id.is_client_initiated(),
+            Role::Client => id.is_server_initiated(),
+        }
+    }
+
+    fn insert_stream(&mut self, id: u32, stream: Stream) {
+        if stream.remote {
+            self.open_remote += 1;
+        } else {
+            self.open_local += 1;
+        }
+        self.streams.insert(id, stream);
+    }
+
+    /// Removes a stream, remembering how it ended; data the application
+    /// did not release is released to the connection window.
+    fn remove_stream(&mut self, id: u32, how: Closure) {
+        if let Some(s) = self.streams.remove(&id) {
+            if s.remote {
+                self.open_remote -= 1;
+            } else {
+                self.open_local -= 1;
+            }
+            self.release_connection(s.unreleased);
+        }
+        self.recent.remember(id, how);
+        self.check_closed();
+    }
+
+    /// Credits `n` consumed octets to the connection window, announcing them
+    /// once half the window is due.
+    fn release_connection(&mut self, n: u64) {
+        self.conn_release_pending += n;
+        if self.conn_release_pending >= u64::from(self.conn_recv_target / 2).max(1) {
+            let inc = self.conn_release_pending.min(u64::from(MAX_WINDOW)) as u32;
+            WindowUpdate {
+                stream_id: StreamId::ZERO,
+                increment: inc,
+            }
+            .encode(&mut self.out);
+            self.conn_recv_window += i64::from(inc);
+            self.conn_release_pending -= u64::from(inc);
+        }
+    }
+
+    /// Credits `n` octets to a stream's receive window, announcing them
+    /// once half the initial window is due.
+    fn release_stream(&mut self, id: u32, n: u64) {
+        let threshold = u64::from(self.local.initial_window / 2).max(1);
+        let Some(s) = self.streams.get_mut(&id) else {
+            return;
+        };
+        if s.recv_closed {
+            return;
+        }
+        s.release_pending += n;
+        if s.release_pending >= threshold {
+            let inc = s.release_pending.min(u64::from(MAX_WINDOW)) as u32;
+            s.recv_window += i64::from(inc);
+            s.release_pending -= u64::from(inc);
+            WindowUpdate {
+                stream_id: StreamId::new(id),
+                increment: inc,
+            }
+            .encode(&mut self.out);
+        }
+    }
+
+    /// Resets a stream because of the peer's stream error (section 5.4.2),
+    /// counting it against [`Config::max_local_resets`].
+    fn stream_error(&mut self, id: StreamId, code: ErrorCode) -> Result<(), Fatal> {
+        self.local_resets += 1;
+        // CVE-2025-8671 (MadeYouReset): each of these costs us a reset the
+        // peer provoked; past the cap the peer is attacking.
+        if self.local_resets > self.config.max_local_resets {
+            return Err(fatal(ErrorCode::EnhanceYourCalm, "too many stream errors"));
+        }
+        RstStream {
+            stream_id: id,
+            code,
+        }
+        .encode(&mut self.out);
+        if let Some(s) = self.streams.get(&id.value()) {
+            if s.announced {
+                self.events.push_back(Event::StreamReset {
+                    id,
+                    code,
+                    by_peer: false,
+                });
+            }
+        }
+        self.remove_stream(id.value(), Closure::ResetByUs);
+        Ok(())
+    }
+
+    /// Emits SendReady for blocked streams that can send again.
+    fn wake_blocked(&mut self) {
+        let room = self.config.max_send_buffer.saturating_sub(self.out.len());
+        if self.conn_send_window <= 0 || room == 0 {
+            return;
+        }
+        for (&id, s) in self.streams.iter_mut() {
+            if s.blocked && s.send_window > 0 && !s.send_closed {
+                s.blocked = false;
+                self.events.push_back(Event::SendReady {
+                    id: StreamId::new(id),
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,374 @@
+//! The application's side: heads, data, trailers, resets, flow-control
+//! releases and (client) new requests.
+
+use std::borrow::Cow;
+
+use flare_hpack::Field;
+
+use super::{Connection, Phase, Role};
+use crate::frame::{Continuation, Data, Headers, RstStream};
+use crate::head::{is_connection_specific, status_bytes};
+use crate::stream::{Closure, Stream};
+use crate::{ErrorCode, StreamError, StreamId};
+
+/// The pseudo-headers of a request a client sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request<'a> {
+    /// `:method`.
+    pub method: &'a [u8],
+    /// `:scheme`; empty for a plain CONNECT.
+    pub scheme: &'a [u8],
+    /// `:authority`; empty to omit it.
+    pub authority: &'a [u8],
+    /// `:path`; empty for a plain CONNECT.
+    pub path: &'a [u8],
+    /// `:protocol` for an extended CONNECT (RFC 8441).
+    pub protocol: Option<&'a [u8]>,
+}
+
+impl<'a> Request<'a> {
+    /// A request without `:protocol`.
+    pub fn new(method: &'a [u8], scheme: &'a [u8], authority: &'a [u8], path: &'a [u8]) -> Self {
+        Request {
+            method,
+            scheme,
+            authority,
+            path,
+            protocol: None,
+        }
+    }
+}
+
+/// A regular field ready to encode: name lowercased; `None` when it must
+/// not be sent over HTTP/2 (pseudo-header lookalikes, connection-specific
+/// fields, `te` other than `trailers`).
+fn outgoing<'a>(name: &'a [u8], value: &'a [u8]) -> Option<(Cow<'a, [u8]>, &'a [u8])> {
+    let name: Cow<'a, [u8]> = if name.iter().any(u8::is_ascii_uppercase) {
+        Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(name)
+    };
+    if name.first() == Some(&b':')
+        || is_connection_specific(&name)
+        || (&*name == b"te" && value != b"trailers")
+    {
+        return None;
+    }
+    Some((name, value))
+}
+
+impl Connection {
+    fn check_open(&self) -> Result<(), StreamError> {
+        if self.phase == Phase::Closed || self.error.is_some() {
+            return Err(StreamError::ConnectionClosed);
+        }
+        Ok(())
+    }
+
+    /// Server: sends the response head for stream `id`: `status` and
+    /// `fields` (names are lowercased; connection-specific fields are
+    /// dropped). A 1xx status sends an informational head and may be
+    /// repeated; the final head is sent once. With `end_stream` the
+    /// response has no body.
+    pub fn send_headers(
+        &mut self,
+        id: StreamId,
+        status: u16,
+        fields: &[(&[u8], &[u8])],
+        end_stream: bool,
+    ) -> Result<(), StreamError> {
+        if self.role != Role::Server {
+            return Err(StreamError::WrongRole);
+        }
+        self.check_open()?;
+        // Section 8.6: 101 is not used in HTTP/2.
+        if !(100..=999).contains(&status) || status == 101 || (status < 200 && end_stream) {
+            return Err(StreamError::InvalidStatus(status));
+        }
+        let s = self
+            .streams
+            .get(&id.value())
+            .ok_or(StreamError::UnknownStream(id))?;
+        if s.send_closed {
+            return Err(StreamError::SendClosed(id));
+        }
+        if s.head_sent {
+            return Err(StreamError::HeadState(id));
+        }
+        self.write_head(id, status, fields, end_stream);
+        if let Some(s) = self.streams.get_mut(&id.value()) {
+            s.head_sent |= status >= 200;
+        }
+        if end_stream {
+            self.end_local(id);
+        }
+        Ok(())
+    }
+
+    /// Encodes a response head and queues it.
+    pub(super) fn write_head(
+        &mut self,
+        id: StreamId,
+        status: u16,
+        fields: &[(&[u8], &[u8])],
+        end_stream: bool,
+    ) {
+        let digits = status_bytes(status);
+        let regular: Vec<_> = fields.iter().filter_map(|(n, v)| outgoing(n, v)).collect();
+        let all = std::iter::once(Field::new(b":status", &digits))
+            .chain(regular.iter().map(|(n, v)| Field::new(n, v)));
+        self.write_block(id, all, end_stream);
+    }
+
+    /// HPACK-encodes `fields` and queues HEADERS plus CONTINUATION frames
+    /// no larger than the peer's `SETTINGS_MAX_FRAME_SIZE`.
+    fn write_block<'f, I: IntoIterator<Item = Field<'f>>>(
+        &mut self,
+        id: StreamId,
+        fields: I,
+        end_stream: bool,
+    ) {
+        let mut block = std::mem::take(&mut self.scratch);
+        block.clear();
+        self.encoder.encode(fields, &mut block);
+        let max = self.peer.max_frame_size as usize;
+        let mut chunks = block.chunks(max);
+        let first = chunks.next().unwrap_or_default();
+        let more = block.len() > max;
+        Headers {
+            stream_id: id,
+            fragment: first,
+            end_stream,
+            end_headers: !more,
+            priority: None,
+            pad_len: None,
+        }
+        .encode(&mut self.out);
+        let mut rest = chunks.peekable();
+        while let Some(chunk) = rest.next() {
+            Continuation {
+                stream_id: id,
+                fragment: chunk,
+                end_headers: rest.peek().is_none(),
+            }
+            .encode(&mut self.out);
+        }
+        self.scratch = block;
+    }
+
+    /// How many octets [`Connection::send_data`] would accept on `id` now:
+    /// the smaller of the stream and connection send windows and the room
+    /// left in the output buffer ([`crate::Config::max_send_buffer`]).
+    pub fn send_capacity(&self, id: StreamId) -> usize {
+        match self.streams.get(&id.value()) {
+            Some(s) if !s.send_closed && self.error.is_none() => self.capacity(s),
+            _ => 0,
+        }
+    }
+
+    fn capacity(&self, s: &Stream) -> usize {
+        let window = s.send_window.min(self.conn_send_window).max(0) as usize;
+        let room = self.config.max_send_buffer.saturating_sub(self.out.len());
+        window.min(room)
+    }
+
+    /// Sends body data on `id`, accepting as much as flow control and the
+    /// output buffer allow ([`Connection::send_capacity`]) and returning how
+    /// many octets were taken; split into DATA frames of at most the
+    /// peer's `SETTINGS_MAX_FRAME_SIZE`. `end_stream` takes effect only if
+    /// all of `data` was accepted. When fewer octets were taken, an
+    /// [`crate::Event::SendReady`] follows once there is room again.
+    pub fn send_data(
+        &mut self,
+        id: StreamId,
+        data: &[u8],
+        end_stream: bool,
+    ) -> Result<usize, StreamError> {
+        self.check_open()?;
+        let s = self
+            .streams
+            .get(&id.value())
+            .ok_or(StreamError::UnknownStream(id))?;
+        if s.send_closed {
+            return Err(StreamError::SendClosed(id));
+        }
+        if !s.head_sent {
+            return Err(StreamError::HeadState(id));
+        }
+        let n = self.capacity(s).min(data.len());
+        let finished = end_stream && n == data.len();
+        let max = self.peer.max_frame_size as usize;
+        let taken = data.get(..n).unwrap_or_default();
+        if taken.is_empty() {
+            if finished {
+                Data {
+                    stream_id: id,
+                    data: &[],
+                    end_stream: true,
+                    pad_len: None,
+                }
+                .encode(&mut self.out);
+            }
+        } else {
+            let count = taken.len().div_ceil(max);
+            for (i, chunk) in taken.chunks(max).enumerate() {
+                Data {
+                    stream_id: id,
+                    data: chunk,
+                    end_stream: finished && i + 1 == count,
+                    pad_len: None,
+                }
+                .encode(&mut self.out);
+            }
+        }
+        self.conn_send_window -= n as i64;
+        if let Some(s) = self.streams.get_mut(&id.value()) {
+            s.send_window -= n as i64;
+            if n < data.len() {
+                s.blocked = true;
+            }
+        }
+        if finished {
+            self.end_local(id);
+        }
+        Ok(n)
+    }
+
+    /// Sends trailers on `id`, ending our side of the stream. Pseudo-headers
+    /// and connection-specific fields are dropped.
+    pub fn send_trailers(
+        &mut self,
+        id: StreamId,
+        fields: &[(&[u8], &[u8])],
+    ) -> Result<(), StreamError> {
+        self.check_open()?;
+        let s = self
+            .streams
+            .get(&id.value())
+            .ok_or(StreamError::UnknownStream(id))?;
+        if s.send_closed {
+            return Err(StreamError::SendClosed(id));
+        }
+        if !s.head_sent {
+            return Err(StreamError::HeadState(id));
+        }
+        let regular: Vec<_> = fields.iter().filter_map(|(n, v)| outgoing(n, v)).collect();
+        self.write_block(id, regular.iter().map(|(n, v)| Field::new(n, v)), true);
+        self.end_local(id);
+        Ok(())
+    }
+
+    /// Our side of `id` ended. A server whose response is complete while
+    /// the request is still arriving tells the client to stop with
+    /// RST_STREAM(NO_ERROR) (section 8.1).
+    pub(super) fn end_local(&mut self, id: StreamId) {
+        let v = id.value();
+        let Some(s) = self.streams.get_mut(&v) else {
+            return;
+        };
+        s.send_closed = true;
+        s.blocked = false;
+        if s.recv_closed {
+            self.remove_stream(v, Closure::Ended);
+        } else if self.role == Role::Server {
+            RstStream {
+                stream_id: id,
+                code: ErrorCode::NoError,
+            }
+            .encode(&mut self.out);
+            self.remove_stream(v, Closure::ResetByUs);
+        }
+    }
+
+    /// Resets `id` with `code` (e.g. `Cancel` when a handler gives up, or
+    /// `InternalError`). No event follows; unknown ids are ignored.
+    pub fn reset_stream(&mut self, id: StreamId, code: ErrorCode) {
+        if self.error.is_some() || !self.streams.contains_key(&id.value()) {
+            return;
+        }
+        RstStream {
+            stream_id: id,
+            code,
+        }
+        .encode(&mut self.out);
+        self.remove_stream(id.value(), Closure::ResetByUs);
+    }
+
+    /// The application consumed `n` octets of `id`'s received DATA. The
+    /// stream and connection windows are reopened with WINDOW_UPDATE once
+    /// half a window is due (not on receipt: a peer cannot make us buffer
+    /// more than the windows). Data of a stream that closes or is reset is
+    /// released automatically; releasing more than was received is capped.
+    pub fn release_capacity(&mut self, id: StreamId, n: usize) {
+        if self.error.is_some() {
+            return;
+        }
+        let v = id.value();
+        let Some(s) = self.streams.get_mut(&v) else {
+            return;
+        };
+        let n = (n as u64).min(s.unreleased);
+        s.unreleased -= n;
+        self.release_connection(n);
+        self.release_stream(v, n);
+    }
+
+    /// Client: opens a stream with `request`'s pseudo-headers and `fields`
+    /// (lowercased; connection-specific fields dropped). With `end_stream`
+    /// the request has no body; otherwise send it with `send_data` and
+    /// end it with `send_data(.., true)` or `send_trailers`.
+    pub fn send_request(
+        &mut self,
+        request: &Request<'_>,
+        fields: &[(&[u8], &[u8])],
+        end_stream: bool,
+    ) -> Result<StreamId, StreamError> {
+        if self.role != Role::Client {
+            return Err(StreamError::WrongRole);
+        }
+        self.check_open()?;
+        if self.goaway_received.is_some()
+            || self.goaway_sent.is_some()
+            || self.next_local_stream > StreamId::MAX.value()
+        {
+            return Err(StreamError::GoingAway);
+        }
+        if self.open_local >= self.peer.max_concurrent_streams as usize {
+            return Err(StreamError::TooManyStreams);
+        }
+        let id = StreamId::new(self.next_local_stream);
+        self.next_local_stream += 2;
+        let mut stream = Stream::new(
+            i64::from(self.peer.initial_window),
+            i64::from(self.local.initial_window),
+            false,
+        );
+        stream.announced = true;
+        stream.head_sent = true;
+        stream.head_request = request.method == b"HEAD";
+        self.insert_stream(id.value(), stream);
+
+        let regular: Vec<_> = fields.iter().filter_map(|(n, v)| outgoing(n, v)).collect();
+        let mut pseudo = vec![Field::new(b":method", request.method)];
+        if !request.scheme.is_empty() {
+            pseudo.push(Field::new(b":scheme", request.scheme));
+        }
+        if !request.authority.is_empty() {
+            pseudo.push(Field::new(b":authority", request.authority));
+        }
+        if !request.path.is_empty() {
+            pseudo.push(Field::new(b":path", request.path));
+        }
+        if let Some(p) = request.protocol {
+            pseudo.push(Field::new(b":protocol", p));
+        }
+        let all = pseudo
+            .into_iter()
+            .chain(regular.iter().map(|(n, v)| Field::new(n, v)));
+        self.write_block(id, all, end_stream);
+        if end_stream {
+            self.end_local(id);
+        }
+        Ok(id)
+    }
+}

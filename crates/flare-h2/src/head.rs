@@ -1,0 +1,245 @@
+//! Message heads: decoding a header block into a validated [`Head`] (RFC
+//! 9113 section 8.2 and 8.3) and the fields we refuse to send.
+
+use flare_hpack::{DecodeError, Decoder, Field};
+
+/// A request (server role) or response (client role) head, pseudo-headers
+/// split out and validated.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Head {
+    /// `:method` (requests; empty in responses).
+    pub method: Vec<u8>,
+    /// `:scheme` (empty for plain CONNECT and responses).
+    pub scheme: Vec<u8>,
+    /// `:authority`, if present.
+    pub authority: Option<Vec<u8>>,
+    /// `:path` (empty for plain CONNECT and responses).
+    pub path: Vec<u8>,
+    /// `:protocol` of an extended CONNECT (RFC 8441).
+    pub protocol: Option<Vec<u8>>,
+    /// `:status` (responses).
+    pub status: Option<u16>,
+    /// Regular fields in order, names lowercase.
+    pub fields: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The `content-length` value, if one was sent.
+    pub content_length: Option<u64>,
+}
+
+/// What a header block turned out to be.
+pub(crate) enum Block {
+    /// A valid head (or trailers, with only `fields` set).
+    Head(Head),
+    /// Malformed (section 8.1.1): stream error PROTOCOL_ERROR. (The
+    /// validator's reason strings document the rules; they are not kept.)
+    Malformed,
+    /// Over `max_header_list_size`: answered 431 (server) / reset (client).
+    TooLarge,
+}
+
+/// Which kind of block is expected.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expect {
+    Request { connect_protocol: bool },
+    Response,
+    Trailers,
+}
+
+/// Decodes and validates one complete block. `Err` is a connection error:
+/// HPACK failed (COMPRESSION_ERROR) or the bomb limit was hit.
+pub(crate) fn decode(
+    decoder: &mut Decoder,
+    block: &[u8],
+    expect: Expect,
+) -> Result<Block, DecodeError> {
+    let mut v = Validator {
+        head: Head::default(),
+        expect,
+        error: None,
+        regular_seen: false,
+        seen: 0,
+    };
+    let info = decoder.decode(block, |f| v.field(f))?;
+    if info.over_limit {
+        return Ok(Block::TooLarge);
+    }
+    if v.error.is_some() {
+        return Ok(Block::Malformed);
+    }
+    Ok(v.finish().map_or(Block::Malformed, Block::Head))
+}
+
+const METHOD: u8 = 1;
+const SCHEME: u8 = 2;
+const AUTHORITY: u8 = 4;
+const PATH: u8 = 8;
+const PROTOCOL: u8 = 16;
+const STATUS: u8 = 32;
+
+struct Validator {
+    head: Head,
+    expect: Expect,
+    error: Option<&'static str>,
+    regular_seen: bool,
+    seen: u8,
+}
+
+impl Validator {
+    fn field(&mut self, f: Field<'_>) {
+        if self.error.is_none() {
+            if let Err(e) = self.check(f) {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    fn check(&mut self, f: Field<'_>) -> Result<(), &'static str> {
+        // Section 8.2.1: values must not contain NUL, CR or LF, nor start or
+        // end with whitespace.
+        if f.value.iter().any(|&b| b == 0 || b == b'\r' || b == b'\n') {
+            return Err("field value contains NUL, CR or LF");
+        }
+        if matches!(f.value.first(), Some(b' ' | b'\t'))
+            || matches!(f.value.last(), Some(b' ' | b'\t'))
+        {
+            return Err("field value has leading or trailing whitespace");
+        }
+        if let Some(pseudo) = f.name.strip_prefix(b":") {
+            // Section 8.3: "All pseudo-header fields MUST appear in a field
+            // block before all regular field lines."
+            if self.regular_seen {
+                return Err("pseudo-header after a regular field");
+            }
+            let (bit, request) = match pseudo {
+                b"method" => (METHOD, true),
+                b"scheme" => (SCHEME, true),
+                b"authority" => (AUTHORITY, true),
+                b"path" => (PATH, true),
+                b"protocol" => (PROTOCOL, true),
+                b"status" => (STATUS, false),
+                _ => return Err("unknown pseudo-header"),
+            };
+            match self.expect {
+                Expect::Trailers => return Err("pseudo-header in trailers"),
+                Expect::Request { .. } if !request => {
+                    return Err("response pseudo-header in a request")
+                }
+                Expect::Response if request => return Err("request pseudo-header in a response"),
+                _ => {}
+            }
+            if self.seen & bit != 0 {
+                return Err("duplicate pseudo-header");
+            }
+            self.seen |= bit;
+            let v = f.value.to_vec();
+            match bit {
+                METHOD => self.head.method = v,
+                SCHEME => self.head.scheme = v,
+                AUTHORITY => self.head.authority = Some(v),
+                PATH => self.head.path = v,
+                PROTOCOL => self.head.protocol = Some(v),
+                _ => self.head.status = Some(parse_status(f.value).ok_or("invalid :status")?),
+            }
+            return Ok(());
+        }
+        self.regular_seen = true;
+        // Section 8.2.1: names are lowercase tokens.
+        if f.name.is_empty() || !f.name.iter().all(|&b| is_name_byte(b)) {
+            return Err("invalid or uppercase field name");
+        }
+        // Section 8.2.2: connection-specific fields are malformed; `te` may
+        // only carry "trailers".
+        if is_connection_specific(f.name) {
+            return Err("connection-specific field");
+        }
+        if f.name == b"te" && f.value != b"trailers" {
+            return Err("te other than trailers");
+        }
+        if f.name == b"content-length" && self.expect != Expect::Trailers {
+            let n = parse_length(f.value).ok_or("invalid content-length")?;
+            if self.head.content_length.is_some_and(|c| c != n) {
+                return Err("conflicting content-length values");
+            }
+            self.head.content_length = Some(n);
+        }
+        self.head.fields.push((f.name.to_vec(), f.value.to_vec()));
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Head, &'static str> {
+        let seen = self.seen;
+        match self.expect {
+            Expect::Trailers => {}
+            Expect::Response => {
+                if seen & STATUS == 0 {
+                    return Err("missing :status");
+                }
+            }
+            Expect::Request { connect_protocol } => {
+                let connect = self.head.method == b"CONNECT";
+                if seen & PROTOCOL != 0 {
+                    // RFC 8441 section 4: only with the setting on, only
+                    // with CONNECT, and then :scheme and :path are required.
+                    if !connect_protocol || !connect {
+                        return Err(":protocol not allowed");
+                    }
+                    if seen & (METHOD | SCHEME | AUTHORITY | PATH)
+                        != METHOD | SCHEME | AUTHORITY | PATH
+                    {
+                        return Err("extended CONNECT missing pseudo-headers");
+                    }
+                } else if connect {
+                    // Section 8.5: ":scheme and :path MUST be omitted", and
+                    // :authority is required.
+                    if seen != METHOD | AUTHORITY {
+                        return Err("CONNECT with the wrong pseudo-headers");
+                    }
+                } else if seen & (METHOD | SCHEME | PATH) != METHOD | SCHEME | PATH {
+                    return Err("missing required pseudo-header");
+                }
+                if seen & PATH != 0 && self.head.path.is_empty() {
+                    return Err("empty :path");
+                }
+            }
+        }
+        Ok(self.head)
+    }
+}
+
+fn is_name_byte(b: u8) -> bool {
+    matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*'
+        | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+}
+
+/// Fields that only make sense on one HTTP/1.1 hop (section 8.2.2).
+pub(crate) fn is_connection_specific(name: &[u8]) -> bool {
+    matches!(
+        name,
+        b"connection" | b"keep-alive" | b"proxy-connection" | b"transfer-encoding" | b"upgrade"
+    )
+}
+
+fn parse_status(v: &[u8]) -> Option<u16> {
+    if v.len() != 3 {
+        return None;
+    }
+    let n = parse_length(v)?;
+    (100..=999).contains(&n).then_some(n as u16)
+}
+
+fn parse_length(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 19 {
+        return None;
+    }
+    v.iter().try_fold(0u64, |acc, &b| {
+        b.is_ascii_digit().then(|| acc * 10 + u64::from(b - b'0'))
+    })
+}
+
+/// Formats a status code as three ASCII digits.
+pub(crate) fn status_bytes(status: u16) -> [u8; 3] {
+    [
+        b'0' + (status / 100 % 10) as u8,
+        b'0' + (status / 10 % 10) as u8,
+        b'0' + (status % 10) as u8,
+    ]
+}
