@@ -14,19 +14,27 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod app;
 mod body;
 mod cancel;
+pub mod extract;
 pub mod fs;
-pub mod middleware;
 mod handler;
+pub mod middleware;
 mod request;
+pub mod respond;
 mod response;
+pub mod router;
 
+pub use app::App;
 pub use body::{Body, BodyStream, FileBody, Frame, StreamContext, StreamWaker};
 pub use cancel::CancelToken;
+pub use extract::{Cookie, Cookies, Form, FromRequest, Json, Path, Query, State};
 pub use handler::{Handler, IntoResponse};
-pub use request::{Request, RequestBuilder};
+pub use request::{PercentDecodeError, Request, RequestBuilder};
+pub use respond::{Event, Html, IntoResponseParts, Redirect, Sse};
 pub use response::Response;
+pub use router::{MethodRouter, Router, TrailingSlash};
 
 pub use bytes::Bytes;
 pub use http::{HeaderName, HeaderValue, Method, StatusCode, Version};

@@ -150,8 +150,9 @@ impl Request {
     pub fn cancel_token(&self) -> &CancelToken {
         &self.cancel
     }
-    /// A path parameter captured by the router (`/users/{id}` gives `param("id")`),
-    /// not percent-decoded.
+    /// A path parameter captured by the router (`/users/{id}` gives `param("id")`).
+    /// The router percent-decodes parameters (and answers `400` when one is not
+    /// UTF-8 after decoding); [`push_param`](Self::push_param) stores what it is given.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params
             .iter()
@@ -260,6 +261,57 @@ impl Request {
         let v = self.push_bytes(value.as_bytes());
         self.params.push((n, v));
     }
+    /// Records the bytes `start..end` of [`path`](Self::path) as the path parameter
+    /// `name`, percent-decoded (RFC 3986 section 2.1; `+` stays `+` in a path). The
+    /// value is copied inside the request's own buffer, so once it has grown this
+    /// allocates nothing. On an error nothing is recorded.
+    pub fn capture_param(
+        &mut self,
+        name: &str,
+        start: usize,
+        end: usize,
+    ) -> Result<(), PercentDecodeError> {
+        let base = self.path.start as usize;
+        let (from, to) = (base + start, base + end);
+        if start > end || to > self.path.end as usize {
+            return Err(PercentDecodeError::OutOfRange);
+        }
+        let mark = self.buf.len();
+        let n = self.push_bytes(name.as_bytes());
+        let vstart = self.buf.len();
+        let mut i = from;
+        while i < to {
+            let b = self.buf.get(i).copied().unwrap_or(0);
+            if b == b'%' {
+                let hi = self.buf.get(i + 1).copied().and_then(hex_value);
+                let lo = self.buf.get(i + 2).copied().and_then(hex_value);
+                match (hi, lo) {
+                    (Some(h), Some(l)) if i + 2 < to => {
+                        self.buf.push(h << 4 | l);
+                        i += 3;
+                    }
+                    _ => {
+                        self.buf.truncate(mark);
+                        return Err(PercentDecodeError::BadEscape);
+                    }
+                }
+            } else {
+                self.buf.push(b);
+                i += 1;
+            }
+        }
+        let value = self.buf.get(vstart..).unwrap_or(&[]);
+        if std::str::from_utf8(value).is_err() {
+            self.buf.truncate(mark);
+            return Err(PercentDecodeError::NotUtf8);
+        }
+        let v = Span {
+            start: vstart as u32,
+            end: self.buf.len() as u32,
+        };
+        self.params.push((n, v));
+        Ok(())
+    }
     /// Removes the path parameters (a router that falls through to another route).
     pub fn clear_params(&mut self) {
         self.params.clear();
@@ -277,6 +329,39 @@ impl Request {
         self.cancel = token;
     }
 }
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Why [`Request::capture_param`] refused a parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PercentDecodeError {
+    /// A `%` not followed by two hex digits.
+    BadEscape,
+    /// The decoded bytes are not UTF-8.
+    NotUtf8,
+    /// The range is not inside the path.
+    OutOfRange,
+}
+
+impl std::fmt::Display for PercentDecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PercentDecodeError::BadEscape => "malformed percent-encoding",
+            PercentDecodeError::NotUtf8 => "percent-decoded bytes are not UTF-8",
+            PercentDecodeError::OutOfRange => "range outside the path",
+        })
+    }
+}
+
+impl std::error::Error for PercentDecodeError {}
 
 /// Builds a [`Request`] (tests, clients).
 #[derive(Debug)]

@@ -1,0 +1,397 @@
+//! The router: paths and methods to handlers.
+//!
+//! ```
+//! use flare_web::router::{get, Router};
+//! use flare_web::extract::Path;
+//! use flare_web::{Handler, Request, Response};
+//!
+//! fn hello(_req: &Request) -> Response { Response::text("hello") }
+//! fn user(Path(id): Path<u64>) -> String { format!("user {id}") }
+//!
+//! let router = Router::new()
+//!     .get("/", hello)
+//!     .route("/users/{id}", get(user).body_limit(64 * 1024));
+//! let mut req = Request::builder().uri("/users/7").build();
+//! assert_eq!(router.handle(&mut req).body_bytes().unwrap(), "user 7");
+//! ```
+//!
+//! # Patterns
+//!
+//! A pattern is a `/`-separated list of segments. A segment is static text, a named
+//! parameter `{name}` (one non-empty segment) or, last only, a catch-all `{*name}`
+//! (the rest of the path, at least one byte, slashes included). At most
+//! [`MAX_PARAMS`] parameters per pattern. A bad pattern, two parameters at the same
+//! place with different names, or two handlers for the same method and path are
+//! program errors: the router panics when the route is added, not when a request
+//! comes.
+//!
+//! # Precedence
+//!
+//! Deterministic, whatever the order routes were added in: at each segment, from the
+//! left, a static segment wins over a parameter, which wins over a catch-all. When
+//! the winning branch cannot match the rest of the path, the next one is tried: with
+//! `/users/new` and `/users/{id}/edit`, `/users/new/edit` matches the second with
+//! `id = "new"`.
+//!
+//! # Parameters
+//!
+//! Captured values are percent-decoded (`%2F` becomes `/` inside a parameter, `+`
+//! stays `+`) and stored in the request ([`Request::param`]); a malformed `%` escape
+//! or a value that is not UTF-8 after decoding is answered `400` before any handler
+//! runs. Static segments match the path as sent, not decoded.
+//!
+//! # Trailing slashes
+//!
+//! Strict by default: `/a` and `/a/` are different paths, and a route matches only
+//! the one it names. With [`TrailingSlash::Redirect`], a request that matches no
+//! route but would match with the trailing slash added or removed gets a `308
+//! Permanent Redirect` there (the query kept; `308` keeps the method and body). A
+//! path starting `//` is never redirected (it would leave the site).
+//!
+//! # Misses
+//!
+//! No route: the fallback of the innermost [`nest`](Router::nest)ed router whose
+//! prefix covers the path, else the router's [`fallback`](Router::fallback), else
+//! `404`. A route without a handler for the method: see [`MethodRouter`] (`405`
+//! with `Allow`, `OPTIONS` answered, `HEAD` served by `GET`).
+//!
+//! # Sharing
+//!
+//! A `Router` is an `Arc` around its table: cloning it is cheap, and every worker of
+//! a server uses the same table. Building is done before serving (each builder call
+//! takes `self`).
+
+mod endpoint;
+mod method;
+mod trie;
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::{HeaderValue, Method, StatusCode};
+
+use crate::handler::Handler;
+use crate::request::Request;
+use crate::response::Response;
+
+pub use endpoint::{ByHandler, ByRequest, FnHandler, HandlerService};
+pub use method::{any, delete, get, head, on, options, patch, post, put, MethodRouter};
+pub use trie::{PatternError, MAX_PARAMS};
+
+use endpoint::{erase, BoxedEndpoint};
+use trie::{parse_pattern, Captures, Node};
+
+/// What to do with a path that matches no route but would with its trailing slash
+/// added or removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TrailingSlash {
+    /// Nothing: it is a miss (the default).
+    #[default]
+    Strict,
+    /// `308 Permanent Redirect` to the path that matches.
+    Redirect,
+}
+
+/// Paths and methods to handlers, with application state `S` (see
+/// [`App`](crate::App)); the [module docs](self) state the rules.
+pub struct Router<S = ()> {
+    table: Arc<Table<S>>,
+}
+
+struct Table<S> {
+    trie: Node,
+    routes: Vec<(Box<str>, MethodRouter<S>)>,
+    fallback: Option<BoxedEndpoint<S>>,
+    /// Fallbacks of nested routers, longest prefix first.
+    nested_fallbacks: Vec<(Box<str>, BoxedEndpoint<S>)>,
+    trailing_slash: TrailingSlash,
+    any_limit: bool,
+}
+
+impl<S> Clone for Table<S> {
+    fn clone(&self) -> Self {
+        Table {
+            trie: self.trie.clone(),
+            routes: self.routes.clone(),
+            fallback: self.fallback.clone(),
+            nested_fallbacks: self.nested_fallbacks.clone(),
+            trailing_slash: self.trailing_slash,
+            any_limit: self.any_limit,
+        }
+    }
+}
+
+impl<S> Clone for Router<S> {
+    fn clone(&self) -> Self {
+        Router {
+            table: self.table.clone(),
+        }
+    }
+}
+
+impl<S> fmt::Debug for Router<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Router")
+            .field(
+                "routes",
+                &self.table.routes.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            )
+            .field("trailing_slash", &self.table.trailing_slash)
+            .finish()
+    }
+}
+
+impl<S: 'static> Default for Router<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S: 'static> Router<S> {
+    /// An empty router (every request is `404`).
+    pub fn new() -> Self {
+        Router {
+            table: Arc::new(Table {
+                trie: Node::default(),
+                routes: Vec::new(),
+                fallback: None,
+                nested_fallbacks: Vec::new(),
+                trailing_slash: TrailingSlash::Strict,
+                any_limit: false,
+            }),
+        }
+    }
+
+    fn table_mut(&mut self) -> &mut Table<S> {
+        // Before the router is shared there is one owner and this does not copy.
+        if Arc::get_mut(&mut self.table).is_none() {
+            self.table = Arc::new((*self.table).clone());
+        }
+        match Arc::get_mut(&mut self.table) {
+            Some(t) => t,
+            None => unreachable!("the table was just made unique"),
+        }
+    }
+
+    /// Adds the handlers of `methods` at `pattern` (merged with handlers already
+    /// there). Panics on a bad pattern or a method that already has a handler here.
+    pub fn route(mut self, pattern: &str, methods: MethodRouter<S>) -> Self {
+        self.add(pattern, methods);
+        self
+    }
+
+    fn add(&mut self, pattern: &str, methods: MethodRouter<S>) {
+        let t = self.table_mut();
+        let segments =
+            parse_pattern(pattern).unwrap_or_else(|e| panic!("route pattern {pattern:?}: {e}"));
+        let next = t.routes.len();
+        let slot = t
+            .trie
+            .insert(&segments)
+            .unwrap_or_else(|e| panic!("route pattern {pattern:?}: {e}"));
+        t.any_limit |= methods.limit().is_some();
+        match *slot {
+            Some(i) => match t.routes.get_mut(i) {
+                Some((_, existing)) => existing.merge(methods),
+                None => unreachable!("trie values index routes"),
+            },
+            None => {
+                *slot = Some(next);
+                t.routes.push((pattern.into(), methods));
+            }
+        }
+    }
+
+    /// `GET` (and `HEAD`) at `pattern`.
+    pub fn get<H: FnHandler<M, S>, M: 'static>(self, pattern: &str, h: H) -> Self {
+        self.route(pattern, method::get(h))
+    }
+    /// `POST` at `pattern`.
+    pub fn post<H: FnHandler<M, S>, M: 'static>(self, pattern: &str, h: H) -> Self {
+        self.route(pattern, method::post(h))
+    }
+    /// `PUT` at `pattern`.
+    pub fn put<H: FnHandler<M, S>, M: 'static>(self, pattern: &str, h: H) -> Self {
+        self.route(pattern, method::put(h))
+    }
+    /// `DELETE` at `pattern`.
+    pub fn delete<H: FnHandler<M, S>, M: 'static>(self, pattern: &str, h: H) -> Self {
+        self.route(pattern, method::delete(h))
+    }
+    /// `PATCH` at `pattern`.
+    pub fn patch<H: FnHandler<M, S>, M: 'static>(self, pattern: &str, h: H) -> Self {
+        self.route(pattern, method::patch(h))
+    }
+    /// Every method at `pattern`.
+    pub fn any<H: FnHandler<M, S>, M: 'static>(self, pattern: &str, h: H) -> Self {
+        self.route(pattern, method::any(h))
+    }
+    /// Every method at `pattern` to a [`Handler`] (a middleware stack, a file
+    /// server); it does not see the state.
+    pub fn mount<H: Handler>(self, pattern: &str, handler: H) -> Self {
+        self.route(pattern, method::any(HandlerService(handler)))
+    }
+
+    /// The handler for requests no route matches (instead of `404`).
+    pub fn fallback<H: FnHandler<M, S>, M: 'static>(mut self, h: H) -> Self {
+        self.table_mut().fallback = Some(erase(h));
+        self
+    }
+
+    /// The trailing-slash policy (default [`TrailingSlash::Strict`]).
+    pub fn trailing_slash(mut self, policy: TrailingSlash) -> Self {
+        self.table_mut().trailing_slash = policy;
+        self
+    }
+
+    /// Adds every route of `other` under `prefix` (`/api` + `/users` is
+    /// `/api/users`; `other`'s `/` is `/api` itself). `other`'s fallback answers
+    /// misses under the prefix. `prefix` must start with `/`, must not end with
+    /// `/`, and may hold parameters.
+    pub fn nest(mut self, prefix: &str, other: Router<S>) -> Self {
+        assert!(
+            prefix.starts_with('/') && !prefix.ends_with('/'),
+            "nest prefix {prefix:?} must start with `/` and not end with it"
+        );
+        let other = Arc::try_unwrap(other.table).unwrap_or_else(|t| (*t).clone());
+        for (pattern, methods) in other.routes {
+            let full = if &*pattern == "/" {
+                prefix.to_string()
+            } else {
+                format!("{prefix}{pattern}")
+            };
+            self.add(&full, methods);
+        }
+        let t = self.table_mut();
+        for (p, f) in other.nested_fallbacks {
+            t.nested_fallbacks.push((format!("{prefix}{p}").into(), f));
+        }
+        if let Some(f) = other.fallback {
+            t.nested_fallbacks.push((prefix.into(), f));
+        }
+        t.nested_fallbacks
+            .sort_by_key(|f| std::cmp::Reverse(f.0.len()));
+        self
+    }
+
+    /// Adds every route of `other`. Panics where both have a handler for the same
+    /// method and path, or both have a fallback.
+    pub fn merge(mut self, other: Router<S>) -> Self {
+        let other = Arc::try_unwrap(other.table).unwrap_or_else(|t| (*t).clone());
+        for (pattern, methods) in other.routes {
+            self.add(&pattern, methods);
+        }
+        let t = self.table_mut();
+        if let Some(f) = other.fallback {
+            assert!(t.fallback.is_none(), "both merged routers have a fallback");
+            t.fallback = Some(f);
+        }
+        t.nested_fallbacks.extend(other.nested_fallbacks);
+        t.nested_fallbacks
+            .sort_by_key(|f| std::cmp::Reverse(f.0.len()));
+        self
+    }
+
+    /// Answers `req` with `state`: finds the route, records its parameters in the
+    /// request, and runs the handler for the method.
+    pub fn call(&self, req: &mut Request, state: &S) -> Response {
+        req.clear_params();
+        let t = &*self.table;
+        let mut caps = Captures::new();
+        let found = t.trie.lookup(req.path(), &mut caps);
+        if let Some(route) = found.and_then(|i| t.routes.get(i)) {
+            for c in caps.as_slice() {
+                if req.capture_param(c.name, c.start, c.end).is_err() {
+                    return Response::error(StatusCode::BAD_REQUEST, "invalid path parameter");
+                }
+            }
+            return route.1.dispatch(req, state);
+        }
+        self.miss(req, state)
+    }
+
+    #[cold]
+    fn miss(&self, req: &mut Request, state: &S) -> Response {
+        let t = &*self.table;
+        if req.path() == "*" && *req.method() == Method::OPTIONS {
+            return Response::new(StatusCode::NO_CONTENT);
+        }
+        if t.trailing_slash == TrailingSlash::Redirect {
+            if let Some(r) = self.slash_redirect(req) {
+                return r;
+            }
+        }
+        let path = req.path();
+        for (prefix, f) in &t.nested_fallbacks {
+            let under = path
+                .strip_prefix(&**prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+            if under {
+                return f.call(req, state);
+            }
+        }
+        match &t.fallback {
+            Some(f) => f.call(req, state),
+            None => Response::error(StatusCode::NOT_FOUND, "not found"),
+        }
+    }
+
+    fn slash_redirect(&self, req: &Request) -> Option<Response> {
+        let path = req.path();
+        if !path.starts_with('/') || path.starts_with("//") {
+            return None;
+        }
+        let alt = match path.strip_suffix('/') {
+            Some("") => return None,
+            Some(p) => p.to_string(),
+            None => format!("{path}/"),
+        };
+        let mut caps = Captures::new();
+        self.table.trie.lookup(&alt, &mut caps)?;
+        let location = match req.query() {
+            Some(q) => format!("{alt}?{q}"),
+            None => alt,
+        };
+        let v = HeaderValue::from_str(&location).ok()?;
+        Some(
+            Response::error(StatusCode::PERMANENT_REDIRECT, "moved")
+                .with_header(http::header::LOCATION, v),
+        )
+    }
+
+    /// The body limit of the route `req` matches, if it set one.
+    pub fn route_body_limit(&self, req: &Request) -> Option<u64> {
+        let t = &*self.table;
+        if !t.any_limit {
+            return None;
+        }
+        let mut caps = Captures::new();
+        let i = t.trie.lookup(req.path(), &mut caps)?;
+        t.routes.get(i)?.1.limit()
+    }
+
+    /// The patterns of every route, in the order they were first added.
+    pub fn patterns(&self) -> impl Iterator<Item = &str> {
+        self.table.routes.iter().map(|(p, _)| &**p)
+    }
+
+    /// Whether `path` matches a route (for benchmarks and tests; allocation-free).
+    pub fn matches(&self, path: &str) -> bool {
+        let mut caps = Captures::new();
+        self.table.trie.lookup(path, &mut caps).is_some()
+    }
+}
+
+impl Handler for Router<()> {
+    #[inline]
+    fn handle(&self, req: &mut Request) -> Response {
+        self.call(req, &())
+    }
+    fn body_limit(&self, req: &Request) -> Option<u64> {
+        self.route_body_limit(req)
+    }
+}
+
+#[cfg(test)]
+mod tests;
