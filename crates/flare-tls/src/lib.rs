@@ -1,6 +1,80 @@
-//! TLS for flare: rustls 0.23 (ring provider) behind flare's own types.
+//! TLS for flare: rustls 0.23 behind flare's own types, as a sans-IO session.
 //!
-//! This crate will hold a sans-IO TLS session wrapper (ciphertext in, plaintext events
-//! out), server and client config builders (PEM loading, ALPN, resumption, mTLS, SNI),
-//! and typed handshake errors. It is filled by the TLS issue; nothing here yet.
+//! - [`ServerConfig`] / [`ClientConfig`]: built once from PEM (files or bytes), cheap to
+//!   clone, shared by every worker. ALPN (server default `h2`, `http/1.1`), TLS 1.3
+//!   always and TLS 1.2 optionally, resumption (stateless rotating tickets and a
+//!   bounded session cache on the server, a bounded session store on the client),
+//!   client-certificate auth (mTLS), SNI selection among several certificates and
+//!   certificate reload without a restart.
+//! - [`ServerSession`] / [`ClientSession`]: one per connection. Ciphertext in
+//!   ([`read_tls`](ServerSession::read_tls)), plaintext out
+//!   ([`read_plaintext`](ServerSession::read_plaintext)), plaintext in
+//!   ([`write_plaintext`](ServerSession::write_plaintext)), ciphertext to send
+//!   ([`write_tls`](ServerSession::write_tls)). No socket, no clock, no thread: the
+//!   worker's driver moves the bytes and enforces
+//!   [`ServerConfig::handshake_timeout`] with its timer wheel.
+//! - [`TlsError`]: typed failures (bad certificate file, bad PEM, key mismatch, no
+//!   matching ALPN, handshake failure with the alert).
+//!
+//! The crypto provider is ring; the `aws-lc-rs` feature switches to aws-lc-rs. The
+//! `self-signed` feature adds [`self_signed`] and [`TestCa`] (rcgen, ring).
+//!
+//! # Threat model and limits
+//!
+//! | Limit | Default | Prevents |
+//! |---|---|---|
+//! | [`buffer_limit`](ServerConfigBuilder::buffer_limit) | 64 KiB | a peer that never reads making us buffer outgoing data without bound |
+//! | received plaintext | 16 KiB (rustls) | a peer flooding records faster than the application reads: `read_tls` consumes less |
+//! | handshake message size | 64 KiB (rustls) | huge handshake messages held in memory |
+//! | [`handshake_timeout`](ServerConfigBuilder::handshake_timeout) | 10 s | a peer stalling the handshake to hold a connection slot |
+//! | [`session_cache`](ServerConfigBuilder::session_cache) | 4096 entries | clients growing server memory with fresh sessions |
+//!
+//! # Example: one handshake in memory
+//!
+//! ```
+//! # #[cfg(feature = "self-signed")] {
+//! use flare_tls::{ClientConfig, ClientSession, ServerConfig, ServerSession};
+//!
+//! let ca = flare_tls::TestCa::new("example CA").unwrap();
+//! let (cert, key) = ca.issue(&["localhost"]).unwrap();
+//! let server_cfg = ServerConfig::builder().cert_pem(&cert, &key).build().unwrap();
+//! let client_cfg = ClientConfig::builder()
+//!     .ca_pem(&ca.cert_pem())
+//!     .alpn(&[b"h2"])
+//!     .build()
+//!     .unwrap();
+//! let mut server = ServerSession::new(&server_cfg).unwrap();
+//! let mut client = ClientSession::new(&client_cfg, "localhost").unwrap();
+//! let mut wire = Vec::new();
+//! while client.is_handshaking() || server.is_handshaking() {
+//!     wire.clear();
+//!     client.write_tls(&mut wire).unwrap();
+//!     server.read_tls(&wire).unwrap();
+//!     wire.clear();
+//!     server.write_tls(&mut wire).unwrap();
+//!     client.read_tls(&wire).unwrap();
+//! }
+//! assert_eq!(server.alpn_protocol(), Some(&b"h2"[..]));
+//! # }
+//! ```
 #![forbid(unsafe_code)]
+
+mod client;
+mod error;
+mod pem;
+mod provider;
+#[cfg(feature = "self-signed")]
+mod self_signed;
+mod server;
+mod session;
+
+pub use client::{ClientConfig, ClientConfigBuilder, ClientSession, DEFAULT_CLIENT_SESSIONS};
+pub use error::{Alert, CertificateProblem, Detail, HandshakeFailure, PemError, PemItem, TlsError};
+pub use provider::provider_name;
+#[cfg(feature = "self-signed")]
+pub use self_signed::{self_signed, test_ca, TestCa};
+pub use server::{
+    ServerConfig, ServerConfigBuilder, ServerSession, DEFAULT_ALPN, DEFAULT_BUFFER_LIMIT,
+    DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_SESSION_CACHE, DEFAULT_TLS13_TICKETS,
+};
+pub use session::{HandshakeKind, PeerCertificates, TlsVersion};
