@@ -167,6 +167,22 @@ impl Lookup {
                 return Some(Ok(interleave(&wanted, 1)));
             }
         }
+        // RFC 6761 6.3: localhost names are loopback and never go to a name server.
+        if name
+            .labels()
+            .last()
+            .is_some_and(|l| l.eq_ignore_ascii_case(b"localhost"))
+        {
+            let loopback = [
+                IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+                IpAddr::from(std::net::Ipv4Addr::LOCALHOST),
+            ];
+            let wanted: Vec<IpAddr> = loopback
+                .into_iter()
+                .filter(|a| self.wants_family(a))
+                .collect();
+            return Some(Ok(wanted));
+        }
         if self.servers.is_empty() {
             return Some(Err(ResolveError::NoNameservers));
         }

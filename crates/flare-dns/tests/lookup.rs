@@ -536,6 +536,8 @@ fn numeric_hosts_and_invalid_names_need_no_network() {
     check("::1", Ok(vec![ip("::1")]));
     check("[2001:db8::5]", Ok(vec![ip("2001:db8::5")]));
     check("DB.internal.", Ok(vec![ip("fd00::1"), ip("10.1.1.1")]));
+    check("localhost", Ok(vec![ip("::1"), ip("127.0.0.1")]));
+    check("app.LOCALHOST.", Ok(vec![ip("::1"), ip("127.0.0.1")]));
     check(
         &"a".repeat(64),
         Err(ResolveError::InvalidName(NameError::LabelTooLong {
