@@ -45,6 +45,7 @@ pub struct ResolverConfig {
     pub(crate) max_cache_ttl: Duration,
     pub(crate) max_cname_depth: u8,
     pub(crate) edns_udp_size: Option<u16>,
+    pub(crate) family_grace: Option<std::time::Duration>,
 }
 
 impl Default for ResolverConfig {
@@ -69,6 +70,7 @@ impl ResolverConfig {
             max_cache_ttl: Duration::from_secs(24 * 3600),
             max_cname_depth: 8,
             edns_udp_size: Some(1232),
+            family_grace: None,
         }
     }
 
@@ -213,6 +215,15 @@ impl ResolverConfig {
     /// How many CNAME hops a lookup follows (default 8), which stops CNAME loops.
     pub fn max_cname_depth(mut self, depth: u8) -> Self {
         self.max_cname_depth = depth;
+        self
+    }
+
+    /// Once one family has addresses, how much longer to wait for the other before
+    /// returning what there is (RFC 8305 3 calls 50 ms the "Resolution Delay").
+    /// Default `None`: wait for both, as `getaddrinfo` does. Bounds what a server that
+    /// drops AAAA (or A) queries costs: without it, `timeout * attempts * servers`.
+    pub fn family_grace(mut self, grace: Option<Duration>) -> Self {
+        self.family_grace = grace;
         self
     }
 

@@ -86,6 +86,9 @@ pub struct Lookup {
     attempts: usize,
     edns_udp_size: Option<u16>,
     max_cname_depth: u8,
+    family_grace: Option<Duration>,
+    /// Set when one family of the current candidate has answered and a grace applies.
+    grace_deadline: Option<Instant>,
     qtypes: Vec<RecordType>,
     candidates: Vec<Name>,
     /// Cached answers per candidate, in `qtypes` order, read when the lookup started.
@@ -119,6 +122,8 @@ impl Lookup {
             attempts: usize::from(config.attempts.max(1)),
             edns_udp_size: config.edns_udp_size,
             max_cname_depth: config.max_cname_depth,
+            family_grace: config.family_grace,
+            grace_deadline: None,
             qtypes,
             candidates: Vec::new(),
             cached: Vec::new(),
@@ -221,6 +226,7 @@ impl Lookup {
     /// Issues the queries for the next candidate name, skipping those the cache answers.
     fn start_candidate(&mut self, now: Instant) {
         self.queries.clear();
+        self.grace_deadline = None;
         let Some(origin) = self.candidates.get(self.next_candidate).cloned() else {
             let err = if self.saw_nodata {
                 ResolveError::NoData
@@ -336,7 +342,17 @@ impl Lookup {
     /// Finishes the lookup or moves on to the next candidate once every query of the
     /// current candidate has an outcome.
     fn evaluate(&mut self, now: Instant) {
-        if self.finished || self.queries.iter().any(|q| q.outcome.is_none()) {
+        if self.finished {
+            return;
+        }
+        if self.queries.iter().any(|q| q.outcome.is_none()) {
+            let answered = self
+                .queries
+                .iter()
+                .any(|q| matches!(q.outcome, Some(Outcome::Addrs(_))));
+            if let (Some(grace), None, true) = (self.family_grace, self.grace_deadline, answered) {
+                self.grace_deadline = Some(crate::deadline::later(now, grace));
+            }
             return;
         }
         let mut addrs = Vec::new();
@@ -366,6 +382,7 @@ impl Lookup {
             self.finished = true;
             self.result = Some(result);
             self.queries.clear();
+            self.grace_deadline = None;
         }
     }
 
@@ -504,6 +521,19 @@ impl Lookup {
 
     /// Retries every query whose deadline is at or before `now` on its next server.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.grace_deadline.is_some_and(|d| d <= now) {
+            let addrs: Vec<IpAddr> = self
+                .queries
+                .iter()
+                .filter_map(|q| match &q.outcome {
+                    Some(Outcome::Addrs(a)) => Some(a.iter().copied()),
+                    _ => None,
+                })
+                .flatten()
+                .collect();
+            self.finish(Ok(interleave(&addrs, 1)));
+            return;
+        }
         for idx in 0..self.queries.len() {
             let due = self
                 .queries
@@ -526,11 +556,12 @@ impl Lookup {
     /// When [`Lookup::handle_timeout`] must next be called, or `None` when nothing is
     /// outstanding.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.queries
+        let queries = self
+            .queries
             .iter()
             .filter(|q| q.outcome.is_none())
-            .map(|q| q.deadline)
-            .min()
+            .map(|q| q.deadline);
+        queries.chain(self.grace_deadline).min()
     }
 
     /// An answer learned from the network, for the caller's [`Cache`].

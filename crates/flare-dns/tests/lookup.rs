@@ -644,3 +644,33 @@ fn absurd_timeouts_do_not_overflow_the_clock() {
     assert_eq!(transmits(&mut l).len(), 2);
     assert!(l.poll_timeout().unwrap() > now);
 }
+
+#[test]
+fn family_grace_returns_one_family_when_the_other_is_slow() {
+    let t0 = Instant::now();
+    for grace in [None, Some(Duration::from_millis(50))] {
+        let cfg = config().family_grace(grace);
+        let mut l = start("www.example", &cfg, &empty_cache(), t0);
+        let ts = transmits(&mut l);
+        let a = ts
+            .iter()
+            .find(|t| query_of(t).questions[0].qtype == RecordType::A)
+            .unwrap();
+        l.handle_response(sa(S1), &addr_reply(a, "192.0.2.1", "", 60), t0);
+        match grace {
+            None => assert_eq!(
+                l.poll_timeout(),
+                Some(t0 + Duration::from_secs(1)),
+                "waits for AAAA"
+            ),
+            Some(g) => {
+                assert_eq!(l.poll_timeout(), Some(t0 + g));
+                l.handle_timeout(t0 + g - Duration::from_millis(1));
+                assert!(l.poll_result().is_none());
+                l.handle_timeout(t0 + g);
+                assert_eq!(l.poll_result(), Some(Ok(vec![ip("192.0.2.1")])));
+                assert_eq!(l.poll_timeout(), None);
+            }
+        }
+    }
+}
