@@ -3,7 +3,7 @@
 //! Dates are whole seconds since the Unix epoch; HTTP has no finer resolution, so
 //! comparisons against file times truncate the file time first.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
 const MONTHS: [&str; 12] = [
@@ -29,11 +29,6 @@ pub fn format(secs: u64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
-}
-
-/// The `SystemTime` form of [`format`].
-pub fn format_time(t: SystemTime) -> String {
-    format(unix_secs(t))
 }
 
 /// Parses an HTTP-date in any of the three formats RFC 9110 says a recipient must
@@ -84,16 +79,11 @@ pub fn parse(s: &str) -> Option<u64> {
     if !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 || year < 1970 {
         return None;
     }
-    let days = days_from_civil(year as i64, m, d as u32);
+    let days = days_from_civil(year as i64, m, d);
     if days < 0 {
         return None;
     }
     Some(days as u64 * 86_400 + h as u64 * 3600 + mi as u64 * 60 + se as u64)
-}
-
-/// The `SystemTime` form of [`parse`].
-pub fn parse_time(s: &str) -> Option<SystemTime> {
-    parse(s).map(|secs| UNIX_EPOCH + Duration::from_secs(secs))
 }
 
 fn year4(s: &str) -> Option<u32> {
