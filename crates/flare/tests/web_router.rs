@@ -1,0 +1,231 @@
+//! flare-web's Router, extractors and responses on the real server, against curl
+//! and Python httpx (`tests/py/web_client.py`): JSON round trip, form post, cookies
+//! set and sent back, 404 / 405 with `Allow`, HEAD, OPTIONS, percent-decoded
+//! parameters, 400 on a bad parameter, 415 / 422 rejections, per-route body limits,
+//! SSE, trailing-slash redirects, state shared across workers.
+
+mod common;
+
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{python, require, run_ok, TestServer};
+use flare::prelude::*;
+use flare::web::extract::{Cookie, Cookies, Form, Json, Path, Query, SameSite, State};
+use flare::web::router::{get, post, Router};
+use flare::web::{App, Event, Redirect, Sse, TrailingSlash};
+use flare::ServerConfig;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Default)]
+struct Shared {
+    hits: Arc<AtomicU64>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Item {
+    name: String,
+    qty: u32,
+    tags: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Login {
+    user: String,
+    remember: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Paging {
+    n: Option<u32>,
+}
+
+fn hello(_req: &Request) -> Response {
+    Response::text("hello")
+}
+
+fn user(Path(id): Path<u64>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "id": id }))
+}
+
+fn file(Path(path): Path<String>) -> String {
+    format!("file={path}")
+}
+
+fn word(Path((a, b)): Path<(String, String)>) -> String {
+    format!("{a}|{b}")
+}
+
+fn echo_json(Json(item): Json<Item>) -> (StatusCode, Json<Item>) {
+    (StatusCode::CREATED, Json(item))
+}
+
+fn form(Form(f): Form<Login>) -> (Cookie, Redirect) {
+    let c = Cookie::new("session", format!("user-{}", f.user))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax);
+    let c = if f.remember.is_some() {
+        c.max_age(Duration::from_secs(3600))
+    } else {
+        c
+    };
+    (c, Redirect::to("/whoami"))
+}
+
+fn whoami(c: Cookies) -> String {
+    match c.get("session") {
+        Some(s) => format!("you are {s}"),
+        None => "anonymous".to_string(),
+    }
+}
+
+fn logout() -> (Cookie, &'static str) {
+    (Cookie::removal("session").path("/"), "bye")
+}
+
+fn hits(State(s): State<Shared>) -> String {
+    (s.hits.fetch_add(1, Ordering::Relaxed) + 1).to_string()
+}
+
+fn events(Query(p): Query<Paging>) -> Sse<impl Iterator<Item = Event> + Send> {
+    let n = p.n.unwrap_or(3).min(100);
+    Sse::new((0..n).map(|i| {
+        Event::new()
+            .id(&i.to_string())
+            .event("tick")
+            .data(&format!("line {i}\nsecond"))
+    }))
+}
+
+fn len(body: Bytes) -> String {
+    body.len().to_string()
+}
+
+fn app() -> App<Shared> {
+    let api = Router::new()
+        .get("/users/{id}", user)
+        .route("/json", post(echo_json))
+        .route("/small", post(len).body_limit(16))
+        .fallback(|req: &Request| {
+            (
+                StatusCode::NOT_FOUND,
+                format!("no api route ({})", req.path().len()),
+            )
+        });
+    let router = Router::new()
+        .get("/", hello)
+        .route("/item", get(hello).post(hello).delete(hello))
+        .get("/files/{*path}", file)
+        .get("/w/{a}/{b}", word)
+        .post("/form", form)
+        .get("/whoami", whoami)
+        .post("/logout", logout)
+        .get("/hits", hits)
+        .get("/sse", events)
+        .post("/len", len)
+        .get("/dir/", hello)
+        .nest("/api", api)
+        .trailing_slash(TrailingSlash::Redirect);
+    App::new(Shared::default()).router(router)
+}
+
+fn curl(args: &[&str]) -> String {
+    let out = Command::new(require("curl"))
+        .args(["-sS", "--max-time", "10"])
+        .args(args)
+        .output()
+        .expect("run curl");
+    assert!(out.status.success(), "curl {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn status_and_body(raw: &str) -> (u16, String, String) {
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw, ""));
+    let status = head[9..12].parse().unwrap();
+    (status, head.to_ascii_lowercase(), body.to_string())
+}
+
+#[test]
+fn curl_routing_methods_and_params() {
+    let srv = TestServer::start(app());
+    let get = |p: &str| status_and_body(&curl(&["-i", &srv.url(p)]));
+
+    assert_eq!(get("/").2, "hello");
+    assert_eq!(get("/api/users/42").2, r#"{"id":42}"#);
+    let (s, _, b) = get("/api/users/abc");
+    assert_eq!((s, b.as_str()), (400, "invalid path parameter"));
+    // Percent-decoded parameters; invalid UTF-8 after decoding is a 400.
+    assert_eq!(
+        get("/files/a/caf%C3%A9%20au%2Flait").2,
+        "file=a/café au/lait"
+    );
+    assert_eq!(get("/w/x%2By/z").2, "x+y|z");
+    let (s, _, b) = get("/files/%FF%FE");
+    assert_eq!((s, b.as_str()), (400, "invalid path parameter"));
+    let (s, _, _) = get("/w/%zz/1");
+    assert_eq!(s, 400);
+    // Misses.
+    let (s, _, b) = get("/nope");
+    assert_eq!((s, b.as_str()), (404, "not found"));
+    let (s, _, b) = get("/api/nothing");
+    assert_eq!((s, b.as_str()), (404, "no api route (12)"));
+    // 405 with Allow.
+    let (s, h, _) = status_and_body(&curl(&["-i", "-X", "PUT", &srv.url("/item")]));
+    assert_eq!(s, 405);
+    assert!(h.contains("allow: get, head, post, delete, options"), "{h}");
+    // OPTIONS.
+    let (s, h, b) = status_and_body(&curl(&["-i", "-X", "OPTIONS", &srv.url("/item")]));
+    assert_eq!((s, b.as_str()), (204, ""));
+    assert!(h.contains("allow: get, head, post, delete, options"), "{h}");
+    // HEAD answered by the GET handler: the GET's length, no body.
+    let raw = curl(&["-I", &srv.url("/api/users/42")]);
+    let (s, h, b) = status_and_body(&raw);
+    assert_eq!((s, b.as_str()), (200, ""));
+    assert!(h.contains("content-length: 9"), "{h}");
+    // Trailing slash redirect, query kept.
+    let (s, h, _) = get("/dir?x=1");
+    assert_eq!(s, 308);
+    assert!(h.contains("location: /dir/?x=1"), "{h}");
+    let followed = curl(&["-L", &srv.url("/dir")]);
+    assert_eq!(followed, "hello");
+    // JSON round trip with curl.
+    let raw = curl(&[
+        "-i",
+        "-H",
+        "content-type: application/json",
+        "--data-binary",
+        r#"{"name":"nut","qty":3,"tags":["a","b"]}"#,
+        &srv.url("/api/json"),
+    ]);
+    let (s, h, b) = status_and_body(&raw);
+    assert_eq!(s, 201);
+    assert!(h.contains("content-type: application/json"), "{h}");
+    assert_eq!(b, r#"{"name":"nut","qty":3,"tags":["a","b"]}"#);
+    srv.stop();
+}
+
+#[test]
+fn curl_state_is_shared_by_all_workers() {
+    let srv = TestServer::start_with(app(), 2, ServerConfig::default());
+    // Fresh connections spread over both workers; the counter is one.
+    let mut last = 0;
+    for _ in 0..20 {
+        let n: u64 = curl(&[&srv.url("/hits")]).parse().unwrap();
+        assert!(n > last);
+        last = n;
+    }
+    assert_eq!(last, 20);
+    srv.stop();
+}
+
+#[test]
+fn httpx_json_form_cookies_rejections_limits_sse() {
+    let srv = TestServer::start(app());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/web_client.py");
+    let out = run_ok(Command::new(python()).arg(script).arg(srv.url("")));
+    assert!(out.contains("web_client: all passed"), "{out}");
+    srv.stop();
+}
