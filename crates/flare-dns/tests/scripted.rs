@@ -142,4 +142,11 @@ fn ids_and_source_ports_are_random_per_query() {
     let ports: BTreeSet<&str> = peers.iter().map(|p| p.split(':').nth(1).unwrap()).collect();
     assert!(ids.len() >= 38, "{peers:?}");
     assert!(ports.len() >= 38, "{peers:?}");
+    // Distinct is not enough: a sequential allocator would be guessable.
+    let seq: Vec<u32> = peers
+        .iter()
+        .map(|p| p.split(':').nth(1).unwrap().parse().unwrap())
+        .collect();
+    let steps = seq.windows(2).filter(|w| w[1].abs_diff(w[0]) <= 2).count();
+    assert!(steps < 10, "source ports look sequential: {seq:?}");
 }
