@@ -206,6 +206,22 @@ pub(crate) fn skip_field(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// Whether `v` holds a CR, LF or NUL: the bytes that could split a head if a
+/// value were written as is. Eight bytes at a time.
+#[inline]
+pub(crate) fn has_line_break_or_nul(v: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(w) = word(v, i) {
+        if (eq(w, b'\r') | eq(w, b'\n') | eq(w, 0)) != 0 {
+            return true;
+        }
+        i += 8;
+    }
+    v[i.min(v.len())..]
+        .iter()
+        .any(|&c| matches!(c, b'\r' | b'\n' | 0))
+}
+
 /// Skips tchar bytes from `i`. Words of the common name bytes (letters,
 /// digits, `-`) are skipped eight at a time; other tchars one at a time.
 #[inline]

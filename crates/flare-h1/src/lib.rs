@@ -67,8 +67,8 @@ pub use request::{
     parse_request, BodyFraming, Expect, HeaderSpan, Method, RequestHead, TargetForm,
 };
 pub use response::{
-    finish_head, is_bodyless_status, reason_phrase, write_header, write_response_head,
-    ResponseBody, ResponseHead,
+    finish_head, is_bodyless_status, reason_phrase, write_header, write_header_trusted,
+    write_response_head, write_response_head_trusted, ResponseBody, ResponseHead,
 };
 
 /// Byte range into the caller's buffer. `u32` offsets keep it small.

@@ -1,7 +1,7 @@
 //! Response serialization (server side): status line, fixed headers, caller
 //! headers, end of head. No allocation beyond the output buffer's growth.
 
-use crate::chars::tchar;
+use crate::chars::{has_line_break_or_nul, skip_tchar, tchar};
 use crate::Version;
 
 /// How the response body is framed on the wire.
@@ -190,6 +190,42 @@ statuses! {
 /// The caller then appends its own fields with [`write_header`] and ends the
 /// head with [`finish_head`].
 pub fn write_response_head(out: &mut Vec<u8>, head: &ResponseHead<'_>) {
+    write_head::<true>(out, head)
+}
+
+/// Like [`write_response_head`], but the `date`, `server`, `content-type` and
+/// `trailer` values are written as given, without the per-byte scan: the
+/// caller guarantees they hold no CR, LF or NUL (for example they come from
+/// `http::HeaderValue`, which rejects those bytes, or from [`crate::DateCache`]).
+/// Breaking the guarantee cannot cause memory unsafety, only a malformed head.
+pub fn write_response_head_trusted(out: &mut Vec<u8>, head: &ResponseHead<'_>) {
+    write_head::<false>(out, head)
+}
+
+/// Appends `name: value\r\n` as given. The caller guarantees `name` is a
+/// token and `value` holds no CR, LF or NUL (as `http::HeaderName` and
+/// `http::HeaderValue` do); otherwise use [`write_header`].
+#[inline]
+pub fn write_header_trusted(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.reserve(name.len() + value.len() + 4);
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+#[inline(always)]
+fn write_field<const CHECK: bool>(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    if CHECK {
+        write_header(out, name, value)
+    } else {
+        write_header_trusted(out, name, value)
+    }
+}
+
+fn write_head<const CHECK: bool>(out: &mut Vec<u8>, head: &ResponseHead<'_>) {
+    // One growth check for the usual head instead of one per field.
+    out.reserve(192);
     let status = if (100..=999).contains(&head.status) {
         head.status
     } else {
@@ -218,13 +254,13 @@ pub fn write_response_head(out: &mut Vec<u8>, head: &ResponseHead<'_>) {
         }
     }
     if let Some(date) = head.date {
-        write_header(out, b"date", date);
+        write_field::<CHECK>(out, b"date", date);
     }
     if let Some(server) = head.server {
-        write_header(out, b"server", server);
+        write_field::<CHECK>(out, b"server", server);
     }
     if let Some(ct) = head.content_type {
-        write_header(out, b"content-type", ct);
+        write_field::<CHECK>(out, b"content-type", ct);
     }
     let bodyless = is_bodyless_status(status);
     match head.body {
@@ -244,7 +280,7 @@ pub fn write_response_head(out: &mut Vec<u8>, head: &ResponseHead<'_>) {
         out.extend_from_slice(b"connection: keep-alive\r\n");
     }
     if let (Some(names), true) = (head.trailer_names, head.chunked_on_wire()) {
-        write_header(out, b"trailer", names);
+        write_field::<CHECK>(out, b"trailer", names);
     }
 }
 
@@ -252,7 +288,8 @@ pub fn write_response_head(out: &mut Vec<u8>, head: &ResponseHead<'_>) {
 /// become `-`); CR, LF and NUL in the value become SP, so caller data can
 /// never split the head (response splitting).
 pub fn write_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    if name.iter().all(|&c| tchar(c)) && !name.is_empty() {
+    out.reserve(name.len() + value.len() + 4);
+    if !name.is_empty() && skip_tchar(name, 0) == name.len() {
         out.extend_from_slice(name);
     } else if name.is_empty() {
         out.push(b'-');
@@ -260,7 +297,7 @@ pub fn write_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
         out.extend(name.iter().map(|&c| if tchar(c) { c } else { b'-' }));
     }
     out.extend_from_slice(b": ");
-    if value.iter().any(|&c| matches!(c, b'\r' | b'\n' | 0)) {
+    if has_line_break_or_nul(value) {
         out.extend(value.iter().map(|&c| {
             if matches!(c, b'\r' | b'\n' | 0) {
                 b' '

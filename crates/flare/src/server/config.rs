@@ -101,7 +101,17 @@ impl ServerConfig {
         self
     }
     /// The `Server` header value (default `flare`; `None` omits it).
+    ///
+    /// # Panics
+    /// If the value holds control characters (it is written into every response
+    /// head as is).
     pub fn server_header(mut self, v: Option<&'static str>) -> Self {
+        if let Some(s) = v {
+            assert!(
+                s.bytes().all(|c| c == b'\t' || (c >= 0x20 && c != 0x7f)),
+                "Server header value holds control characters"
+            );
+        }
         self.server_header = v;
         self
     }

@@ -13,9 +13,9 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use flare_h1::{
-    encode_chunk, encode_last_chunk, finish_head, is_bodyless_status, parse_request, write_header,
-    write_response_head, BodyFraming, ChunkedDecoder, Expect, RequestHead, ResponseBody,
-    ResponseHead, Status, Version as H1Version,
+    encode_chunk, encode_last_chunk, finish_head, is_bodyless_status, parse_request,
+    write_header_trusted, write_response_head_trusted, BodyFraming, ChunkedDecoder, Expect,
+    RequestHead, ResponseBody, ResponseHead, Status, Version as H1Version,
 };
 use flare_net::TcpStream;
 use flare_web::{
@@ -589,9 +589,11 @@ impl Conn {
         if !chunked && framing == ResponseBody::Chunked {
             head.body = ResponseBody::None;
         }
-        write_response_head(&mut self.wbuf, &head);
+        // Every value here is an http::HeaderValue, the Date cache or the static
+        // Server string, none of which can hold CR, LF or NUL.
+        write_response_head_trusted(&mut self.wbuf, &head);
         for (n, v) in resp.headers() {
-            write_header(&mut self.wbuf, n.as_str().as_bytes(), v.as_bytes());
+            write_header_trusted(&mut self.wbuf, n.as_str().as_bytes(), v.as_bytes());
         }
         finish_head(&mut self.wbuf);
         if !keep {
