@@ -196,3 +196,51 @@ fn foreign_tokens_are_left_alone() {
         Some((id, Err(ResolveError::NoNameservers)))
     );
 }
+
+/// A UDP-only server that answers every query with TC set, so the resolver must try
+/// TCP on a port where nothing listens. Serves until `n` queries or 5 s of silence.
+fn tc_only_server(n: usize) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let addr = sock.local_addr().unwrap();
+    let handle = std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        for _ in 0..n {
+            let Ok((len, peer)) = sock.recv_from(&mut buf) else {
+                return;
+            };
+            let mut m = flare_dns::Message::decode(&buf[..len]).unwrap();
+            m.header.response = true;
+            m.header.truncated = true;
+            let mut out = Vec::new();
+            m.encode(&mut out).unwrap();
+            sock.send_to(&out, peer).unwrap();
+        }
+    });
+    (addr, handle)
+}
+
+#[test]
+fn refused_tcp_fallback_is_a_transport_error() {
+    let (addr, server) = tc_only_server(2);
+    let cfg = ResolverConfig::new()
+        .nameserver(addr)
+        .families(Families::Ipv4Only)
+        .attempts(1)
+        .timeout(Duration::from_secs(5));
+    let mut poller = Poller::new().unwrap();
+    let mut dns = ReactorResolver::new(cfg.clone(), Rng::from_os().unwrap(), Token(0));
+    let id = dns.start(&poller, "big.flare.test", Instant::now());
+    let results = run(&mut dns, &mut poller, &[id]);
+    assert_eq!(
+        results[&id],
+        Err(ResolveError::Io(std::io::ErrorKind::ConnectionRefused))
+    );
+    assert_eq!(dns.open_sockets(), 0);
+    let blocking = Resolver::new(cfg).unwrap();
+    assert_eq!(
+        blocking.resolve("big.flare.test"),
+        Err(ResolveError::Io(std::io::ErrorKind::ConnectionRefused))
+    );
+    server.join().unwrap();
+}
