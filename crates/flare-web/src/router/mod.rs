@@ -79,7 +79,7 @@ pub use method::{any, delete, get, head, on, options, patch, post, put, MethodRo
 pub use trie::{PatternError, MAX_PARAMS};
 
 use endpoint::{erase, BoxedEndpoint};
-use trie::{parse_pattern, Captures, Node};
+use trie::{param_names, parse_pattern, Captures, Node};
 
 /// What to do with a path that matches no route but would with its trailing slash
 /// added or removed.
@@ -99,9 +99,26 @@ pub struct Router<S = ()> {
     table: Arc<Table<S>>,
 }
 
+struct Route<S> {
+    pattern: Box<str>,
+    /// The parameter names, in capture order.
+    names: Box<[Box<str>]>,
+    methods: MethodRouter<S>,
+}
+
+impl<S> Clone for Route<S> {
+    fn clone(&self) -> Self {
+        Route {
+            pattern: self.pattern.clone(),
+            names: self.names.clone(),
+            methods: self.methods.clone(),
+        }
+    }
+}
+
 struct Table<S> {
     trie: Node,
-    routes: Vec<(Box<str>, MethodRouter<S>)>,
+    routes: Vec<Route<S>>,
     fallback: Option<BoxedEndpoint<S>>,
     /// Fallbacks of nested routers, longest prefix first.
     nested_fallbacks: Vec<(Box<str>, BoxedEndpoint<S>)>,
@@ -135,7 +152,12 @@ impl<S> fmt::Debug for Router<S> {
         f.debug_struct("Router")
             .field(
                 "routes",
-                &self.table.routes.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+                &self
+                    .table
+                    .routes
+                    .iter()
+                    .map(|r| &r.pattern)
+                    .collect::<Vec<_>>(),
             )
             .field("trailing_slash", &self.table.trailing_slash)
             .finish()
@@ -193,12 +215,16 @@ impl<S: 'static> Router<S> {
         t.any_limit |= methods.limit().is_some();
         match *slot {
             Some(i) => match t.routes.get_mut(i) {
-                Some((_, existing)) => existing.merge(methods),
+                Some(existing) => existing.methods.merge(methods),
                 None => unreachable!("trie values index routes"),
             },
             None => {
                 *slot = Some(next);
-                t.routes.push((pattern.into(), methods));
+                t.routes.push(Route {
+                    pattern: pattern.into(),
+                    names: param_names(&segments),
+                    methods,
+                });
             }
         }
     }
@@ -255,13 +281,13 @@ impl<S: 'static> Router<S> {
             "nest prefix {prefix:?} must start with `/` and not end with it"
         );
         let other = Arc::try_unwrap(other.table).unwrap_or_else(|t| (*t).clone());
-        for (pattern, methods) in other.routes {
-            let full = if &*pattern == "/" {
+        for route in other.routes {
+            let full = if &*route.pattern == "/" {
                 prefix.to_string()
             } else {
-                format!("{prefix}{pattern}")
+                format!("{prefix}{}", route.pattern)
             };
-            self.add(&full, methods);
+            self.add(&full, route.methods);
         }
         let t = self.table_mut();
         for (p, f) in other.nested_fallbacks {
@@ -279,8 +305,8 @@ impl<S: 'static> Router<S> {
     /// method and path, or both have a fallback.
     pub fn merge(mut self, other: Router<S>) -> Self {
         let other = Arc::try_unwrap(other.table).unwrap_or_else(|t| (*t).clone());
-        for (pattern, methods) in other.routes {
-            self.add(&pattern, methods);
+        for route in other.routes {
+            self.add(&route.pattern, route.methods);
         }
         let t = self.table_mut();
         if let Some(f) = other.fallback {
@@ -301,12 +327,15 @@ impl<S: 'static> Router<S> {
         let mut caps = Captures::new();
         let found = t.trie.lookup(req.path(), &mut caps);
         if let Some(route) = found.and_then(|i| t.routes.get(i)) {
-            for c in caps.as_slice() {
-                if req.capture_param(c.name, c.start, c.end).is_err() {
+            for (c, name) in caps.as_slice().iter().zip(route.names.iter()) {
+                if req
+                    .capture_param(name, c.start as usize, c.end as usize)
+                    .is_err()
+                {
                     return Response::error(StatusCode::BAD_REQUEST, "invalid path parameter");
                 }
             }
-            return route.1.dispatch(req, state);
+            return route.methods.dispatch(req, state);
         }
         self.miss(req, state)
     }
@@ -368,12 +397,12 @@ impl<S: 'static> Router<S> {
         }
         let mut caps = Captures::new();
         let i = t.trie.lookup(req.path(), &mut caps)?;
-        t.routes.get(i)?.1.limit()
+        t.routes.get(i)?.methods.limit()
     }
 
     /// The patterns of every route, in the order they were first added.
     pub fn patterns(&self) -> impl Iterator<Item = &str> {
-        self.table.routes.iter().map(|(p, _)| &**p)
+        self.table.routes.iter().map(|r| &*r.pattern)
     }
 
     /// Whether `path` matches a route (for benchmarks and tests; allocation-free).

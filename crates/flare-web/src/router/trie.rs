@@ -15,8 +15,9 @@ use std::fmt;
 /// route is added). Lookups record captures in a fixed array of this size.
 pub const MAX_PARAMS: usize = 16;
 
-/// Static children up to this many are scanned; more are bisected.
-const LINEAR_CHILDREN: usize = 8;
+/// Static children up to this many are scanned (length and first byte first); more
+/// are bisected.
+const LINEAR_CHILDREN: usize = 16;
 
 /// A segment of a route pattern.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,40 +125,54 @@ pub(crate) fn parse_pattern(pattern: &str) -> Result<Vec<Segment<'_>>, PatternEr
     Ok(out)
 }
 
-/// One captured parameter: its name (borrowed from the table) and its byte range in
-/// the path.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Capture<'r> {
-    pub name: &'r str,
-    pub start: usize,
-    pub end: usize,
+/// The parameter names of a parsed pattern, in order.
+pub(crate) fn param_names(segments: &[Segment<'_>]) -> Box<[Box<str>]> {
+    segments
+        .iter()
+        .filter_map(|s| match s {
+            Segment::Param(n) | Segment::CatchAll(n) => Some((*n).into()),
+            Segment::Static(_) => None,
+        })
+        .collect()
+}
+
+/// One captured parameter: its byte range in the path. The names come from the
+/// matched route's pattern, in the same order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Capture {
+    pub start: u32,
+    pub end: u32,
 }
 
 /// The parameters a lookup captured, in a fixed array (no allocation).
 #[derive(Debug)]
-pub(crate) struct Captures<'r> {
-    items: [Capture<'r>; MAX_PARAMS],
+pub(crate) struct Captures {
+    items: [Capture; MAX_PARAMS],
     len: usize,
 }
 
-impl<'r> Captures<'r> {
+impl Captures {
     pub fn new() -> Self {
         Captures {
             items: [Capture::default(); MAX_PARAMS],
             len: 0,
         }
     }
-    pub fn as_slice(&self) -> &[Capture<'r>] {
+    pub fn as_slice(&self) -> &[Capture] {
         self.items.get(..self.len).unwrap_or(&[])
     }
-    fn push(&mut self, c: Capture<'r>) -> bool {
-        match self.items.get_mut(self.len) {
-            Some(slot) => {
-                *slot = c;
+    #[inline]
+    fn push(&mut self, start: usize, end: usize) -> bool {
+        match (self.items.get_mut(self.len), u32::try_from(end)) {
+            (Some(slot), Ok(end)) => {
+                *slot = Capture {
+                    start: start as u32,
+                    end,
+                };
                 self.len += 1;
                 true
             }
-            None => false,
+            _ => false,
         }
     }
 }
@@ -199,7 +214,7 @@ impl Node {
     }
 
     /// The value for `path` and the parameters it captured.
-    pub fn lookup<'r>(&'r self, path: &str, caps: &mut Captures<'r>) -> Option<usize> {
+    pub fn lookup(&self, path: &str, caps: &mut Captures) -> Option<usize> {
         let bytes = path.as_bytes();
         match bytes.split_first() {
             Some((b'/', [])) => self.value,
@@ -209,7 +224,7 @@ impl Node {
     }
 
     /// Matches the segment starting at `pos` (just after a `/`) and the rest.
-    fn find<'r>(&'r self, path: &[u8], pos: usize, caps: &mut Captures<'r>) -> Option<usize> {
+    fn find(&self, path: &[u8], pos: usize, caps: &mut Captures) -> Option<usize> {
         let tail = path.get(pos..).unwrap_or(&[]);
         let slash = tail.iter().position(|&b| b == b'/');
         let seg = match slash {
@@ -225,12 +240,7 @@ impl Node {
         if let Some(p) = &self.param {
             if !seg.is_empty() {
                 let mark = caps.len;
-                let cap = Capture {
-                    name: &p.0,
-                    start: pos,
-                    end: pos + seg.len(),
-                };
-                if caps.push(cap) {
+                if caps.push(pos, pos + seg.len()) {
                     if let Some(v) = p.1.descend(path, next, caps) {
                         return Some(v);
                     }
@@ -240,12 +250,7 @@ impl Node {
         }
         if let Some(c) = &self.catch_all {
             if !tail.is_empty() && c.1.value.is_some() {
-                let cap = Capture {
-                    name: &c.0,
-                    start: pos,
-                    end: path.len(),
-                };
-                if caps.push(cap) {
+                if caps.push(pos, path.len()) {
                     return c.1.value;
                 }
             }
@@ -253,12 +258,8 @@ impl Node {
         None
     }
 
-    fn descend<'r>(
-        &'r self,
-        path: &[u8],
-        next: Option<usize>,
-        caps: &mut Captures<'r>,
-    ) -> Option<usize> {
+    #[inline]
+    fn descend(&self, path: &[u8], next: Option<usize>, caps: &mut Captures) -> Option<usize> {
         match next {
             None => self.value,
             Some(pos) => self.find(path, pos, caps),
@@ -267,9 +268,11 @@ impl Node {
 
     fn static_child(&self, seg: &[u8]) -> Option<&Node> {
         if self.statics.len() <= LINEAR_CHILDREN {
+            // Length and first byte rule out almost every sibling without a memcmp.
+            let first = seg.first();
             self.statics
                 .iter()
-                .find(|(k, _)| **k == *seg)
+                .find(|(k, _)| k.len() == seg.len() && k.first() == first && **k == *seg)
                 .map(|(_, n)| n)
         } else {
             self.statics
@@ -298,23 +301,37 @@ fn slot_named<'n>(
 mod tests {
     use super::*;
 
-    fn table(patterns: &[&str]) -> Node {
+    struct Table {
+        root: Node,
+        names: Vec<Box<[Box<str>]>>,
+    }
+
+    fn table(patterns: &[&str]) -> Table {
         let mut root = Node::default();
+        let mut names = Vec::new();
         for (i, p) in patterns.iter().enumerate() {
             let segs = parse_pattern(p).unwrap();
             *root.insert(&segs).unwrap() = Some(i);
+            names.push(param_names(&segs));
         }
-        root
+        Table { root, names }
     }
 
-    fn find(root: &Node, path: &str) -> Option<(usize, Vec<(String, String)>)> {
+    fn find(t: &Table, path: &str) -> Option<(usize, Vec<(String, String)>)> {
         let mut caps = Captures::new();
-        let v = root.lookup(path, &mut caps)?;
+        let v = t.root.lookup(path, &mut caps)?;
         let got = caps
             .as_slice()
             .iter()
-            .map(|c| (c.name.to_string(), path[c.start..c.end].to_string()))
+            .zip(&t.names[v])
+            .map(|(c, n)| {
+                (
+                    n.to_string(),
+                    path[c.start as usize..c.end as usize].to_string(),
+                )
+            })
             .collect();
+        assert_eq!(caps.as_slice().len(), t.names[v].len());
         Some((v, got))
     }
 
@@ -409,7 +426,7 @@ mod tests {
         let mut t = table(&["/u/{id}"]);
         let segs = parse_pattern("/u/{name}/x").unwrap();
         assert_eq!(
-            t.insert(&segs).map(|_| ()),
+            t.root.insert(&segs).map(|_| ()),
             Err(PatternError::NameConflict {
                 existing: "id".into()
             })
