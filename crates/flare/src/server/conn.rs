@@ -17,7 +17,6 @@ use flare_h1::{
     write_header_trusted, write_response_head_trusted, BodyFraming, ChunkedDecoder, Expect,
     RequestHead, ResponseBody, ResponseHead, Status, Version as H1Version,
 };
-use flare_net::TcpStream;
 use flare_web::{
     Body, BodyStream, FileBody, Frame, Handler, Request, Response, StreamContext, StreamWaker,
 };
@@ -25,6 +24,7 @@ use http::{Method, StatusCode, Version};
 
 use super::config::ServerConfig;
 use super::static_response::StaticResponse;
+use super::transport::Transport;
 
 /// What a worker serves.
 pub(crate) enum Service<H> {
@@ -128,8 +128,8 @@ impl Buffers {
     }
 }
 
-pub(crate) struct Conn {
-    pub(crate) stream: TcpStream,
+pub(crate) struct Conn<T> {
+    pub(crate) io: T,
     peer: SocketAddr,
     rbuf: Vec<u8>,
     rstart: usize,
@@ -160,19 +160,14 @@ pub(crate) struct Conn {
     pub(crate) deadline: Option<(Instant, Deadline)>,
 }
 
-impl Conn {
-    pub(crate) fn new(
-        stream: TcpStream,
-        peer: SocketAddr,
-        bufs: Buffers,
-        cfg: &ServerConfig,
-    ) -> Conn {
+impl<T: Transport> Conn<T> {
+    pub(crate) fn new(io: T, peer: SocketAddr, bufs: Buffers, cfg: &ServerConfig) -> Conn<T> {
         let mut rbuf = bufs.rbuf;
         if rbuf.len() < RBUF_INITIAL {
             rbuf.resize(RBUF_INITIAL, 0);
         }
         Conn {
-            stream,
+            io,
             peer,
             rbuf,
             rstart: 0,
@@ -261,7 +256,7 @@ impl Conn {
             }
         }
         if self.rend < self.rbuf.len() {
-            match self.stream.read(&mut self.rbuf[self.rend..]) {
+            match self.io.read(&mut self.rbuf[self.rend..]) {
                 Ok(0) => self.peer_closed = true,
                 Ok(n) => self.rend += n,
                 Err(e) if e.is_would_block() => return Step::Keep,
@@ -691,36 +686,38 @@ impl Conn {
         loop {
             let head_left = self.wbuf.len() - self.wpos;
             let res = match &self.out_body {
-                Some(ob) if head_left > 0 => self.stream.writev(&[
-                    std::io::IoSlice::new(&self.wbuf[self.wpos..]),
-                    std::io::IoSlice::new(&ob.bytes[ob.pos..]),
-                ]),
-                Some(ob) => self.stream.write(&ob.bytes[ob.pos..]),
-                None if head_left > 0 => self.stream.write(&self.wbuf[self.wpos..]),
+                Some(ob) if head_left > 0 => {
+                    self.io.write2(&self.wbuf[self.wpos..], &ob.bytes[ob.pos..])
+                }
+                Some(ob) => self.io.write(&ob.bytes[ob.pos..]),
+                None if head_left > 0 => self.io.write(&self.wbuf[self.wpos..]),
                 None => match &mut self.out_file {
-                    Some(f) if f.len > 0 => {
-                        let count = f.len.min(1 << 30) as usize;
-                        match rustix::fs::sendfile(
-                            &self.stream,
-                            &f.file,
-                            Some(&mut f.offset),
-                            count,
-                        ) {
-                            // The file shrank under us: the promised length cannot be
-                            // sent, so the framing is broken; close.
-                            Ok(0) => return Err(()),
-                            Ok(n) => {
-                                f.len -= n as u64;
-                                continue;
+                    Some(f) if f.len > 0 => match self.io.sendfile(f) {
+                        // The file shrank under us: the promised length cannot be
+                        // sent, so the framing is broken; close.
+                        Some(Ok(0)) => return Err(()),
+                        Some(Ok(_)) => continue,
+                        Some(Err(e)) => Err(e),
+                        None => {
+                            // No sendfile here (TLS): read the next piece into the
+                            // send buffer.
+                            self.wbuf.clear();
+                            self.wpos = 0;
+                            if read_file_chunk(f, &mut self.wbuf).is_err() {
+                                return Err(());
                             }
-                            Err(e) => Err(flare_net::Error::from(e)),
+                            continue;
                         }
-                    }
+                    },
                     Some(_) => {
                         self.out_file = None;
                         continue;
                     }
-                    None => break,
+                    None => match self.io.flush() {
+                        Ok(true) => break,
+                        Ok(false) => Err(flare_net::Error::WouldBlock),
+                        Err(e) => Err(e),
+                    },
                 },
             };
             match res {
@@ -753,7 +750,7 @@ impl Conn {
             if !matches!(self.phase, Phase::Linger { .. }) {
                 // Half-close and keep reading briefly, so unread request bytes do not
                 // turn our response into a reset (RFC 9112 section 9.6).
-                let _ = self.stream.shutdown(std::net::Shutdown::Write);
+                self.io.shutdown_write();
                 self.phase = Phase::Linger { discarded: 0 };
                 self.deadline = Some((cx.now + cx.cfg.linger_timeout, Deadline::Linger));
             }
@@ -774,7 +771,7 @@ impl Conn {
         self.rstart = 0;
         self.rend = 0;
         loop {
-            match self.stream.read(&mut self.rbuf) {
+            match self.io.read(&mut self.rbuf) {
                 Ok(0) => return Step::Close,
                 Ok(n) => {
                     discarded += n;
@@ -863,4 +860,21 @@ fn fill_request(req: &mut Request, head: &RequestHead, buf: &[u8], peer: SocketA
         req.push_header(h.name.get(buf), h.value.get(buf));
     }
     req.set_peer_addr(Some(peer));
+}
+
+/// Reads up to 64 KiB of a file range into `out` (for transports without sendfile).
+pub(crate) fn read_file_chunk(f: &mut FileBody, out: &mut Vec<u8>) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let n = f.len.min(64 * 1024) as usize;
+    let start = out.len();
+    out.resize(start + n, 0);
+    let got = f.file.read_at(&mut out[start..], f.offset)?;
+    if got == 0 {
+        // The file shrank: the promised length cannot be sent.
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    out.truncate(start + got);
+    f.offset += got as u64;
+    f.len -= got as u64;
+    Ok(())
 }

@@ -9,6 +9,7 @@ mod config;
 mod conn;
 mod signal;
 mod static_response;
+mod transport;
 mod worker;
 
 use std::net::{SocketAddr, ToSocketAddrs};

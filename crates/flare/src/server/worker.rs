@@ -6,12 +6,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use flare_h1::DateCache;
-use flare_net::TcpListener;
+use flare_net::{TcpListener, TcpStream};
 use flare_reactor::{Events, Interest, Mode, Poller, TimerId, TimerWheel, Token, Waker};
 use flare_web::{Handler, StreamWaker};
 
 use super::config::ServerConfig;
 use super::conn::{Buffers, Conn, Ctx, Deadline, Step};
+use super::transport::Transport;
 use super::Shared;
 
 pub(crate) use super::conn::Service;
@@ -22,7 +23,7 @@ const WAKER: Token = Token(usize::MAX - 1);
 const POOL_MAX: usize = 256;
 
 struct Slot {
-    conn: Option<Conn>,
+    conn: Option<Conn<TcpStream>>,
     /// Bumped when a slot is reused, so stale timers and wakes are recognised.
     generation: u32,
     /// The wheel timer armed for this connection and when it fires.
@@ -199,7 +200,7 @@ impl<H: Handler> Worker<H> {
             };
             if self
                 .poller
-                .reregister(&conn.stream, Token(idx), interest, Mode::Level)
+                .reregister(conn.io.socket(), Token(idx), interest, Mode::Level)
                 .is_err()
             {
                 self.close(idx);
@@ -293,7 +294,12 @@ impl<H: Handler> Worker<H> {
                     };
                     if self
                         .poller
-                        .register(&conn.stream, Token(idx), Interest::READABLE, Mode::Level)
+                        .register(
+                            conn.io.socket(),
+                            Token(idx),
+                            Interest::READABLE,
+                            Mode::Level,
+                        )
                         .is_err()
                     {
                         self.free.push(idx);
@@ -371,7 +377,7 @@ impl<H: Handler> Worker<H> {
         }
         slot.generation = slot.generation.wrapping_add(1);
         conn.cancel();
-        let _ = self.poller.deregister(&conn.stream);
+        let _ = self.poller.deregister(conn.io.socket());
         self.free.push(idx);
         self.live -= 1;
         if self.pool.len() < POOL_MAX {
@@ -488,10 +494,10 @@ fn stream_waker(
     })
 }
 
-fn slot_write_registered(conn: &Conn) -> bool {
+fn slot_write_registered(conn: &Conn<TcpStream>) -> bool {
     conn.write_registered
 }
 
-fn set_write_registered(conn: &mut Conn, on: bool) {
+fn set_write_registered(conn: &mut Conn<TcpStream>, on: bool) {
     conn.write_registered = on;
 }

@@ -1,0 +1,69 @@
+//! What a connection driver reads from and writes to: the socket itself, or a TLS
+//! session over it. Drivers are generic over it, so the plaintext path has no
+//! indirection.
+
+use std::io::IoSlice;
+
+use flare_net::{Error, TcpStream};
+use flare_web::FileBody;
+
+pub(crate) type IoResult<T> = Result<T, Error>;
+
+/// A byte stream under a protocol driver.
+pub(crate) trait Transport {
+    /// The socket, for registration with the poller.
+    fn socket(&self) -> &TcpStream;
+    /// Reads application bytes; `Ok(0)` is the end of the stream, `WouldBlock` means
+    /// nothing now.
+    fn read(&mut self, buf: &mut [u8]) -> IoResult<usize>;
+    /// Writes application bytes; returns how many were taken.
+    fn write(&mut self, buf: &[u8]) -> IoResult<usize>;
+    /// Writes two buffers in order; returns how many bytes were taken in all.
+    fn write2(&mut self, a: &[u8], b: &[u8]) -> IoResult<usize>;
+    /// Sends part of a file with `sendfile(2)` when the transport can (plain TCP);
+    /// `None` when it cannot and the caller must read the file itself.
+    fn sendfile(&mut self, file: &mut FileBody) -> Option<IoResult<usize>>;
+    /// Pushes out anything the transport buffered itself (TLS records); `Ok(true)`
+    /// when nothing is left.
+    fn flush(&mut self) -> IoResult<bool>;
+    /// Ends our writing side (TLS: close_notify first).
+    fn shutdown_write(&mut self);
+}
+
+impl Transport for TcpStream {
+    #[inline]
+    fn socket(&self) -> &TcpStream {
+        self
+    }
+    #[inline]
+    fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
+        TcpStream::read(self, buf)
+    }
+    #[inline]
+    fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
+        TcpStream::write(self, buf)
+    }
+    #[inline]
+    fn write2(&mut self, a: &[u8], b: &[u8]) -> IoResult<usize> {
+        self.writev(&[IoSlice::new(a), IoSlice::new(b)])
+    }
+    fn sendfile(&mut self, f: &mut FileBody) -> Option<IoResult<usize>> {
+        let count = f.len.min(1 << 30) as usize;
+        Some(
+            match rustix::fs::sendfile(&*self, &f.file, Some(&mut f.offset), count) {
+                Ok(n) => {
+                    f.len -= n as u64;
+                    Ok(n)
+                }
+                Err(e) => Err(Error::from(e)),
+            },
+        )
+    }
+    #[inline]
+    fn flush(&mut self) -> IoResult<bool> {
+        Ok(true)
+    }
+    fn shutdown_write(&mut self) {
+        let _ = self.shutdown(std::net::Shutdown::Write);
+    }
+}
