@@ -60,10 +60,12 @@ impl<H: Handler> Handler for TimeoutHandler<H> {
             // A deadline past the end of time never fires.
             return self.inner.handle(req);
         };
-        let timer = Timer::global();
-        let id = timer.arm(deadline, req.cancel_token().clone());
+        let armed = Armed {
+            timer: Timer::global(),
+            id: Timer::global().arm(deadline, req.cancel_token().clone()),
+        };
         let resp = self.inner.handle(req);
-        let fired = timer.disarm(id);
+        let fired = armed.disarm();
         if fired || Instant::now() >= deadline {
             log::warn!(
                 "{} {} took longer than {:?}; answering 503",
@@ -78,6 +80,28 @@ impl<H: Handler> Handler for TimeoutHandler<H> {
 
     fn body_limit(&self, req: &Request) -> Option<u64> {
         self.inner.body_limit(req)
+    }
+}
+
+/// A deadline that is disarmed when dropped, so a panicking handler leaves nothing
+/// behind in the timer.
+struct Armed {
+    timer: &'static Timer,
+    id: u64,
+}
+
+impl Armed {
+    /// Disarms; whether the deadline had fired.
+    fn disarm(self) -> bool {
+        let fired = self.timer.disarm(self.id);
+        std::mem::forget(self);
+        fired
+    }
+}
+
+impl Drop for Armed {
+    fn drop(&mut self) {
+        self.timer.disarm(self.id);
     }
 }
 
@@ -262,6 +286,36 @@ mod tests {
         assert_eq!(zero.handle(&mut Request::default()).status(), 503);
         let endless = (|_: &Request| Response::text("x")).layer(Timeout::new(Duration::MAX));
         assert_eq!(endless.handle(&mut Request::default()).status(), 200);
+    }
+
+    #[test]
+    fn a_panicking_handler_leaves_no_deadline_behind() {
+        let ours = Arc::new(Mutex::new(Vec::new()));
+        let ours2 = ours.clone();
+        let app = (move |req: &Request| -> Response {
+            // Mark our token, then find our entry: the only live one already cancelled.
+            req.cancel_token().cancel();
+            let st = Timer::global().lock();
+            let ids: Vec<u64> = st
+                .live
+                .iter()
+                .filter(|(_, t)| t.is_cancelled())
+                .map(|(id, _)| *id)
+                .collect();
+            drop(st);
+            *ours2.lock().unwrap() = ids;
+            panic!("boom")
+        })
+        .layer(Timeout::new(Duration::from_secs(3600)));
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            app.handle(&mut Request::default())
+        }));
+        assert!(caught.is_err());
+        let ids = ours.lock().unwrap().clone();
+        assert_eq!(ids.len(), 1);
+        let st = Timer::global().lock();
+        assert!(!st.live.contains_key(&ids[0]));
+        assert!(!st.fired.contains(&ids[0]));
     }
 
     #[test]
