@@ -2,7 +2,8 @@
 //! HEAD, index files and directory redirects, single and multiple ranges (`curl -r`),
 //! `416`, `304` on a repeated ETag, path traversal attempts (`--path-as-is`, encoded
 //! dots, NUL, a symlink out of the root), a large file sent with sendfile, and gzip
-//! through the `Compress` layer decoded by httpx.
+//! through the `Compress` layer decoded by httpx; and the same behind the Router's
+//! catch-all parameter.
 
 mod common;
 
@@ -13,6 +14,7 @@ use std::time::Instant;
 use common::{python, require, TestServer};
 use flare::web::fs::ServeDir;
 use flare::web::middleware::{Compress, HandlerExt};
+use flare::web::router::Router;
 
 const BIG: usize = 32 * 1024 * 1024;
 const SECRET: &str = "SECRET-NEVER-SERVED";
@@ -389,4 +391,35 @@ fn httpx_gzip_etag_round_trip_and_range() {
     assert_eq!(res[3]["status"], 200);
     assert_eq!(first(&res[3], "content-encoding"), None);
     assert!(first(&res[3], "etag").unwrap().starts_with('"'));
+}
+
+#[test]
+fn behind_the_router_catch_all() {
+    let root = tree("router", false);
+    std::fs::write(root.join("100%.txt"), "percent").unwrap();
+    let app = Router::new()
+        .mount("/files/{*path}", ServeDir::new(&root))
+        .layer(Compress::new());
+    let s = TestServer::start(app);
+    let (body, err) = curl(&["-v", "--compressed", &s.url("/files/app.js")]);
+    assert_eq!(status(&err), 200);
+    assert_eq!(header(&err, "content-encoding").as_deref(), Some("gzip"));
+    assert_eq!(body, app_js().as_bytes());
+    let (body, _) = curl(&[&s.url("/files/100%25.txt")]);
+    assert_eq!(body, b"percent");
+    let (body, err) = curl(&["-v", "-r", "0-4", &s.url("/files/hello.txt")]);
+    assert_eq!(status(&err), 206);
+    assert_eq!(body, b"hello");
+    for (path, want) in [
+        ("/files/../Cargo.toml", 400),
+        ("/files/%2e%2e/Cargo.toml", 400),
+        ("/files/sub/..%2f..%2fCargo.toml", 400),
+        ("/files/.env", 404),
+        ("/files/escape.txt", 404),
+    ] {
+        let url = format!("http://{}{path}", s.addr);
+        let (body, err) = curl(&["-v", "--path-as-is", &url]);
+        assert_eq!(status(&err), want, "{path}");
+        assert!(!String::from_utf8_lossy(&body).contains(SECRET), "{path}");
+    }
 }

@@ -11,9 +11,10 @@
 //! What it does, and why:
 //!
 //! - The file path comes from the router's catch-all parameter `path` when there is
-//!   one (`/static/{*path}`), else from the request path minus [`prefix`](ServeDir::prefix).
-//! - The path is percent-decoded, then split; a `..` segment (raw or `%2e%2e`), a NUL
-//!   or a malformed escape is a `400`; hidden segments (`.git`) are a `404` unless
+//!   one (`/static/{*path}`; see [`path_param`](ServeDir::path_param)), else from the
+//!   request path minus [`prefix`](ServeDir::prefix).
+//! - The request path is percent-decoded (a router parameter already is), then
+//!   split; a `..` segment (raw or `%2e%2e`), a NUL or a malformed escape is a `400`; hidden segments (`.git`) are a `404` unless
 //!   [`serve_hidden`](ServeDir::serve_hidden). The file's canonical path must stay
 //!   under the canonical root, so a symlink out of the root is a `404` unless
 //!   [`allow_symlinks_outside`](ServeDir::allow_symlinks_outside).
@@ -72,6 +73,7 @@ pub struct ServeDir {
     root: PathBuf,
     canonical_root: OnceLock<PathBuf>,
     prefix: String,
+    param: String,
     index: Option<String>,
     serve_hidden: bool,
     symlinks_outside: bool,
@@ -89,6 +91,7 @@ impl ServeDir {
             root: root.into(),
             canonical_root: OnceLock::new(),
             prefix: String::new(),
+            param: "path".to_owned(),
             index: Some("index.html".to_owned()),
             serve_hidden: false,
             symlinks_outside: false,
@@ -103,6 +106,15 @@ impl ServeDir {
     /// when the router captured a `path` parameter.
     pub fn prefix(mut self, prefix: &str) -> Self {
         self.prefix = prefix.trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// The router parameter that holds the file path, for a mount like
+    /// `/static/{*path}`. Default: `path`. Routers percent-decode parameters, so its
+    /// value is not decoded again (a file named `100%.txt` is reachable, and
+    /// `%252e%252e` stays a literal name); the traversal checks still apply.
+    pub fn path_param(mut self, name: &str) -> Self {
+        self.param = name.to_owned();
         self
     }
 
@@ -156,14 +168,16 @@ impl ServeDir {
         Some(self.canonical_root.get_or_init(|| r))
     }
 
-    /// The part of the request path that names the file, or `None` when the request
-    /// is outside the mount.
-    fn raw_file_path<'r>(&self, req: &'r Request) -> Option<&'r str> {
-        if let Some(p) = req.param("path") {
-            return Some(p);
+    /// The relative file path the request names, or `None` when the request is
+    /// outside the mount.
+    fn file_path(&self, req: &Request) -> Option<Result<PathBuf, PathError>> {
+        if let Some(p) = req.param(&self.param) {
+            // The router has percent-decoded it already.
+            return Some(path::decoded_relative_path(p, self.serve_hidden));
         }
         let rest = req.path().strip_prefix(self.prefix.as_str())?;
-        (rest.is_empty() || rest.starts_with('/')).then_some(rest)
+        (rest.is_empty() || rest.starts_with('/'))
+            .then(|| path::relative_path(rest, self.serve_hidden))
     }
 
     /// Resolves a relative path to a canonical path under the root (or anywhere, when
@@ -174,10 +188,10 @@ impl ServeDir {
     }
 
     fn serve(&self, req: &Request) -> Response {
-        let Some(raw) = self.raw_file_path(req) else {
+        let Some(rel) = self.file_path(req) else {
             return not_found();
         };
-        let rel = match path::relative_path(raw, self.serve_hidden) {
+        let rel = match rel {
             Ok(rel) => rel,
             Err(PathError::Hidden) => return not_found(),
             Err(_) => return Response::error(StatusCode::BAD_REQUEST, "bad path"),

@@ -24,6 +24,17 @@ pub enum PathError {
 /// segments like a raw one and cannot hide a `..`. Empty and `.` segments are dropped.
 pub fn relative_path(raw: &str, serve_hidden: bool) -> Result<PathBuf, PathError> {
     let decoded = percent_decode(raw.as_bytes())?;
+    check_segments(&decoded, serve_hidden)
+}
+
+/// [`relative_path`] for a value that is already percent-decoded (a router
+/// parameter): it is not decoded again, so a file name with `%` in it is found and
+/// `%252e%252e` stays a harmless literal.
+pub fn decoded_relative_path(decoded: &str, serve_hidden: bool) -> Result<PathBuf, PathError> {
+    check_segments(decoded.as_bytes(), serve_hidden)
+}
+
+fn check_segments(decoded: &[u8], serve_hidden: bool) -> Result<PathBuf, PathError> {
     let mut out = PathBuf::new();
     for seg in decoded.split(|&b| b == b'/') {
         match seg {
@@ -121,5 +132,30 @@ mod tests {
         );
         assert_eq!(relative_path("/../x", true), Err(Traversal));
         assert_eq!(relative_path("/...", true), Ok(PathBuf::from("...")));
+    }
+
+    #[test]
+    fn decoded_values_are_not_decoded_again() {
+        assert_eq!(
+            decoded_relative_path("a/100%.txt", false),
+            Ok(PathBuf::from("a/100%.txt"))
+        );
+        assert_eq!(
+            decoded_relative_path("%2e%2e/x", false),
+            Ok(PathBuf::from("%2e%2e/x"))
+        );
+        assert_eq!(
+            decoded_relative_path("a/../b", false),
+            Err(PathError::Traversal)
+        );
+        assert_eq!(
+            decoded_relative_path("nul\u{0}", false),
+            Err(PathError::Nul)
+        );
+        assert_eq!(
+            decoded_relative_path("a\\b", false),
+            Ok(PathBuf::from("a\\b"))
+        );
+        assert_eq!(decoded_relative_path(".env", false), Err(PathError::Hidden));
     }
 }

@@ -178,9 +178,23 @@ fn prefix_and_router_parameter() {
     r.push_param("path", "sub/index.html");
     let mut resp = dir.handle(&mut r);
     assert_eq!(body(&mut resp), b"<h1>sub</h1>");
+    // Parameters arrive decoded: no second decoding, the same traversal checks.
+    let mut r = req(Method::GET, "/files/x", &[]);
+    r.push_param("path", "../outside/secret.txt");
+    assert_eq!(dir.handle(&mut r).status(), 400);
     let mut r = req(Method::GET, "/files/x", &[]);
     r.push_param("path", "%2e%2e/outside/secret.txt");
-    assert_eq!(dir.handle(&mut r).status(), 400);
+    assert_eq!(dir.handle(&mut r).status(), 404);
+    std::fs::write(dir.root().unwrap().join("100%.txt"), "percent").unwrap();
+    let mut r = req(Method::GET, "/files/100%25.txt", &[]);
+    r.push_param("path", "100%.txt");
+    assert_eq!(body(&mut dir.handle(&mut r)), b"percent");
+    assert_eq!(body(&mut get(&dir, "/static/100%25.txt", &[])), b"percent");
+    // Another parameter name.
+    let named = ServeDir::new(dir.root().unwrap()).path_param("rest");
+    let mut r = req(Method::GET, "/x", &[]);
+    r.push_param("rest", "hello.txt");
+    assert_eq!(body(&mut named.handle(&mut r)), b"hello world\n");
 }
 
 #[test]
