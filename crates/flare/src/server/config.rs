@@ -19,6 +19,8 @@ pub struct ServerConfig {
     pub(crate) max_connections: usize,
     pub(crate) server_header: Option<&'static str>,
     pub(crate) accept_backoff: Duration,
+    pub(crate) h2: flare_h2::Config,
+    pub(crate) h2c: bool,
 }
 
 impl Default for ServerConfig {
@@ -35,6 +37,8 @@ impl Default for ServerConfig {
             max_connections: 10_000,
             server_header: Some("flare"),
             accept_backoff: Duration::from_millis(100),
+            h2: flare_h2::Config::new(),
+            h2c: true,
         }
     }
 }
@@ -113,6 +117,19 @@ impl ServerConfig {
             );
         }
         self.server_header = v;
+        self
+    }
+    /// HTTP/2 settings and limits (see [`flare_h2::Config`]: concurrent streams,
+    /// windows, frame size, header list size, and the budgets against rapid reset,
+    /// CONTINUATION, PING/SETTINGS/PRIORITY floods).
+    pub fn http2(mut self, cfg: flare_h2::Config) -> Self {
+        self.h2 = cfg;
+        self
+    }
+    /// Serve HTTP/2 over cleartext on the same port: prior knowledge (the preface
+    /// sniffed on a new connection) and `Upgrade: h2c` (default: on).
+    pub fn h2c(mut self, on: bool) -> Self {
+        self.h2c = on;
         self
     }
     /// Pause before accepting again after the process ran out of file descriptors

@@ -58,6 +58,8 @@ pub(crate) enum Deadline {
     Linger,
     /// Grace for a fresh connection's first request during a drain.
     DrainFirst,
+    /// A timer of the protocol state machine (HTTP/2 settings ACK, shutdown).
+    Protocol,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,6 +82,31 @@ pub(crate) enum Step {
     Keep,
     /// Close it now.
     Close,
+    /// Hand the connection to the HTTP/2 driver ([`Conn::into_upgrade`]).
+    Upgrade,
+}
+
+/// How an HTTP/1.1 connection becomes HTTP/2.
+#[derive(Debug)]
+pub(crate) enum Upgrade {
+    /// The client sent the HTTP/2 preface first (prior knowledge).
+    Preface,
+    /// `Upgrade: h2c` with these decoded `HTTP2-Settings`; the request becomes
+    /// stream 1 and `101 Switching Protocols` is already in the send buffer.
+    H2c { settings: Vec<u8> },
+}
+
+/// What the HTTP/2 driver takes over from an HTTP/1.1 connection.
+pub(crate) struct UpgradeParts<T> {
+    pub io: T,
+    pub peer: SocketAddr,
+    pub kind: Upgrade,
+    /// Bytes read but not parsed (the preface and what followed).
+    pub leftover: Vec<u8>,
+    /// Bytes to send first (the 101 response).
+    pub pending_out: Vec<u8>,
+    /// The upgraded request (h2c).
+    pub req: Request,
 }
 
 /// Per-loop context the worker passes in.
@@ -158,6 +185,8 @@ pub(crate) struct Conn<T> {
     pub(crate) write_registered: bool,
     /// The deadline in force, if any; the worker keeps a wheel timer at or before it.
     pub(crate) deadline: Option<(Instant, Deadline)>,
+    /// Set when the connection switches to HTTP/2.
+    upgrade: Option<Upgrade>,
 }
 
 impl<T: Transport> Conn<T> {
@@ -191,6 +220,7 @@ impl<T: Transport> Conn<T> {
             want_write: false,
             write_registered: false,
             deadline: None,
+            upgrade: None,
         }
     }
 
@@ -208,6 +238,25 @@ impl<T: Transport> Conn<T> {
             wbuf,
             head: self.head,
             req,
+        })
+    }
+
+    /// Takes the connection apart for the HTTP/2 driver after [`Step::Upgrade`].
+    // Called once per upgrade; boxing the error side would cost the same.
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn into_upgrade(mut self) -> Result<UpgradeParts<T>, Self> {
+        let Some(kind) = self.upgrade.take() else {
+            return Err(self);
+        };
+        let leftover = self.rbuf[self.rstart..self.rend].to_vec();
+        let pending_out = self.wbuf.split_off(self.wpos);
+        Ok(UpgradeParts {
+            io: self.io,
+            peer: self.peer,
+            kind,
+            leftover,
+            pending_out,
+            req: self.req,
         })
     }
 
@@ -296,6 +345,10 @@ impl<T: Transport> Conn<T> {
         loop {
             self.pump_stream(cx);
             let held_by_output = self.process(cx);
+            if self.upgrade.is_some() {
+                // The HTTP/2 driver writes what is buffered (the 101).
+                return Step::Upgrade;
+            }
             match self.flush(cx) {
                 Err(()) => return Step::Close,
                 Ok(false) => return Step::Keep, // blocked on the socket
@@ -323,7 +376,7 @@ impl<T: Transport> Conn<T> {
     /// high-water mark, or a large body waiting to be written).
     fn process<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> bool {
         loop {
-            if self.close_after || self.stream_body.is_some() {
+            if self.close_after || self.stream_body.is_some() || self.upgrade.is_some() {
                 return false;
             }
             if self.out_body.is_some()
@@ -336,6 +389,17 @@ impl<T: Transport> Conn<T> {
                 Phase::Head => {
                     if self.rstart == self.rend {
                         return false;
+                    }
+                    if self.served == 0 && cx.cfg.h2c {
+                        // RFC 9113 section 3.3: prior knowledge starts with the preface.
+                        let got = &self.rbuf[self.rstart..self.rend];
+                        let n = got.len().min(flare_h2::PREFACE.len());
+                        if got[..n] == flare_h2::PREFACE[..n] {
+                            if n == flare_h2::PREFACE.len() {
+                                self.upgrade = Some(Upgrade::Preface);
+                            }
+                            return false;
+                        }
                     }
                     let res = parse_request(
                         &self.rbuf[self.rstart..self.rend],
@@ -485,6 +549,18 @@ impl<T: Transport> Conn<T> {
             if len > self.cur_body_limit {
                 // Refused before reading it, and before any 100 Continue.
                 self.error_response(cx, StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+                return;
+            }
+        }
+        if cx.cfg.h2c && head.framing == BodyFraming::None && head.connection_upgrade {
+            if let Some(settings) = h2c_settings(head, &self.req) {
+                // RFC 7540 section 3.2 (the h2c upgrade RFC 9113 keeps for
+                // compatibility): 101, then the server preface; the request is
+                // answered on stream 1.
+                self.wbuf.extend_from_slice(
+                    b"HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: h2c\r\n\r\n",
+                );
+                self.upgrade = Some(Upgrade::H2c { settings });
                 return;
             }
         }
@@ -802,7 +878,11 @@ impl<T: Transport> Conn<T> {
                     _ => Step::Close,
                 }
             }
-            Deadline::KeepAlive | Deadline::Write | Deadline::Linger | Deadline::DrainFirst => {
+            Deadline::KeepAlive
+            | Deadline::Write
+            | Deadline::Linger
+            | Deadline::DrainFirst
+            | Deadline::Protocol => {
                 self.cancel();
                 Step::Close
             }
@@ -877,4 +957,52 @@ pub(crate) fn read_file_chunk(f: &mut FileBody, out: &mut Vec<u8>) -> std::io::R
     f.offset += got as u64;
     f.len -= got as u64;
     Ok(())
+}
+
+/// The decoded `HTTP2-Settings` of an `Upgrade: h2c` request, when the request asks
+/// for h2c properly (RFC 7540 section 3.2.1: exactly one `HTTP2-Settings`, named in
+/// `Connection`).
+fn h2c_settings(head: &RequestHead, req: &Request) -> Option<Vec<u8>> {
+    let upgrade = req.header_bytes("upgrade")?;
+    let wants_h2c = upgrade
+        .split(|&b| b == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"h2c"));
+    if !wants_h2c || head.version != H1Version::Http11 {
+        return None;
+    }
+    let connection_names_settings = req.header_all("connection").any(|v| {
+        v.split(|&b| b == b',')
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"http2-settings"))
+    });
+    let mut values = req.header_all("http2-settings");
+    let value = values.next()?;
+    if values.next().is_some() || !connection_names_settings {
+        return None;
+    }
+    base64url_decode(value.trim_ascii())
+}
+
+/// Decodes unpadded base64url (RFC 4648 section 5), as `HTTP2-Settings` uses.
+fn base64url_decode(s: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for &c in s {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            b'=' => break,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
 }

@@ -7,6 +7,8 @@
 
 mod config;
 mod conn;
+mod connection;
+mod h2conn;
 mod signal;
 mod static_response;
 mod transport;

@@ -14,6 +14,10 @@ pub struct StaticResponse {
     prefix_close: Vec<u8>,
     prefix_keep_10: Vec<u8>,
     body: Vec<u8>,
+    status: u16,
+    content_type: http::HeaderValue,
+    body_bytes: bytes::Bytes,
+    extra: Vec<(http::HeaderName, http::HeaderValue)>,
 }
 
 impl StaticResponse {
@@ -45,12 +49,39 @@ impl StaticResponse {
             out.extend_from_slice(b"date: ");
             out
         };
+        let content_type = http::HeaderValue::from_str(content_type)
+            .unwrap_or(http::HeaderValue::from_static("application/octet-stream"));
         StaticResponse {
             prefix_keep: build(false, false),
             prefix_close: build(true, false),
             prefix_keep_10: build(false, true),
+            body_bytes: bytes::Bytes::from(body.clone()),
             body,
+            status,
+            content_type,
+            extra: headers
+                .iter()
+                .filter_map(|(n, v)| {
+                    Some((
+                        http::HeaderName::from_bytes(n.as_bytes()).ok()?,
+                        http::HeaderValue::from_str(v).ok()?,
+                    ))
+                })
+                .collect(),
         }
+    }
+
+    /// The same response as a [`Response`](flare_web::Response), for HTTP/2 (the
+    /// body is shared, not copied).
+    pub(crate) fn to_response(&self) -> flare_web::Response {
+        let status = http::StatusCode::from_u16(self.status).unwrap_or(http::StatusCode::OK);
+        let mut r = flare_web::Response::new(status)
+            .with_content_type(self.content_type.clone())
+            .with_body(self.body_bytes.clone());
+        for (n, v) in &self.extra {
+            r.insert_header(n.clone(), v.clone());
+        }
+        r
     }
 
     /// Appends the response to `out`.

@@ -6,13 +6,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use flare_h1::DateCache;
-use flare_net::{TcpListener, TcpStream};
+use flare_net::TcpListener;
 use flare_reactor::{Events, Interest, Mode, Poller, TimerId, TimerWheel, Token, Waker};
 use flare_web::{Handler, StreamWaker};
 
 use super::config::ServerConfig;
 use super::conn::{Buffers, Conn, Ctx, Deadline, Step};
-use super::transport::Transport;
+use super::connection::Connection;
 use super::Shared;
 
 pub(crate) use super::conn::Service;
@@ -23,7 +23,7 @@ const WAKER: Token = Token(usize::MAX - 1);
 const POOL_MAX: usize = 256;
 
 struct Slot {
-    conn: Option<Conn<TcpStream>>,
+    conn: Option<Connection>,
     /// Bumped when a slot is reused, so stale timers and wakes are recognised.
     generation: u32,
     /// The wheel timer armed for this connection and when it fires.
@@ -133,39 +133,16 @@ impl<H: Handler> Worker<H> {
                 match ev.token() {
                     LISTENER => self.accept(now),
                     WAKER => self.on_wake(now),
-                    Token(idx) => {
-                        let step = {
-                            let Some(slot) = self.slots.get_mut(idx) else {
-                                continue;
-                            };
-                            let generation = slot.generation;
-                            let Some(conn) = slot.conn.as_mut() else {
-                                continue;
-                            };
-                            let woken = &self.woken;
-                            let waker = &self.waker;
-                            let make_waker = || stream_waker(woken, waker, idx, generation);
-                            let cx = Ctx {
-                                cfg: &self.cfg,
-                                parse_limits: &self.parse_limits,
-                                service: &self.service,
-                                date: self.date.value(),
-                                now,
-                                draining: self.drain_started
-                                    || self.shared.draining.load(Ordering::Relaxed),
-                                make_waker: &make_waker,
-                            };
-                            let mut step = Step::Keep;
-                            if ev.is_readable() || ev.is_error() {
-                                step = conn.on_readable(&cx);
-                            }
-                            if step == Step::Keep && ev.is_writable() {
-                                step = conn.on_writable(&cx);
-                            }
-                            step
-                        };
-                        self.after_step(idx, step, now);
-                    }
+                    Token(idx) => self.with_conn(idx, None, now, |conn, cx| {
+                        let mut step = Step::Keep;
+                        if ev.is_readable() || ev.is_error() {
+                            step = conn.on_readable(cx);
+                        }
+                        if step == Step::Keep && ev.is_writable() {
+                            step = conn.on_writable(cx);
+                        }
+                        step
+                    }),
                 }
             }
             self.expire_timers(now);
@@ -191,8 +168,8 @@ impl<H: Handler> Worker<H> {
             return;
         }
         // Interest: readable always; writable only while the socket is full.
-        let want = conn.want_write;
-        if want != slot_write_registered(conn) {
+        let want = conn.want_write();
+        if want != conn.write_registered() {
             let interest = if want {
                 Interest::READABLE | Interest::WRITABLE
             } else {
@@ -200,17 +177,17 @@ impl<H: Handler> Worker<H> {
             };
             if self
                 .poller
-                .reregister(conn.io.socket(), Token(idx), interest, Mode::Level)
+                .reregister(conn.socket(), Token(idx), interest, Mode::Level)
                 .is_err()
             {
                 self.close(idx);
                 return;
             }
-            set_write_registered(conn, want);
+            conn.set_write_registered(want);
         }
         // Timer: keep one wheel timer at or before the deadline; a later deadline
         // needs no wheel work (the timer fires early and is re-armed).
-        if let Some((at, _)) = conn.deadline {
+        if let Some((at, _)) = conn.deadline() {
             let rearm = match slot.timer {
                 Some((t, _)) => t > at,
                 None => true,
@@ -236,10 +213,7 @@ impl<H: Handler> Worker<H> {
                 continue;
             }
             slot.timer = None;
-            let Some(conn) = slot.conn.as_mut() else {
-                continue;
-            };
-            let Some((at, kind)) = conn.deadline else {
+            let Some((at, kind)) = slot.conn.as_ref().and_then(|c| c.deadline()) else {
                 continue;
             };
             if at > now {
@@ -248,20 +222,9 @@ impl<H: Handler> Worker<H> {
                 slot.timer = Some((at, id));
                 continue;
             }
-            let woken = &self.woken;
-            let waker = &self.waker;
-            let make_waker = || stream_waker(woken, waker, idx, generation);
-            let cx = Ctx {
-                cfg: &self.cfg,
-                parse_limits: &self.parse_limits,
-                service: &self.service,
-                date: self.date.value(),
-                now,
-                draining: self.drain_started || self.shared.draining.load(Ordering::Relaxed),
-                make_waker: &make_waker,
-            };
-            let step = conn.on_deadline(kind, &cx);
-            self.after_step(idx, step, now);
+            self.with_conn(idx, Some(generation), now, |conn, cx| {
+                conn.on_deadline(kind, cx)
+            });
         }
         expired.clear();
         self.expired = expired;
@@ -280,7 +243,7 @@ impl<H: Handler> Worker<H> {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
                     let bufs = self.pool.pop().unwrap_or_else(Buffers::new);
-                    let conn = Conn::new(stream, peer, bufs, &self.cfg);
+                    let conn = Connection::H1(Conn::new(stream, peer, bufs, &self.cfg));
                     let idx = match self.free.pop() {
                         Some(i) => i,
                         None => {
@@ -294,12 +257,7 @@ impl<H: Handler> Worker<H> {
                     };
                     if self
                         .poller
-                        .register(
-                            conn.io.socket(),
-                            Token(idx),
-                            Interest::READABLE,
-                            Mode::Level,
-                        )
+                        .register(conn.socket(), Token(idx), Interest::READABLE, Mode::Level)
                         .is_err()
                     {
                         self.free.push(idx);
@@ -310,7 +268,10 @@ impl<H: Handler> Worker<H> {
                     self.live += 1;
                     // Idle until the first request: the keep-alive timeout applies.
                     if let Some(c) = slot.conn.as_mut() {
-                        c.deadline = Some((now + self.cfg.keep_alive_timeout, Deadline::KeepAlive));
+                        c.set_deadline(Some((
+                            now + self.cfg.keep_alive_timeout,
+                            Deadline::KeepAlive,
+                        )));
                     }
                     self.after_step(idx, Step::Keep, now);
                     if self.drain_started {
@@ -377,7 +338,7 @@ impl<H: Handler> Worker<H> {
         }
         slot.generation = slot.generation.wrapping_add(1);
         conn.cancel();
-        let _ = self.poller.deregister(conn.io.socket());
+        let _ = self.poller.deregister(conn.socket());
         self.free.push(idx);
         self.live -= 1;
         if self.pool.len() < POOL_MAX {
@@ -400,31 +361,9 @@ impl<H: Handler> Worker<H> {
         }
         let woken = std::mem::take(&mut *self.woken.lock().unwrap_or_else(|e| e.into_inner()));
         for (idx, generation) in woken {
-            let step = {
-                let Some(slot) = self.slots.get_mut(idx) else {
-                    continue;
-                };
-                if slot.generation != generation {
-                    continue;
-                }
-                let Some(conn) = slot.conn.as_mut() else {
-                    continue;
-                };
-                let woken = &self.woken;
-                let waker = &self.waker;
-                let make_waker = || stream_waker(woken, waker, idx, generation);
-                let cx = Ctx {
-                    cfg: &self.cfg,
-                    parse_limits: &self.parse_limits,
-                    service: &self.service,
-                    date: self.date.value(),
-                    now,
-                    draining: self.drain_started || self.shared.draining.load(Ordering::Relaxed),
-                    make_waker: &make_waker,
-                };
-                conn.on_stream_wake(&cx)
-            };
-            self.after_step(idx, step, now);
+            self.with_conn(idx, Some(generation), now, |conn, cx| {
+                conn.on_stream_wake(cx)
+            });
         }
     }
 
@@ -445,28 +384,49 @@ impl<H: Handler> Worker<H> {
     }
 
     fn drain_conn(&mut self, idx: usize, now: Instant) {
-        let step = {
-            let Some(slot) = self.slots.get_mut(idx) else {
-                return;
-            };
-            let generation = slot.generation;
-            let Some(conn) = slot.conn.as_mut() else {
-                return;
-            };
-            let woken = &self.woken;
-            let waker = &self.waker;
-            let make_waker = || stream_waker(woken, waker, idx, generation);
-            let cx = Ctx {
-                cfg: &self.cfg,
-                parse_limits: &self.parse_limits,
-                service: &self.service,
-                date: self.date.value(),
-                now,
-                draining: true,
-                make_waker: &make_waker,
-            };
-            conn.on_drain(&cx)
+        self.with_conn(idx, None, now, |conn, cx| conn.on_drain(cx));
+    }
+
+    /// Steps one connection with a fresh context, switches it to HTTP/2 when it
+    /// asks, then applies the step. `generation` guards stale timers and wakes.
+    fn with_conn(
+        &mut self,
+        idx: usize,
+        generation: Option<u32>,
+        now: Instant,
+        f: impl FnOnce(&mut Connection, &Ctx<'_, H>) -> Step,
+    ) {
+        let draining = self.drain_started || self.shared.draining.load(Ordering::Relaxed);
+        let Some(slot) = self.slots.get_mut(idx) else {
+            return;
         };
+        if generation.is_some_and(|g| g != slot.generation) {
+            return;
+        }
+        let generation = slot.generation;
+        let Some(conn) = slot.conn.as_mut() else {
+            return;
+        };
+        let woken = &self.woken;
+        let waker = &self.waker;
+        let make_waker = || stream_waker(woken, waker, idx, generation);
+        let cx = Ctx {
+            cfg: &self.cfg,
+            parse_limits: &self.parse_limits,
+            service: &self.service,
+            date: self.date.value(),
+            now,
+            draining,
+            make_waker: &make_waker,
+        };
+        let mut step = f(conn, &cx);
+        if step == Step::Upgrade {
+            if let Some(c) = slot.conn.take() {
+                let (c, s) = c.upgrade(&cx);
+                slot.conn = Some(c);
+                step = s;
+            }
+        }
         self.after_step(idx, step, now);
     }
 
@@ -492,12 +452,4 @@ fn stream_waker(
             .push((idx, generation));
         let _ = waker.wake();
     })
-}
-
-fn slot_write_registered(conn: &Conn<TcpStream>) -> bool {
-    conn.write_registered
-}
-
-fn set_write_registered(conn: &mut Conn<TcpStream>, on: bool) {
-    conn.write_registered = on;
 }

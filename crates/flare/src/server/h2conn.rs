@@ -1,0 +1,668 @@
+//! One HTTP/2 connection: drives a `flare_h2::Connection` between a transport and
+//! the same handlers HTTP/1.1 uses.
+//!
+//! Each stream's request is collected (head, body up to the route's limit,
+//! trailers), then the handler runs on the worker like any HTTP/1.1 request. The
+//! response head goes out at once; the body is fed as flow control allows: whole
+//! bodies from their buffer, streams pulled frame by frame only when the stream has
+//! send capacity, files read piece by piece. The HTTP/2 state machine keeps its own
+//! output bounded; this driver only moves its output to the socket when its own
+//! send buffer is empty, so a slow reader bounds memory on both sides.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
+
+use bytes::Bytes;
+use flare_h2::{Connection as H2, Event, Head, StreamId};
+use flare_web::{
+    Body, BodyStream, FileBody, Frame, Handler, Request, Response, StreamContext, StreamWaker,
+};
+use http::{Method, StatusCode, Version};
+
+use super::conn::{read_file_chunk, Ctx, Deadline, Service, Step, Upgrade, UpgradeParts};
+use super::transport::Transport;
+
+const RBUF: usize = 16 * 1024;
+
+/// The body of a response being sent on one stream.
+enum Out {
+    /// Whole bytes, from `pos`.
+    Bytes(Bytes, usize),
+    /// A stream; `chunk` is a piece it produced that flow control held back.
+    Stream {
+        body: Box<dyn BodyStream>,
+        chunk: Option<(Bytes, usize)>,
+        pending: bool,
+        waker: StreamWaker,
+    },
+    /// A file range, read as capacity allows.
+    File(FileBody, Vec<u8>, usize),
+}
+
+struct H2Stream {
+    req: Request,
+    body_limit: u64,
+    /// The handler ran; later request frames are ignored.
+    dispatched: bool,
+    out: Option<Out>,
+}
+
+pub(crate) struct H2Conn<T> {
+    io: T,
+    peer: SocketAddr,
+    h2: H2,
+    rbuf: Vec<u8>,
+    wbuf: Vec<u8>,
+    wpos: usize,
+    streams: HashMap<u32, H2Stream>,
+    spare: Vec<Request>,
+    pub(crate) want_write: bool,
+    pub(crate) write_registered: bool,
+    pub(crate) deadline: Option<(Instant, Deadline)>,
+    idle_since: Option<Instant>,
+    peer_closed: bool,
+    shutting_down: bool,
+}
+
+impl<T: Transport> H2Conn<T> {
+    /// A connection whose first bytes were the HTTP/2 preface (prior knowledge) or
+    /// that upgraded from HTTP/1.1; returns the driver and what to do with it.
+    pub(crate) fn from_upgrade<H: Handler>(
+        parts: UpgradeParts<T>,
+        cx: &Ctx<'_, H>,
+    ) -> (Self, Step) {
+        let UpgradeParts {
+            io,
+            peer,
+            kind,
+            leftover,
+            pending_out,
+            req,
+        } = parts;
+        let (h2, stream1) = match kind {
+            Upgrade::Preface => (H2::server(cx.cfg.h2.clone(), cx.now), None),
+            Upgrade::H2c { settings } => {
+                match H2::server_upgrade(cx.cfg.h2.clone(), &settings, cx.now) {
+                    Ok(h2) => (h2, Some(req)),
+                    Err(_) => {
+                        // A bad HTTP2-Settings after we sent 101: nothing sensible to say.
+                        let mut c = Self::with(
+                            io,
+                            peer,
+                            H2::server(cx.cfg.h2.clone(), cx.now),
+                            pending_out,
+                        );
+                        c.shutting_down = true;
+                        return (c, Step::Close);
+                    }
+                }
+            }
+        };
+        let mut c = Self::with(io, peer, h2, pending_out);
+        if let Some(mut req) = stream1 {
+            let limit = cx.cfg.limits.get_max_body();
+            req.set_version(Version::HTTP_2);
+            c.streams.insert(
+                1,
+                H2Stream {
+                    req,
+                    body_limit: limit,
+                    dispatched: false,
+                    out: None,
+                },
+            );
+            c.dispatch(StreamId::new(1), cx);
+        }
+        if !leftover.is_empty() && c.h2.recv(&leftover, cx.now).is_err() {
+            c.shutting_down = true;
+        }
+        let step = c.drive(cx);
+        (c, step)
+    }
+
+    fn with(io: T, peer: SocketAddr, h2: H2, pending_out: Vec<u8>) -> Self {
+        H2Conn {
+            io,
+            peer,
+            h2,
+            rbuf: vec![0; RBUF],
+            wbuf: pending_out,
+            wpos: 0,
+            streams: HashMap::new(),
+            spare: Vec::new(),
+            want_write: false,
+            write_registered: false,
+            deadline: None,
+            idle_since: None,
+            peer_closed: false,
+            shutting_down: false,
+        }
+    }
+
+    pub(crate) fn io(&self) -> &T {
+        &self.io
+    }
+
+    /// Cancels every request in progress.
+    pub(crate) fn cancel(&self) {
+        for s in self.streams.values() {
+            s.req.cancel_token().cancel();
+        }
+    }
+
+    pub(crate) fn on_readable<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
+        match self.io.read(&mut self.rbuf) {
+            Ok(0) => {
+                self.peer_closed = true;
+                self.cancel();
+                return Step::Close;
+            }
+            Ok(n) => {
+                if self.h2.recv(&self.rbuf[..n], cx.now).is_err() {
+                    // GOAWAY is queued; send it, then close.
+                    self.shutting_down = true;
+                }
+            }
+            Err(e) if e.is_would_block() => {}
+            Err(flare_net::Error::Interrupted) => {}
+            Err(_) => {
+                self.cancel();
+                return Step::Close;
+            }
+        }
+        self.drive(cx)
+    }
+
+    pub(crate) fn on_writable<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
+        self.drive(cx)
+    }
+
+    pub(crate) fn on_stream_wake<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
+        for s in self.streams.values_mut() {
+            if let Some(Out::Stream { pending, .. }) = &mut s.out {
+                *pending = false;
+            }
+        }
+        self.drive(cx)
+    }
+
+    pub(crate) fn on_deadline<H: Handler>(&mut self, kind: Deadline, cx: &Ctx<'_, H>) -> Step {
+        self.deadline = None;
+        match kind {
+            Deadline::Write => {
+                self.cancel();
+                return Step::Close;
+            }
+            Deadline::KeepAlive if self.streams.is_empty() => {
+                // Idle: say goodbye, then close once it is written.
+                self.h2.shutdown(cx.now);
+                self.shutting_down = true;
+            }
+            _ => {}
+        }
+        self.h2.handle_timeout(cx.now);
+        self.drive(cx)
+    }
+
+    pub(crate) fn on_drain<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
+        // Two-stage GOAWAY; streams in flight finish.
+        self.h2.shutdown(cx.now);
+        self.drive(cx)
+    }
+
+    /// Events, handlers, body pumping and writing until nothing moves.
+    fn drive<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
+        for _ in 0..64 {
+            let events = self.process_events(cx);
+            let pumped = self.pump_all();
+            match self.flush() {
+                Err(()) => {
+                    self.cancel();
+                    return Step::Close;
+                }
+                Ok(false) => {
+                    self.deadline = Some((cx.now + cx.cfg.write_timeout, Deadline::Write));
+                    return Step::Keep;
+                }
+                Ok(true) => {}
+            }
+            if events == 0 && !pumped {
+                break;
+            }
+        }
+        if self.h2.is_closed() || (self.shutting_down && self.h2.error().is_some()) {
+            self.cancel();
+            return Step::Close;
+        }
+        if self.shutting_down && self.streams.is_empty() && self.h2.open_streams() == 0 {
+            return Step::Close;
+        }
+        // Deadlines: idle keep-alive, and the state machine's own timers.
+        let idle = self.streams.is_empty() && self.h2.open_streams() == 0;
+        if idle {
+            let since = *self.idle_since.get_or_insert(cx.now);
+            self.deadline = Some((since + cx.cfg.keep_alive_timeout, Deadline::KeepAlive));
+        } else {
+            self.idle_since = None;
+            self.deadline = None;
+        }
+        if let Some(t) = self.h2.poll_timeout() {
+            if self.deadline.map_or(true, |(d, _)| t < d) {
+                self.deadline = Some((t, Deadline::Protocol));
+            }
+        }
+        Step::Keep
+    }
+
+    /// Handles every pending event; returns how many there were.
+    fn process_events<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> usize {
+        let mut n = 0;
+        while let Some(ev) = self.h2.poll_event() {
+            n += 1;
+            match ev {
+                Event::Headers {
+                    id,
+                    head,
+                    end_stream,
+                } => self.on_headers(id, head, end_stream, cx),
+                Event::Data {
+                    id,
+                    data,
+                    end_stream,
+                } => {
+                    self.h2.release_capacity(id, data.len());
+                    self.on_data(id, &data, end_stream, cx);
+                }
+                Event::Trailers { id, fields } => {
+                    if let Some(s) = self.streams.get_mut(&id.value()) {
+                        for (name, value) in &fields {
+                            s.req.push_trailer(name, value);
+                        }
+                    }
+                    self.dispatch(id, cx);
+                }
+                Event::StreamReset { id, .. } => {
+                    if let Some(s) = self.streams.remove(&id.value()) {
+                        s.req.cancel_token().cancel();
+                        self.recycle(s.req);
+                    }
+                }
+                // SendReady is handled by pumping every stream with output after
+                // the events; GOAWAY from a client needs nothing from a server.
+                _ => {}
+            }
+        }
+        n
+    }
+
+    fn on_headers<H: Handler>(
+        &mut self,
+        id: StreamId,
+        head: Head,
+        end_stream: bool,
+        cx: &Ctx<'_, H>,
+    ) {
+        let mut req = self.spare.pop().unwrap_or_default();
+        fill_request(&mut req, &head, self.peer);
+        let mut limit = cx.cfg.limits.get_max_body();
+        if let Service::Handler(h) = cx.service {
+            if let Some(l) = h.body_limit(&req) {
+                limit = l;
+            }
+        }
+        self.streams.insert(
+            id.value(),
+            H2Stream {
+                req,
+                body_limit: limit,
+                dispatched: false,
+                out: None,
+            },
+        );
+        if head.content_length.is_some_and(|n| n > limit) {
+            self.refuse_body(id, cx);
+            return;
+        }
+        if end_stream {
+            self.dispatch(id, cx);
+        }
+    }
+
+    fn on_data<H: Handler>(
+        &mut self,
+        id: StreamId,
+        data: &[u8],
+        end_stream: bool,
+        cx: &Ctx<'_, H>,
+    ) {
+        let Some(s) = self.streams.get_mut(&id.value()) else {
+            return;
+        };
+        if s.dispatched {
+            return;
+        }
+        if (s.req.body().len() + data.len()) as u64 > s.body_limit {
+            self.refuse_body(id, cx);
+            return;
+        }
+        s.req.body_mut().extend_from_slice(data);
+        if end_stream {
+            self.dispatch(id, cx);
+        }
+    }
+
+    /// 413, then RST_STREAM(NO_ERROR) so the client stops sending (RFC 9113
+    /// section 8.1).
+    fn refuse_body<H: Handler>(&mut self, id: StreamId, cx: &Ctx<'_, H>) {
+        if let Some(s) = self.streams.get_mut(&id.value()) {
+            s.dispatched = true;
+        }
+        let resp = Response::error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+        self.respond(id, resp, false, cx);
+        self.h2.reset_stream(id, flare_h2::ErrorCode::NoError);
+        if let Some(s) = self.streams.remove(&id.value()) {
+            self.recycle(s.req);
+        }
+    }
+
+    /// Runs the handler for a complete request.
+    fn dispatch<H: Handler>(&mut self, id: StreamId, cx: &Ctx<'_, H>) {
+        let Some(s) = self.streams.get_mut(&id.value()) else {
+            return;
+        };
+        if s.dispatched {
+            return;
+        }
+        s.dispatched = true;
+        let is_head = s.req.method() == Method::HEAD;
+        let resp = match cx.service {
+            Service::Handler(h) => {
+                let req = &mut s.req;
+                match catch_unwind(AssertUnwindSafe(|| h.handle(req))) {
+                    Ok(r) => r,
+                    Err(_) => {
+                        log::error!("handler panicked; answering 500");
+                        Response::error(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
+                    }
+                }
+            }
+            Service::Static(st) => st.to_response(),
+        };
+        self.respond(id, resp, is_head, cx);
+    }
+
+    fn respond<H>(&mut self, id: StreamId, mut resp: Response, is_head: bool, cx: &Ctx<'_, H>) {
+        let status = resp.status().as_u16();
+        let body = resp.take_body();
+        let bodyless = flare_h1::is_bodyless_status(status);
+        let len = body.len_hint();
+        let len_buf = itoa_buf(len.unwrap_or(0));
+        let len_str: &[u8] = len_buf.as_slice();
+        let mut fields: Vec<(&[u8], &[u8])> = Vec::with_capacity(4 + resp.headers().len());
+        fields.push((b"date", cx.date));
+        if let Some(s) = cx.cfg.server_header {
+            fields.push((b"server", s.as_bytes()));
+        }
+        if let Some(ct) = resp.content_type() {
+            fields.push((b"content-type", ct.as_bytes()));
+        }
+        if !bodyless && len.is_some() {
+            fields.push((b"content-length", len_str));
+        }
+        let trailer_names = match &body {
+            Body::Stream(s) => s.trailer_names(),
+            _ => None,
+        };
+        if let Some(t) = &trailer_names {
+            fields.push((b"trailer", t.as_bytes()));
+        }
+        for (n, v) in resp.headers() {
+            fields.push((n.as_str().as_bytes(), v.as_bytes()));
+        }
+        let empty = is_head || bodyless || len == Some(0);
+        let sent = self.h2.send_headers(id, status, &fields, empty);
+        drop(fields);
+        if sent.is_err() || empty {
+            if let Some(s) = self.streams.remove(&id.value()) {
+                self.recycle(s.req);
+            }
+            return;
+        }
+        let out = match body {
+            Body::Empty => Out::Bytes(Bytes::new(), 0),
+            Body::Static(b) => Out::Bytes(Bytes::from_static(b), 0),
+            Body::Bytes(b) => Out::Bytes(b, 0),
+            Body::File(f) => Out::File(f, Vec::new(), 0),
+            Body::Stream(body) => Out::Stream {
+                body,
+                chunk: None,
+                pending: false,
+                waker: (cx.make_waker)(),
+            },
+        };
+        if let Some(s) = self.streams.get_mut(&id.value()) {
+            s.out = Some(out);
+        }
+    }
+
+    /// Feeds every stream's body as capacity allows; true if anything was sent.
+    fn pump_all(&mut self) -> bool {
+        let ids: Vec<u32> = self
+            .streams
+            .iter()
+            .filter(|(_, s)| s.out.is_some())
+            .map(|(id, _)| *id)
+            .collect();
+        let mut any = false;
+        for id in ids {
+            any |= self.pump(StreamId::new(id));
+        }
+        any
+    }
+
+    /// Sends what one stream's body can send now. Removes the stream when its body
+    /// is complete.
+    fn pump(&mut self, id: StreamId) -> bool {
+        let Some(s) = self.streams.get_mut(&id.value()) else {
+            return false;
+        };
+        let Some(out) = s.out.as_mut() else {
+            return false;
+        };
+        let h2 = &mut self.h2;
+        let mut sent_any = false;
+        let done = loop {
+            match out {
+                Out::Bytes(b, pos) => match h2.send_data(id, &b[*pos..], true) {
+                    Ok(n) => {
+                        sent_any |= n > 0;
+                        *pos += n;
+                        if *pos >= b.len() {
+                            break true;
+                        }
+                        break false;
+                    }
+                    Err(_) => break true,
+                },
+                Out::File(f, buf, pos) => {
+                    if *pos >= buf.len() {
+                        if f.len == 0 {
+                            // Everything read and sent: end the stream.
+                            let _ = h2.send_data(id, &[], true);
+                            break true;
+                        }
+                        if h2.send_capacity(id) == 0 {
+                            break false;
+                        }
+                        buf.clear();
+                        *pos = 0;
+                        if read_file_chunk(f, buf).is_err() {
+                            h2.reset_stream(id, flare_h2::ErrorCode::InternalError);
+                            break true;
+                        }
+                    }
+                    match h2.send_data(id, &buf[*pos..], false) {
+                        Ok(0) => break false,
+                        Ok(n) => {
+                            sent_any = true;
+                            *pos += n;
+                        }
+                        Err(_) => break true,
+                    }
+                }
+                Out::Stream {
+                    body,
+                    chunk,
+                    pending,
+                    waker,
+                } => {
+                    if let Some((b, p)) = chunk {
+                        match h2.send_data(id, &b[*p..], false) {
+                            Ok(n) => {
+                                sent_any |= n > 0;
+                                *p += n;
+                                if *p < b.len() {
+                                    break false;
+                                }
+                                *chunk = None;
+                            }
+                            Err(_) => break true,
+                        }
+                    }
+                    if *pending || h2.send_capacity(id) == 0 {
+                        break false;
+                    }
+                    let mut scx = StreamContext::new(waker);
+                    let frame = match catch_unwind(AssertUnwindSafe(|| body.poll_frame(&mut scx))) {
+                        Ok(f) => f,
+                        Err(_) => {
+                            log::error!("body stream panicked; resetting the stream");
+                            h2.reset_stream(id, flare_h2::ErrorCode::InternalError);
+                            break true;
+                        }
+                    };
+                    match frame {
+                        Frame::Data(b) => {
+                            if !b.is_empty() {
+                                *chunk = Some((b, 0));
+                            }
+                        }
+                        Frame::Trailers(t) => {
+                            let fields: Vec<(&[u8], &[u8])> = t
+                                .iter()
+                                .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()))
+                                .collect();
+                            let _ = h2.send_trailers(id, &fields);
+                            break true;
+                        }
+                        Frame::End => {
+                            let _ = h2.send_data(id, &[], true);
+                            break true;
+                        }
+                        Frame::Pending => {
+                            *pending = true;
+                            break false;
+                        }
+                    }
+                }
+            }
+        };
+        if done {
+            if let Some(s) = self.streams.remove(&id.value()) {
+                self.recycle(s.req);
+            }
+        }
+        sent_any || done
+    }
+
+    fn recycle(&mut self, mut req: Request) {
+        if self.spare.len() < 8 {
+            req.clear();
+            self.spare.push(req);
+        }
+    }
+
+    /// Writes our buffer, refilling it from the state machine only when empty.
+    /// `Ok(true)`: everything is out.
+    fn flush(&mut self) -> Result<bool, ()> {
+        loop {
+            if self.wpos >= self.wbuf.len() {
+                self.wbuf.clear();
+                self.wpos = 0;
+                self.h2.poll_output(&mut self.wbuf);
+                if self.wbuf.is_empty() {
+                    return match self.io.flush() {
+                        Ok(true) => {
+                            self.want_write = false;
+                            Ok(true)
+                        }
+                        Ok(false) => {
+                            self.want_write = true;
+                            Ok(false)
+                        }
+                        Err(_) => Err(()),
+                    };
+                }
+            }
+            match self.io.write(&self.wbuf[self.wpos..]) {
+                Ok(n) => self.wpos += n,
+                Err(e) if e.is_would_block() => {
+                    self.want_write = true;
+                    return Ok(false);
+                }
+                Err(flare_net::Error::Interrupted) => {}
+                Err(_) => return Err(()),
+            }
+        }
+    }
+}
+
+/// Fills the protocol-neutral request from an HTTP/2 head.
+fn fill_request(req: &mut Request, head: &Head, peer: SocketAddr) {
+    req.clear();
+    req.set_method(Method::from_bytes(&head.method).unwrap_or(Method::GET));
+    req.set_version(Version::HTTP_2);
+    if head.path.is_empty() {
+        // CONNECT: the target is the authority.
+        req.set_target(head.authority.as_deref().unwrap_or_default());
+    } else {
+        req.set_target(&head.path);
+    }
+    let has_host = head.fields.iter().any(|(n, _)| n == b"host");
+    if let (Some(a), false) = (&head.authority, has_host) {
+        // Handlers read the authority as Host whatever the protocol.
+        req.push_header(b"host", a);
+    }
+    for (n, v) in &head.fields {
+        req.push_header(n, v);
+    }
+    req.set_peer_addr(Some(peer));
+}
+
+/// Formats a number into a small stack buffer.
+fn itoa_buf(mut n: u64) -> SmallBuf {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    SmallBuf { buf, start: i }
+}
+
+struct SmallBuf {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl SmallBuf {
+    fn as_slice(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
