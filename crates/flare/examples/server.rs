@@ -1,82 +1,145 @@
 //! The example server (the README's main job).
 //!
 //! ```text
-//! cargo run --release --example server -- [--addr 127.0.0.1:8080] [--workers N]
+//! cargo run --release --example server -- [--addr 127.0.0.1:8080] [--workers N] [--static-dir DIR]
 //! ```
 //!
 //! Routes:
 //! - `GET /` -> `hello`
 //! - `GET /plaintext` -> `Hello, World!` (text/plain; TechEmpower rules)
 //! - `GET /json` -> `{"message":"Hello, World!"}`
+//! - `POST /json` -> a typed JSON body `{"name": string, "count": integer (optional)}`
+//!   echoed back (`415` without a JSON content type, `400` malformed, `422` wrong shape)
 //! - `POST /echo` -> the request body back, with the request's content type
+//! - `POST /form` -> an urlencoded form `name=..&message=..` back as JSON (`415`, `422`)
+//! - `GET /users/{id}` -> `{"id":id}` (`400` when `id` is not a number)
 //! - `GET /stream?n=N` -> N chunks, then a trailer `x-chunks: N`
 //! - `GET /sse?n=N` -> N server-sent events
 //! - `GET /headers` -> the request headers as JSON
 //! - `GET /slow?ms=N` -> `done` after sleeping N ms (at most 10 s) on the worker
+//! - `GET /static/{*path}` -> files under `--static-dir` (default: the repository's
+//!   `docs/`), with ranges and conditional requests
+//! - `GET /metrics` -> request counters and latencies in the Prometheus text format
+//!
+//! Any other path is `404`; a known path with another method is `405` with `Allow`;
+//! `HEAD` is answered wherever `GET` is, and `OPTIONS` everywhere with `Allow`.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use flare::prelude::*;
+use flare::web::extract::{Form, Headers, Json, Path, Query};
+use flare::web::fs::ServeDir;
+use flare::web::middleware::{HandlerExt, Metrics};
+use flare::web::router::{get, HandlerService, Router};
+use flare::web::{Event, Sse};
+use serde::{Deserialize, Serialize};
 
-fn query_u64(req: &Request, key: &str) -> Option<u64> {
-    req.query()?
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == key)
-        .and_then(|(_, v)| v.parse().ok())
+#[derive(Deserialize)]
+struct Count {
+    n: Option<u64>,
 }
 
-fn route(req: &Request) -> Response {
-    let get = req.method() == Method::GET || req.method() == Method::HEAD;
-    match (req.path(), get) {
-        ("/", true) => Response::text("hello"),
-        ("/plaintext", true) => Response::text("Hello, World!"),
-        ("/json", true) => Response::json(&serde_json::json!({"message": "Hello, World!"})),
-        ("/echo", false) if req.method() == Method::POST => {
-            let ct = req
-                .header_bytes("content-type")
-                .and_then(|v| HeaderValue::from_bytes(v).ok())
-                .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-            Response::bytes(req.body().to_vec()).with_content_type(ct)
-        }
-        ("/stream", true) => {
-            let n = query_u64(req, "n").unwrap_or(10).min(1_000_000);
-            let trailer = vec![(HeaderName::from_static("x-chunks"), HeaderValue::from(n))];
-            let chunks = (0..n).map(|i| Bytes::from(format!("chunk {i}\n")));
-            Response::stream(Body::from_chunks_with_trailers(chunks, trailer))
-                .with_content_type(HeaderValue::from_static("text/plain; charset=utf-8"))
-        }
-        ("/sse", true) => {
-            let n = query_u64(req, "n").unwrap_or(10).min(1_000_000);
-            let events = (0..n).map(|i| Bytes::from(format!("id: {i}\ndata: event {i}\n\n")));
-            Response::stream(Body::from_chunks(events))
-                .with_content_type(HeaderValue::from_static("text/event-stream"))
-                .with_header(
-                    HeaderName::from_static("cache-control"),
-                    HeaderValue::from_static("no-cache"),
-                )
-        }
-        ("/headers", true) => {
-            let map: serde_json::Map<String, serde_json::Value> = req
-                .headers()
-                .map(|(n, v)| {
-                    (
-                        n.to_ascii_lowercase(),
-                        String::from_utf8_lossy(v).into_owned().into(),
-                    )
-                })
-                .collect();
-            Response::json(&map)
-        }
-        ("/slow", true) => {
-            let ms = query_u64(req, "ms").unwrap_or(100).min(10_000);
-            std::thread::sleep(Duration::from_millis(ms));
-            Response::text("done")
-        }
-        ("/" | "/plaintext" | "/json" | "/stream" | "/sse" | "/headers" | "/slow", false)
-        | ("/echo", true) => Response::error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
-        _ => Response::error(StatusCode::NOT_FOUND, "not found"),
-    }
+#[derive(Deserialize)]
+struct Delay {
+    ms: Option<u64>,
+}
+
+/// The typed body of `POST /json`.
+#[derive(Serialize, Deserialize)]
+struct Greeting {
+    name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    count: Option<i64>,
+}
+
+/// The form of `POST /form`.
+#[derive(Serialize, Deserialize)]
+struct Contact {
+    name: String,
+    message: String,
+}
+
+fn hello(_req: &Request) -> Response {
+    Response::text("hello")
+}
+
+fn plaintext(_req: &Request) -> Response {
+    Response::text("Hello, World!")
+}
+
+fn json_hello(_req: &Request) -> Response {
+    Response::json(&serde_json::json!({"message": "Hello, World!"}))
+}
+
+fn json_echo(Json(g): Json<Greeting>) -> Json<Greeting> {
+    Json(g)
+}
+
+fn form(Form(c): Form<Contact>) -> Json<Contact> {
+    Json(c)
+}
+
+fn user(Path(id): Path<u64>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "id": id }))
+}
+
+fn echo(req: &Request) -> Response {
+    let ct = req
+        .header_bytes("content-type")
+        .and_then(|v| HeaderValue::from_bytes(v).ok())
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    Response::bytes(req.body().to_vec()).with_content_type(ct)
+}
+
+fn stream(Query(c): Query<Count>) -> Response {
+    let n = c.n.unwrap_or(10).min(1_000_000);
+    let trailer = vec![(HeaderName::from_static("x-chunks"), HeaderValue::from(n))];
+    let chunks = (0..n).map(|i| Bytes::from(format!("chunk {i}\n")));
+    Response::stream(Body::from_chunks_with_trailers(chunks, trailer))
+        .with_content_type(HeaderValue::from_static("text/plain; charset=utf-8"))
+}
+
+fn sse(Query(c): Query<Count>) -> Sse<impl Iterator<Item = Event> + Send> {
+    let n = c.n.unwrap_or(10).min(1_000_000);
+    Sse::new((0..n).map(|i| Event::new().id(&i.to_string()).data(&format!("event {i}"))))
+}
+
+fn headers(Headers(h): Headers) -> Response {
+    let map: serde_json::Map<String, serde_json::Value> = h
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned().into(),
+            )
+        })
+        .collect();
+    Response::json(&map)
+}
+
+fn slow(Query(d): Query<Delay>) -> &'static str {
+    let ms = d.ms.unwrap_or(100).min(10_000);
+    std::thread::sleep(Duration::from_millis(ms));
+    "done"
+}
+
+fn router(static_dir: PathBuf) -> Router {
+    Router::new()
+        .get("/", hello)
+        .get("/plaintext", plaintext)
+        .route("/json", get(json_hello).post(json_echo))
+        .post("/echo", echo)
+        .post("/form", form)
+        .get("/users/{id}", user)
+        .get("/stream", stream)
+        .get("/sse", sse)
+        .get("/headers", headers)
+        .get("/slow", slow)
+        .route(
+            "/static/{*path}",
+            get(HandlerService(ServeDir::new(static_dir))),
+        )
 }
 
 fn main() -> flare::Result<()> {
@@ -84,6 +147,7 @@ fn main() -> flare::Result<()> {
     let mut workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
+    let mut static_dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs"));
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -94,8 +158,11 @@ fn main() -> flare::Result<()> {
                     .and_then(|v| v.parse().ok())
                     .expect("--workers needs a number")
             }
+            "--static-dir" => {
+                static_dir = args.next().expect("--static-dir needs a directory").into()
+            }
             "-h" | "--help" => {
-                println!("usage: server [--addr HOST:PORT] [--workers N]");
+                println!("usage: server [--addr HOST:PORT] [--workers N] [--static-dir DIR]");
                 return Ok(());
             }
             other => {
@@ -104,10 +171,11 @@ fn main() -> flare::Result<()> {
             }
         }
     }
+    let app = router(static_dir).layer(Metrics::default());
     let server = HttpServer::bind(addr.as_str())?.workers(workers);
     println!(
         "flare listening on http://{} with {workers} workers",
         server.local_addr()
     );
-    server.serve(route)
+    server.serve(app)
 }

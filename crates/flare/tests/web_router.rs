@@ -2,7 +2,8 @@
 //! and Python httpx (`tests/py/web_client.py`): JSON round trip, form post, cookies
 //! set and sent back, 404 / 405 with `Allow`, HEAD, OPTIONS, percent-decoded
 //! parameters, 400 on a bad parameter, 415 / 422 rejections, per-route body limits,
-//! SSE, trailing-slash redirects, state shared across workers.
+//! SSE, trailing-slash redirects, state shared across workers; and every route of
+//! the example server (`examples/server.rs`, the README's list) with curl.
 
 mod common;
 
@@ -228,4 +229,129 @@ fn httpx_json_form_cookies_rejections_limits_sse() {
     let out = run_ok(Command::new(python()).arg(script).arg(srv.url("")));
     assert!(out.contains("web_client: all passed"), "{out}");
     srv.stop();
+}
+
+fn example_server() -> std::path::PathBuf {
+    // cargo test builds the examples next to the test binaries' deps/ folder.
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
+    let p = dir.join("examples").join("server");
+    assert!(
+        p.exists(),
+        "example server not built at {} (cargo test builds it)",
+        p.display()
+    );
+    p
+}
+
+/// Kills the example server when the test ends, pass or fail.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn example_server_routes_from_the_readme() {
+    use std::io::{BufRead, BufReader};
+    let docs = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs");
+    let mut child = Child(
+        Command::new(example_server())
+            .args([
+                "--addr",
+                "127.0.0.1:0",
+                "--workers",
+                "2",
+                "--static-dir",
+                docs,
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    let url = |p: &str| format!("{base}{p}");
+    let get = |p: &str| status_and_body(&curl(&["-i", &url(p)]));
+
+    assert_eq!(get("/").2, "hello");
+    assert_eq!(get("/plaintext").2, "Hello, World!");
+    assert_eq!(get("/json").2, r#"{"message":"Hello, World!"}"#);
+    let raw = curl(&[
+        "-i",
+        "-H",
+        "content-type: application/json",
+        "--data-binary",
+        r#"{"name":"ann","count":3}"#,
+        &url("/json"),
+    ]);
+    assert_eq!(status_and_body(&raw).2, r#"{"name":"ann","count":3}"#);
+    let raw = curl(&["-i", "--data-binary", r#"{"name":"ann"}"#, &url("/json")]);
+    assert_eq!(status_and_body(&raw).0, 415);
+    let raw = curl(&[
+        "-i",
+        "-H",
+        "content-type: application/json",
+        "--data-binary",
+        r#"{"count":3}"#,
+        &url("/json"),
+    ]);
+    assert_eq!(status_and_body(&raw).0, 422);
+    let raw = curl(&[
+        "-i",
+        "-H",
+        "content-type: text/x-thing",
+        "--data-binary",
+        "raw bytes",
+        &url("/echo"),
+    ]);
+    let (s, h, b) = status_and_body(&raw);
+    assert_eq!((s, b.as_str()), (200, "raw bytes"));
+    assert!(h.contains("content-type: text/x-thing"), "{h}");
+    let raw = curl(&["-i", "--data", "name=bo&message=hi+there", &url("/form")]);
+    assert_eq!(
+        status_and_body(&raw).2,
+        r#"{"name":"bo","message":"hi there"}"#
+    );
+    assert_eq!(get("/users/7").2, r#"{"id":7}"#);
+    assert_eq!(get("/users/seven").0, 400);
+    // Without -i, curl prints the body only (with it, the trailer follows the body).
+    assert_eq!(curl(&[&url("/stream?n=2")]), "chunk 0\nchunk 1\n");
+    let raw = curl(&["--raw", "-i", &url("/stream?n=2")]);
+    assert!(raw.contains("x-chunks: 2"), "{raw}");
+    let (_, h, b) = get("/sse?n=2");
+    assert!(h.contains("content-type: text/event-stream"), "{h}");
+    assert_eq!(b, "id: 0\ndata: event 0\n\nid: 1\ndata: event 1\n\n");
+    let raw = curl(&["-i", "-H", "X-Test: 1", &url("/headers")]);
+    let v: serde_json::Value = serde_json::from_str(&status_and_body(&raw).2).unwrap();
+    assert_eq!(v["x-test"], "1");
+    assert_eq!(get("/slow?ms=1").2, "done");
+    let want = std::fs::read_to_string(format!("{docs}/architecture.md")).unwrap();
+    let (s, _, b) = get("/static/architecture.md");
+    assert_eq!((s, b == want), (200, true));
+    assert_eq!(get("/static/../Cargo.toml").0, 404);
+    assert_eq!(get("/static/%2e%2e/Cargo.toml").0, 400);
+    let (s, _, b) = get("/metrics");
+    assert_eq!(s, 200);
+    assert!(b.contains("flare_http_requests_total"), "{b}");
+    assert_eq!(get("/nope").0, 404);
+    let raw = curl(&["-i", "-X", "PUT", &url("/")]);
+    let (s, h, _) = status_and_body(&raw);
+    assert_eq!(s, 405);
+    assert!(h.contains("allow: get, head, options"), "{h}");
+    let raw = curl(&["-i", "-X", "GET", &url("/echo")]);
+    assert_eq!(status_and_body(&raw).0, 405);
+    run_ok(Command::new("kill").args(["-TERM", &child.0.id().to_string()]));
+    let status = child.0.wait().unwrap();
+    assert!(status.success(), "{status}");
 }

@@ -249,10 +249,8 @@ impl Node {
             }
         }
         if let Some(c) = &self.catch_all {
-            if !tail.is_empty() && c.1.value.is_some() {
-                if caps.push(pos, path.len()) {
-                    return c.1.value;
-                }
+            if !tail.is_empty() && c.1.value.is_some() && caps.push(pos, path.len()) {
+                return c.1.value;
             }
         }
         None
