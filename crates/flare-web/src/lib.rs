@@ -12,6 +12,36 @@
 //! let mut req = Request::default();
 //! assert_eq!(hello.handle(&mut req).status(), 200);
 //! ```
+//!
+//! On top of that:
+//!
+//! - [`router`]: a [`Router`] maps paths (a segment trie: static, `{param}`,
+//!   `{*catch_all}`) and methods to handlers, answers `404`, `405` with `Allow`,
+//!   `HEAD` and `OPTIONS`, and nests and merges; it is a [`Handler`] itself.
+//! - [`extract`]: route handlers may instead take typed arguments ([`Path`],
+//!   [`Query`], [`Json`], [`Form`], [`Cookies`], [`State`], ...), up to 12, and
+//!   return anything [`IntoResponse`]; a failed extraction answers with a short,
+//!   sanitised rejection.
+//! - [`respond`]: [`Html`], [`Redirect`], header parts, [`Cookie`] and server-sent
+//!   events ([`Sse`]).
+//! - [`App`]: a router with application state shared by every worker.
+//! - [`middleware`] and [`fs`] (static files).
+//!
+//! ```
+//! use flare_web::extract::{Path, Json};
+//! use flare_web::router::Router;
+//! use flare_web::{Handler, Request, Response};
+//!
+//! #[derive(serde::Serialize)]
+//! struct User { id: u64 }
+//!
+//! fn hello(_req: &Request) -> Response { Response::text("hello") }
+//! fn get_user(Path(id): Path<u64>) -> Json<User> { Json(User { id }) }
+//!
+//! let router = Router::new().get("/", hello).get("/users/{id}", get_user);
+//! let mut req = Request::builder().uri("/users/7").build();
+//! assert_eq!(router.handle(&mut req).body_bytes().unwrap(), r#"{"id":7}"#);
+//! ```
 #![forbid(unsafe_code)]
 
 mod app;
