@@ -269,28 +269,35 @@ impl<H: Handler> Handler for CompressHandler<H> {
     }
 }
 
-/// The default [`Compress::content_types`] filter.
+/// The default [`Compress::content_types`] filter (allocation-free; it runs on every
+/// eligible response).
 pub fn is_compressible(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence.starts_with("text/")
-        || essence.ends_with("+json")
-        || essence.ends_with("+xml")
-        || matches!(
-            essence.as_str(),
-            "application/json"
-                | "application/javascript"
-                | "application/x-javascript"
-                | "application/xml"
-                | "application/wasm"
-                | "application/x-ndjson"
-                | "application/graphql-response+json"
-                | "image/svg+xml"
-        )
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    let starts = |p: &str| {
+        essence
+            .get(..p.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(p))
+    };
+    let ends = |p: &str| {
+        essence
+            .len()
+            .checked_sub(p.len())
+            .and_then(|at| essence.get(at..))
+            .is_some_and(|t| t.eq_ignore_ascii_case(p))
+    };
+    starts("text/")
+        || ends("+json")
+        || ends("+xml")
+        || [
+            "application/json",
+            "application/javascript",
+            "application/x-javascript",
+            "application/xml",
+            "application/wasm",
+            "application/x-ndjson",
+        ]
+        .iter()
+        .any(|t| essence.eq_ignore_ascii_case(t))
 }
 
 /// qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), in thousandths.

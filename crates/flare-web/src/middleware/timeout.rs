@@ -120,6 +120,11 @@ struct TimerState {
     fired: HashSet<u64>,
     next_id: u64,
     thread_started: bool,
+    /// What the timer thread is sleeping until: `None` while it runs, `Some(None)`
+    /// while it waits with no deadline, `Some(Some(t))` while it waits until `t`.
+    /// Arming wakes it only when the new deadline is earlier, so the common case (every
+    /// deadline later than the one it waits for) costs no wake-up.
+    sleeping_until: Option<Option<Instant>>,
 }
 
 impl Timer {
@@ -154,11 +159,17 @@ impl Timer {
         }
         let id = st.next_id;
         st.next_id = st.next_id.wrapping_add(1);
-        let earliest = st.heap.peek().map_or(true, |Reverse((d, _))| deadline < *d);
+        let wake = match st.sleeping_until {
+            Some(None) => true,
+            Some(Some(t)) => deadline < t,
+            None => false,
+        };
         st.heap.push(Reverse((deadline, id)));
         st.live.insert(id, token);
-        drop(st);
-        if earliest {
+        if wake {
+            // The thread re-reads the heap when it wakes; until then, no second wake.
+            st.sleeping_until = None;
+            drop(st);
             self.wake.notify_one();
         }
         id
@@ -185,7 +196,9 @@ impl Timer {
             let now = Instant::now();
             match st.heap.peek().copied() {
                 None => {
+                    st.sleeping_until = Some(None);
                     st = self.wake.wait(st).unwrap_or_else(|e| e.into_inner());
+                    st.sleeping_until = None;
                 }
                 Some(Reverse((deadline, id))) if deadline <= now => {
                     st.heap.pop();
@@ -195,11 +208,13 @@ impl Timer {
                     }
                 }
                 Some(Reverse((deadline, _))) => {
+                    st.sleeping_until = Some(Some(deadline));
                     st = self
                         .wake
                         .wait_timeout(st, deadline - now)
                         .unwrap_or_else(|e| e.into_inner())
                         .0;
+                    st.sleeping_until = None;
                 }
             }
         }
