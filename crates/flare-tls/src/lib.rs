@@ -19,6 +19,25 @@
 //! The crypto provider is ring; the `aws-lc-rs` feature switches to aws-lc-rs. The
 //! `self-signed` feature adds [`self_signed`] and [`TestCa`] (rcgen, ring).
 //!
+//! # Driving a session (what the worker does)
+//!
+//! - Readable: read the socket into a buffer; call `read_tls(&buf[..n])` until all is
+//!   consumed, calling `read_plaintext` in between (a short `read_tls` count means
+//!   the 16 KiB received-plaintext buffer is full; keep the rest and feed it after
+//!   the codec has taken plaintext). An `Err` is fatal: flush `write_tls` (it holds
+//!   the alert) and close.
+//! - After every `read_tls` and every `write_plaintext`: while `wants_write()`,
+//!   `write_tls(&mut out)` and write `out` to the socket. A server has bytes to send
+//!   right after the handshake too (TLS 1.3 session tickets).
+//! - Handshake: arm [`ServerConfig::handshake_timeout`] at accept and disarm it when
+//!   `is_handshaking()` turns false; then pick the codec from `alpn_protocol()`
+//!   (`h2` or HTTP/1.1 when `http/1.1` or none was negotiated).
+//! - Sending: `write_plaintext` returns how much it took (bounded by
+//!   [`buffer_limit`](ServerConfigBuilder::buffer_limit)); keep the rest and wait for
+//!   writability after flushing `write_tls`.
+//! - Closing: `send_close_notify()`, flush `write_tls`, close. `peer_closed()` tells
+//!   the peer's clean close from a truncation (socket EOF without it).
+//!
 //! # Threat model and limits
 //!
 //! | Limit | Default | Prevents |

@@ -182,6 +182,10 @@ impl Engine {
         self.conn.wants_write()
     }
 
+    pub(crate) fn wants_read(&self) -> bool {
+        !self.failed && self.conn.wants_read()
+    }
+
     pub(crate) fn is_handshaking(&self) -> bool {
         self.conn.is_handshaking()
     }
@@ -270,6 +274,14 @@ macro_rules! session_methods {
         /// Whether [`write_tls`](Self::write_tls) has bytes to give.
         pub fn wants_write(&self) -> bool {
             self.engine.wants_write()
+        }
+
+        /// Whether [`read_tls`](Self::read_tls) would take ciphertext now: false once
+        /// the received-plaintext buffer is full (read plaintext out first), after
+        /// `close_notify`, or after a fatal error. A driver can drop read interest
+        /// while this is false.
+        pub fn wants_read(&self) -> bool {
+            self.engine.wants_read()
         }
 
         /// Whether the handshake is still running. The driver arms the handshake

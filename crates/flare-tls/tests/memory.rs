@@ -810,3 +810,64 @@ fn defaults() {
         }
     );
 }
+
+#[test]
+fn server_session_cache_is_bounded() {
+    // TLS 1.2 session ids only, a cache of one entry: a second client evicts the first.
+    let p = pki();
+    let server = ServerConfig::builder()
+        .cert_pem(&p.cert, &p.key)
+        .session_tickets(false)
+        .session_cache(1)
+        .build()
+        .unwrap();
+    let a = client_cfg(&p).tls13(false).build().unwrap();
+    let b = client_cfg(&p).tls13(false).build().unwrap();
+    connect(&a, &server, "localhost");
+    let (_, s) = connect(&a, &server, "localhost");
+    assert_eq!(
+        s.handshake_kind(),
+        Some(HandshakeKind::Resumed),
+        "fits in the cache"
+    );
+    connect(&b, &server, "localhost");
+    let (_, s) = connect(&a, &server, "localhost");
+    assert_eq!(
+        s.handshake_kind(),
+        Some(HandshakeKind::Full),
+        "evicted by b"
+    );
+}
+
+#[test]
+fn client_session_store_is_bounded() {
+    // One remembered server: contacting a second forgets the first.
+    let p = pki();
+    let server = server_cfg(&p);
+    let client = client_cfg(&p).session_store(1).build().unwrap();
+    connect(&client, &server, "localhost");
+    let (c, _) = connect(&client, &server, "localhost");
+    assert_eq!(c.handshake_kind(), Some(HandshakeKind::Resumed));
+    connect(&client, &server, "127.0.0.1");
+    let (c, _) = connect(&client, &server, "localhost");
+    assert_eq!(c.handshake_kind(), Some(HandshakeKind::Full));
+}
+
+#[test]
+fn wants_read_is_false_after_close_notify_and_after_failure() {
+    let p = pki();
+    let (mut c, mut s) = connect(
+        &client_cfg(&p).build().unwrap(),
+        &server_cfg(&p),
+        "localhost",
+    );
+    assert!(s.wants_read());
+    c.send_close_notify();
+    let mut wire = Vec::new();
+    c.write_tls(&mut wire).unwrap();
+    feed_server(&mut s, &wire).unwrap();
+    assert!(!s.wants_read());
+    let mut s = ServerSession::new(&server_cfg(&p)).unwrap();
+    assert!(s.read_tls(b"\x99\x03\x03\x00\x01\x00").is_err());
+    assert!(!s.wants_read());
+}
