@@ -17,7 +17,7 @@
 //!   matching ALPN, handshake failure with the alert).
 //!
 //! The crypto provider is ring; the `aws-lc-rs` feature switches to aws-lc-rs. The
-//! `self-signed` feature adds [`self_signed`] and [`TestCa`] (rcgen, ring).
+//! `self-signed` feature adds `self_signed()` and `TestCa` (rcgen, ring backend).
 //!
 //! # Driving a session (what the worker does)
 //!

@@ -576,3 +576,86 @@ fn client_session_rejects_s_server_with_untrusted_cert() {
     let _ = TcpStream::connect(("127.0.0.1", port));
     let _ = wait_bounded(server);
 }
+
+/// Keys in the formats openssl writes: RSA PKCS#1 (`BEGIN RSA PRIVATE KEY`), EC SEC1
+/// (`BEGIN EC PRIVATE KEY`) and PKCS#8, each served to s_client.
+#[test]
+fn openssl_made_keys_in_every_pem_format() {
+    require("openssl", "version");
+    let files = Files::new("keyformats");
+    let cases: [(&str, &[&str], &str); 3] = [
+        (
+            "rsa-pkcs1",
+            &["-newkey", "rsa:2048"],
+            "BEGIN RSA PRIVATE KEY",
+        ),
+        (
+            "ec-sec1",
+            &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+            "BEGIN EC PRIVATE KEY",
+        ),
+        ("rsa-pkcs8", &["-newkey", "rsa:2048"], "BEGIN PRIVATE KEY"),
+    ];
+    for (name, keyargs, marker) in cases {
+        let cert = files.dir.join(format!("{name}.crt"));
+        let key = files.dir.join(format!("{name}.key"));
+        let o = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=localhost",
+            ])
+            .args(["-addext", "subjectAltName=DNS:localhost"])
+            .args(keyargs)
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        if marker != "BEGIN PRIVATE KEY" {
+            // openssl 3 writes PKCS#8; convert to the traditional format (`openssl ec`
+            // writes SEC1 by default, `openssl rsa` needs -traditional).
+            let args: &[&str] = if name.starts_with("rsa") {
+                &["rsa", "-traditional"]
+            } else {
+                &["ec"]
+            };
+            let o = Command::new("openssl")
+                .args(args)
+                .arg("-in")
+                .arg(&key)
+                .arg("-out")
+                .arg(&key)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", text(&o));
+        }
+        let key_pem = std::fs::read_to_string(&key).unwrap();
+        assert!(key_pem.contains(marker), "{name}: {key_pem}");
+        let config = ServerConfig::builder()
+            .cert_pem_file(&cert, &key)
+            .build()
+            .unwrap();
+        let (port, server) = spawn_server(config, 1);
+        let mut cmd = Command::new("openssl");
+        cmd.args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+            .args([
+                "-servername",
+                "localhost",
+                "-verify_return_error",
+                "-ign_eof",
+            ])
+            .arg("-CAfile")
+            .arg(&cert);
+        let o = run_peer(cmd, b"ping\n");
+        assert!(text(&o).contains("pong ping"), "{name}: {}", text(&o));
+        let served = server.join().unwrap();
+        assert!(served[0].error.is_none(), "{name}: {served:?}");
+    }
+}
