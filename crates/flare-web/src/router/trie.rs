@@ -430,4 +430,106 @@ mod tests {
             })
         );
     }
+
+    /// The rule the trie implements, stated naively: among the patterns that match
+    /// the path segment by segment, the one whose kinds (static < parameter <
+    /// catch-all) are smallest read left to right.
+    fn reference(patterns: &[Vec<Segment<'_>>], path: &str) -> Option<usize> {
+        let rest = path.strip_prefix('/')?;
+        let segs: Vec<&str> = if rest.is_empty() {
+            Vec::new()
+        } else {
+            rest.split('/').collect()
+        };
+        let matches = |pat: &[Segment<'_>]| -> bool {
+            for (i, s) in pat.iter().enumerate() {
+                match *s {
+                    Segment::CatchAll(_) => {
+                        return i < segs.len() && !segs[i..].join("/").is_empty();
+                    }
+                    Segment::Param(_) => {
+                        if segs.get(i).is_none_or(|v| v.is_empty()) {
+                            return false;
+                        }
+                    }
+                    Segment::Static(t) => {
+                        if segs.get(i) != Some(&t) {
+                            return false;
+                        }
+                    }
+                }
+            }
+            pat.len() == segs.len()
+        };
+        let kinds = |pat: &[Segment<'_>]| -> Vec<u8> {
+            pat.iter()
+                .map(|s| match s {
+                    Segment::Static(_) => 0,
+                    Segment::Param(_) => 1,
+                    Segment::CatchAll(_) => 2,
+                })
+                .collect()
+        };
+        (0..patterns.len())
+            .filter(|&i| matches(&patterns[i]))
+            .min_by_key(|&i| kinds(&patterns[i]))
+    }
+
+    fn pattern_strategy() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop::collection::vec(0u8..5, 0..4).prop_map(|kinds| {
+            let mut p = String::new();
+            let last = kinds.len().saturating_sub(1);
+            for (i, k) in kinds.iter().enumerate() {
+                p.push('/');
+                match k {
+                    0 => p.push('a'),
+                    1 => p.push('b'),
+                    2 => p.push_str(""),
+                    3 => p.push_str(&format!("{{p{i}}}")),
+                    _ if i == last => p.push_str(&format!("{{*c{i}}}")),
+                    _ => p.push_str(&format!("{{p{i}}}")),
+                }
+            }
+            if p.is_empty() {
+                p.push('/');
+            }
+            p
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lookup_agrees_with_the_naive_rule(
+            patterns in proptest::collection::vec(pattern_strategy(), 1..12),
+            paths in proptest::collection::vec("(/(a|b|x|)){0,5}", 1..20),
+        ) {
+            // Keep the first of duplicate patterns (the router merges them).
+            let mut uniq: Vec<String> = Vec::new();
+            for p in patterns {
+                if !uniq.contains(&p) {
+                    uniq.push(p);
+                }
+            }
+            let parsed: Vec<Vec<Segment<'_>>> =
+                uniq.iter().map(|p| parse_pattern(p).unwrap()).collect();
+            let mut root = Node::default();
+            for (i, segs) in parsed.iter().enumerate() {
+                *root.insert(segs).unwrap() = Some(i);
+            }
+            for path in paths {
+                let path = if path.is_empty() { "/".to_string() } else { path };
+                let mut caps = Captures::new();
+                let got = root.lookup(&path, &mut caps);
+                proptest::prop_assert_eq!(got, reference(&parsed, &path), "path {}", path);
+                if let Some(i) = got {
+                    let n = param_names(&parsed[i]).len();
+                    proptest::prop_assert_eq!(caps.as_slice().len(), n);
+                    for c in caps.as_slice() {
+                        proptest::prop_assert!(path.get(c.start as usize..c.end as usize).is_some());
+                    }
+                }
+            }
+        }
+    }
 }
