@@ -273,12 +273,13 @@ impl<S: 'static> Router<S> {
 
     /// Adds every route of `other` under `prefix` (`/api` + `/users` is
     /// `/api/users`; `other`'s `/` is `/api` itself). `other`'s fallback answers
-    /// misses under the prefix. `prefix` must start with `/`, must not end with
-    /// `/`, and may hold parameters.
+    /// misses under the prefix (the longest covering prefix wins). `prefix` must
+    /// start with `/`, must not end with `/`, and may hold `{parameters}` but no
+    /// catch-all.
     pub fn nest(mut self, prefix: &str, other: Router<S>) -> Self {
         assert!(
-            prefix.starts_with('/') && !prefix.ends_with('/'),
-            "nest prefix {prefix:?} must start with `/` and not end with it"
+            prefix.starts_with('/') && !prefix.ends_with('/') && !prefix.contains("{*"),
+            "nest prefix {prefix:?} must start with `/`, not end with it, and have no catch-all"
         );
         let other = Arc::try_unwrap(other.table).unwrap_or_else(|t| (*t).clone());
         for route in other.routes {
@@ -353,10 +354,7 @@ impl<S: 'static> Router<S> {
         }
         let path = req.path();
         for (prefix, f) in &t.nested_fallbacks {
-            let under = path
-                .strip_prefix(&**prefix)
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
-            if under {
+            if prefix_covers(prefix, path) {
                 return f.call(req, state);
             }
         }
@@ -410,6 +408,26 @@ impl<S: 'static> Router<S> {
         let mut caps = Captures::new();
         self.table.trie.lookup(path, &mut caps).is_some()
     }
+}
+
+/// Whether the nest prefix `prefix` (a pattern without a catch-all) covers `path`:
+/// its segments match the path's first ones (a `{param}` matches any non-empty
+/// segment) and the path ends there or goes on with `/`.
+fn prefix_covers(prefix: &str, path: &str) -> bool {
+    let mut rest = path;
+    for seg in prefix.split('/').skip(1) {
+        let Some(after_slash) = rest.strip_prefix('/') else {
+            return false;
+        };
+        let end = after_slash.find('/').unwrap_or(after_slash.len());
+        let (got, tail) = after_slash.split_at(end);
+        let is_param = seg.starts_with('{') && seg.ends_with('}');
+        if (is_param && got.is_empty()) || (!is_param && got != seg) {
+            return false;
+        }
+        rest = tail;
+    }
+    rest.is_empty() || rest.starts_with('/')
 }
 
 impl Handler for Router<()> {

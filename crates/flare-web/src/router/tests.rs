@@ -408,3 +408,36 @@ fn stale_params_are_cleared_between_requests() {
     req.set_target(b"/b");
     assert_eq!(body(&r.handle(&mut req)), "");
 }
+
+#[test]
+fn nested_fallback_under_a_parameter_prefix() {
+    let repo = Router::new()
+        .get("/issues", echo_params)
+        .fallback(text("repo fallback"));
+    let r = Router::new().nest("/orgs/{org}", repo);
+    assert_eq!(
+        body(&call(&r, Method::GET, "/orgs/acme/issues")),
+        "org=acme"
+    );
+    assert_eq!(
+        body(&call(&r, Method::GET, "/orgs/acme/nope")),
+        "repo fallback"
+    );
+    assert_eq!(body(&call(&r, Method::GET, "/orgs/acme")), "repo fallback");
+    assert_eq!(call(&r, Method::GET, "/orgs//x").status(), 404);
+    assert_eq!(call(&r, Method::GET, "/orgsX/acme").status(), 404);
+    assert_eq!(call(&r, Method::GET, "/orgs").status(), 404);
+}
+
+#[test]
+fn prefix_coverage() {
+    assert!(prefix_covers("/api", "/api"));
+    assert!(prefix_covers("/api", "/api/"));
+    assert!(prefix_covers("/api", "/api/x/y"));
+    assert!(!prefix_covers("/api", "/apix"));
+    assert!(!prefix_covers("/api", "/"));
+    assert!(!prefix_covers("/api", ""));
+    assert!(prefix_covers("/a/{b}/c", "/a/1/c/d"));
+    assert!(!prefix_covers("/a/{b}/c", "/a//c"));
+    assert!(!prefix_covers("/a/{b}/c", "/a/1"));
+}
