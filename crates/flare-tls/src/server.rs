@@ -91,6 +91,14 @@ impl ServerConfig {
         Ok(())
     }
 
+    /// Stops serving a dedicated certificate for `server_name`; its clients get the
+    /// default certificate from the next handshake on. Returns whether one was there.
+    pub fn remove_sni_cert(&self, server_name: &str) -> bool {
+        write(&self.certs.by_name)
+            .remove(&server_name.to_ascii_lowercase())
+            .is_some()
+    }
+
     /// How long a handshake may take before the driver closes the connection.
     pub fn handshake_timeout(&self) -> Duration {
         self.handshake_timeout
