@@ -101,6 +101,26 @@ fn events(Query(p): Query<Paging>) -> Sse<impl Iterator<Item = Event> + Send> {
     }))
 }
 
+/// Events pushed from another thread through `Sse::channel`: the stream is pending
+/// between them and the sender's wake resumes it.
+fn live(Query(p): Query<Paging>) -> Sse<flare::web::respond::SseChannel> {
+    let n = p.n.unwrap_or(3).min(100);
+    let (tx, sse) = Sse::channel(8);
+    std::thread::spawn(move || {
+        for i in 0..n {
+            // Paced, so the worker polls the stream while it is empty.
+            std::thread::sleep(Duration::from_millis(5));
+            if tx
+                .send(&Event::new().id(&i.to_string()).data("live"))
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    sse
+}
+
 fn len(body: Bytes) -> String {
     body.len().to_string()
 }
@@ -126,6 +146,7 @@ fn app() -> App<Shared> {
         .post("/logout", logout)
         .get("/hits", hits)
         .get("/sse", events)
+        .get("/live", live)
         .post("/len", len)
         .get("/dir/", hello)
         .nest("/api", api)
@@ -192,6 +213,10 @@ fn curl_routing_methods_and_params() {
     assert!(h.contains("location: /dir/?x=1"), "{h}");
     let followed = curl(&["-L", &srv.url("/dir")]);
     assert_eq!(followed, "hello");
+    // SSE pushed from another thread (pending, woken, ended by dropping the sender).
+    let live = curl(&["-N", &srv.url("/live?n=4")]);
+    let want: String = (0..4).map(|i| format!("id: {i}\ndata: live\n\n")).collect();
+    assert_eq!(live, want);
     // JSON round trip with curl.
     let raw = curl(&[
         "-i",
