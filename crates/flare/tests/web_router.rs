@@ -130,6 +130,7 @@ fn app() -> App<Shared> {
         .get("/users/{id}", user)
         .route("/json", post(echo_json))
         .route("/small", post(len).body_limit(16))
+        .route("/big", post(len).body_limit(4 << 20))
         .fallback(|req: &Request| {
             (
                 StatusCode::NOT_FOUND,

@@ -90,7 +90,7 @@ def _():
         assert r.status_code == 422, r
 
 
-@case("per-route body limit: 16 bytes accepted, 17 refused with 413")
+@case("per-route body limits: 16 of 16 accepted, 17 refused (413); 3 MiB over the default, under a raised limit")
 def _():
     with client() as c:
         r = c.post("/api/small", content=b"x" * 16)
@@ -99,9 +99,16 @@ def _():
         r = c.post("/api/small", content=b"x" * 17)
         assert r.status_code == 413, r
     with client() as c:
-        # Other routes keep the server's default limit.
+        # Other routes keep the server's default limit (2 MiB).
         r = c.post("/len", content=b"x" * 100_000)
         assert r.text == "100000", r.text
+    with client() as c:
+        r = c.post("/len", content=b"x" * (3 << 20))
+        assert r.status_code == 413, r
+    with client() as c:
+        # A route may also raise the limit above the server's.
+        r = c.post("/api/big", content=b"x" * (3 << 20))
+        assert r.status_code == 200 and r.text == str(3 << 20), (r, r.text)
 
 
 @case("path parameters percent-decoded; 400 for a non-number id")
