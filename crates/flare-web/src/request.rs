@@ -405,3 +405,45 @@ impl RequestBuilder {
         self.req
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capture_param_decodes_and_refuses() {
+        let mut r = Request::builder()
+            .uri("/a/x%20y/%E2%9C%93/%FF/%4/b%2")
+            .build();
+        // Offsets are into path(): "/a/x%20y/%E2%9C%93/%FF/%4/b%2".
+        assert_eq!(r.capture_param("a", 3, 8), Ok(()));
+        assert_eq!(r.capture_param("b", 9, 18), Ok(()));
+        assert_eq!(r.param("a"), Some("x y"));
+        assert_eq!(r.param("b"), Some("✓"));
+        assert_eq!(
+            r.capture_param("c", 19, 22),
+            Err(PercentDecodeError::NotUtf8)
+        );
+        assert_eq!(
+            r.capture_param("d", 23, 25),
+            Err(PercentDecodeError::BadEscape)
+        );
+        // An escape cut by the end of the range is malformed too.
+        assert_eq!(
+            r.capture_param("e", 26, 28),
+            Err(PercentDecodeError::BadEscape)
+        );
+        assert_eq!(
+            r.capture_param("f", 5, 4),
+            Err(PercentDecodeError::OutOfRange)
+        );
+        assert_eq!(
+            r.capture_param("g", 0, 999),
+            Err(PercentDecodeError::OutOfRange)
+        );
+        let names: Vec<&str> = r.params().map(|(n, _)| n).collect();
+        assert_eq!(names, ["a", "b"]);
+        // The request target is untouched.
+        assert_eq!(r.path(), "/a/x%20y/%E2%9C%93/%FF/%4/b%2");
+    }
+}
