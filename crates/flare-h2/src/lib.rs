@@ -9,6 +9,40 @@
 //! `now` arguments; [`Connection::poll_timeout`] says when to call
 //! [`Connection::handle_timeout`].
 //!
+//! # Driver loop
+//!
+//! 1. On readable: `recv(bytes, now)` for each read. `Err` is a connection
+//!    error: flush `poll_output` (it holds the GOAWAY) and close.
+//! 2. Drain `poll_event`: `Headers` starts a request (server) or response
+//!    (client); `Data` carries body octets, to be acknowledged with
+//!    `release_capacity` once consumed (this is what reopens the peer's
+//!    window); `StreamReset` cancels the stream's work; `SendReady` resumes
+//!    a body that `send_data` only partly accepted.
+//! 3. Answer with `send_headers` / `send_data` / `send_trailers` (or
+//!    `reset_stream`). `send_data` returns how much it took; the rest waits
+//!    for `SendReady`.
+//! 4. `poll_output` into the socket buffer whenever `wants_output`, and
+//!    poll events again afterwards (draining output can free blocked
+//!    streams).
+//! 5. Arm a timer for `poll_timeout`; call `handle_timeout` when it fires.
+//!    Close the socket once `is_closed` and the output is flushed.
+//!
+//! For h2c with prior knowledge, sniff [`PREFACE`] and use
+//! [`Connection::server`]; for `Upgrade: h2c` answer 101 and use
+//! [`Connection::server_upgrade`] (the request is stream 1).
+//!
+//! # Limits
+//!
+//! Every limit is a [`Config`] method with a default: concurrent streams
+//! (128, `REFUSED_STREAM`), header list size (16 KiB: 431, past 4x GOAWAY
+//! `ENHANCE_YOUR_CALM`), header block bytes (64 KiB) and CONTINUATION
+//! frames per block (16), rapid reset (20 resets pending, 256 new streams
+//! per read), locally generated resets (1024, MadeYouReset), PING /
+//! SETTINGS / empty DATA / PRIORITY budgets (100 / 100 / 100 / 1000 per
+//! 10 s), receive windows (1 MiB each), output buffer (256 KiB), SETTINGS
+//! ACK timeout (10 s). Past a flood limit the connection ends with GOAWAY
+//! `ENHANCE_YOUR_CALM`.
+//!
 //! ```
 //! use std::time::Instant;
 //! use flare_h2::{Config, Connection, Event, Request};

@@ -439,8 +439,9 @@ impl Connection {
     }
 
     /// Acts on deadlines that passed by `now`: an unacknowledged SETTINGS
-    /// ends the connection with `SETTINGS_TIMEOUT`; an unanswered shutdown
-    /// PING sends the final GOAWAY.
+    /// ends the connection with `SETTINGS_TIMEOUT` (GOAWAY is queued and
+    /// [`Connection::is_closed`] becomes true; see [`Connection::error`]);
+    /// an unanswered shutdown PING sends the final GOAWAY.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.phase == Phase::Closed {
             return;

@@ -562,13 +562,12 @@ impl Connection {
             });
         }
         self.remove_stream(v, Closure::ResetByPeer);
-        if unanswered {
+        if unanswered && announced {
             // CVE-2023-44487 (rapid reset): streams opened and cancelled
-            // before the application even saw the cancellation.
+            // before the application even saw the cancellation. The count
+            // drops as poll_event hands the resets out.
             self.pending_peer_resets += 1;
-            if announced {
-                self.counted_resets.push_back(v);
-            }
+            self.counted_resets.push_back(v);
             if self.pending_peer_resets > self.config.max_pending_reset_streams {
                 return Err(fatal(
                     ErrorCode::EnhanceYourCalm,
