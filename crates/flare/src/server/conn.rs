@@ -187,6 +187,8 @@ pub(crate) struct Conn<T> {
     pub(crate) deadline: Option<(Instant, Deadline)>,
     /// Set when the connection switches to HTTP/2.
     upgrade: Option<Upgrade>,
+    /// Whether this connection may switch to cleartext HTTP/2 (not over TLS).
+    h2c: bool,
 }
 
 impl<T: Transport> Conn<T> {
@@ -221,6 +223,7 @@ impl<T: Transport> Conn<T> {
             write_registered: false,
             deadline: None,
             upgrade: None,
+            h2c: true,
         }
     }
 
@@ -239,6 +242,31 @@ impl<T: Transport> Conn<T> {
             head: self.head,
             req,
         })
+    }
+
+    /// A connection whose first bytes were already read (the plaintext that came
+    /// with the end of a TLS handshake); h2c is off (HTTP/2 over TLS is chosen by
+    /// ALPN). Call [`start`](Self::start) next.
+    pub(crate) fn after_tls(
+        io: T,
+        peer: SocketAddr,
+        bufs: Buffers,
+        cfg: &ServerConfig,
+        early: &[u8],
+    ) -> Conn<T> {
+        let mut c = Conn::new(io, peer, bufs, cfg);
+        c.h2c = false;
+        if c.rbuf.len() < early.len() {
+            c.rbuf.resize(early.len(), 0);
+        }
+        c.rbuf[..early.len()].copy_from_slice(early);
+        c.rend = early.len();
+        c
+    }
+
+    /// Processes what is already buffered.
+    pub(crate) fn start<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
+        self.drive(cx)
     }
 
     /// Takes the connection apart for the HTTP/2 driver after [`Step::Upgrade`].
@@ -390,7 +418,7 @@ impl<T: Transport> Conn<T> {
                     if self.rstart == self.rend {
                         return false;
                     }
-                    if self.served == 0 && cx.cfg.h2c {
+                    if self.served == 0 && self.h2c && cx.cfg.h2c {
                         // RFC 9113 section 3.3: prior knowledge starts with the preface.
                         let got = &self.rbuf[self.rstart..self.rend];
                         let n = got.len().min(flare_h2::PREFACE.len());
@@ -552,7 +580,7 @@ impl<T: Transport> Conn<T> {
                 return;
             }
         }
-        if cx.cfg.h2c && head.framing == BodyFraming::None && head.connection_upgrade {
+        if self.h2c && cx.cfg.h2c && head.framing == BodyFraming::None && head.connection_upgrade {
             if let Some(settings) = h2c_settings(head, &self.req) {
                 // RFC 7540 section 3.2 (the h2c upgrade RFC 9113 keeps for
                 // compatibility): 101, then the server preface; the request is

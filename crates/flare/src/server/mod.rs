@@ -11,6 +11,7 @@ mod connection;
 mod h2conn;
 mod signal;
 mod static_response;
+mod tls;
 mod transport;
 mod worker;
 
@@ -31,10 +32,13 @@ use crate::error::{Error, Result};
 use worker::{Service, Worker};
 
 /// A multi-worker HTTP server. See the crate docs for an example.
-#[derive(Debug)]
 pub struct HttpServer {
     addr: SocketAddr,
     first: TcpListener,
+    /// TLS for the primary address.
+    tls: Option<flare_tls::ServerConfig>,
+    /// More addresses served by every worker: (address, first listener, TLS).
+    extra: Vec<(SocketAddr, TcpListener, Option<flare_tls::ServerConfig>)>,
     workers: usize,
     shared_listener: bool,
     pin_workers: bool,
@@ -54,6 +58,8 @@ impl HttpServer {
         Ok(HttpServer {
             addr,
             first,
+            tls: None,
+            extra: Vec::new(),
             workers: default_workers(),
             shared_listener: false,
             pin_workers: false,
@@ -64,6 +70,39 @@ impl HttpServer {
     /// The bound address (with the real port when bound to port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Every bound address: the primary one first, then those added with
+    /// [`bind_tls`](Self::bind_tls), in order.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        std::iter::once(self.addr)
+            .chain(self.extra.iter().map(|(a, _, _)| *a))
+            .collect()
+    }
+
+    /// Serve the primary address over TLS: non-blocking handshakes in the workers,
+    /// ALPN `h2` to HTTP/2 and `http/1.1` (or none) to HTTP/1.1, the same handler.
+    /// The handshake must finish within the config's handshake timeout.
+    pub fn tls(mut self, config: flare_tls::ServerConfig) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Also serve `addr` over TLS (with the same handler and workers), for a
+    /// plaintext port and a TLS port in one process. Binds at once.
+    pub fn bind_tls(
+        mut self,
+        addr: impl ToSocketAddrs,
+        config: flare_tls::ServerConfig,
+    ) -> Result<Self> {
+        let addr = addr.to_socket_addrs()?.next().ok_or(Error::NoAddress)?;
+        let l = TcpListener::builder(addr)
+            .reuse_port(true)
+            .backlog(1024)
+            .bind()?;
+        let addr = l.local_addr()?;
+        self.extra.push((addr, l, Some(config)));
+        Ok(self)
     }
 
     /// Worker threads (default: the number of CPUs). Each has its own reactor, and its
@@ -134,19 +173,33 @@ impl HttpServer {
 
     fn launch<H: Handler>(self, mut service: impl FnMut() -> Service<H>) -> Result<ServerHandle> {
         let n = self.workers;
-        let mut listeners: Vec<Arc<TcpListener>> = Vec::with_capacity(n);
-        let first = Arc::new(self.first);
-        listeners.push(first.clone());
-        for _ in 1..n {
-            if self.shared_listener {
-                listeners.push(first.clone());
-            } else {
-                let l = TcpListener::builder(self.addr)
-                    .reuse_port(true)
-                    .backlog(1024)
-                    .bind()?;
-                listeners.push(Arc::new(l));
+        let mut addrs = vec![self.addr];
+        // Per address: the first listener, its TLS config.
+        let mut specs = vec![(self.addr, Arc::new(self.first), self.tls)];
+        for (addr, l, tls) in self.extra {
+            addrs.push(addr);
+            specs.push((addr, Arc::new(l), tls));
+        }
+        // Per worker: one listener per address (the first worker takes the ones
+        // bound already; the others bind their own on the same port, or share).
+        let mut per_worker: Vec<Vec<(Arc<TcpListener>, Option<flare_tls::ServerConfig>)>> =
+            Vec::with_capacity(n);
+        for w in 0..n {
+            let mut ls = Vec::with_capacity(specs.len());
+            for (addr, first, tls) in &specs {
+                let l = if w == 0 || self.shared_listener {
+                    first.clone()
+                } else {
+                    Arc::new(
+                        TcpListener::builder(*addr)
+                            .reuse_port(true)
+                            .backlog(1024)
+                            .bind()?,
+                    )
+                };
+                ls.push((l, tls.clone()));
             }
+            per_worker.push(ls);
         }
         let shared = Arc::new(Shared {
             drain_deadline_ns: AtomicU64::new(0),
@@ -158,7 +211,7 @@ impl HttpServer {
         let mut threads = Vec::with_capacity(n);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<Arc<Waker>>>();
         let ncpu = default_workers();
-        for (i, listener) in listeners.into_iter().enumerate() {
+        for (i, listeners) in per_worker.into_iter().enumerate() {
             let svc = service();
             let cfg = config.clone();
             let shared = shared.clone();
@@ -171,7 +224,7 @@ impl HttpServer {
                     if let Some(cpu) = pin {
                         pin_to_cpu(cpu);
                     }
-                    let mut w = match Worker::new(listener, exclusive, svc, cfg, shared) {
+                    let mut w = match Worker::new(listeners, exclusive, svc, cfg, shared) {
                         Ok(w) => {
                             let _ = tx.send(Ok(w.waker()));
                             w
@@ -199,7 +252,7 @@ impl HttpServer {
             }
         }
         let handle = ServerHandle {
-            addr: self.addr,
+            addrs,
             shared,
             threads,
         };
@@ -240,15 +293,20 @@ impl Shared {
 /// Controls a running server.
 #[derive(Debug)]
 pub struct ServerHandle {
-    addr: SocketAddr,
+    addrs: Vec<SocketAddr>,
     shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
 }
 
 impl ServerHandle {
-    /// The bound address.
+    /// The primary bound address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.addrs[0]
+    }
+
+    /// Every bound address, primary first (see [`HttpServer::local_addrs`]).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
     }
 
     /// Starts a graceful drain: workers stop accepting, answer requests already

@@ -1,4 +1,4 @@
-//! A worker: one thread, one reactor, one listener, a slab of connections and a timer
+//! A worker: one thread, one reactor, its listeners, a slab of connections and a timer
 //! wheel. Nothing here is shared with other workers except the drain flag.
 
 use std::sync::atomic::Ordering;
@@ -13,14 +13,22 @@ use flare_web::{Handler, StreamWaker};
 use super::config::ServerConfig;
 use super::conn::{Buffers, Conn, Ctx, Deadline, Step};
 use super::connection::Connection;
+use super::tls::{Handshake, TlsIo};
 use super::Shared;
 
 pub(crate) use super::conn::Service;
 
-const LISTENER: Token = Token(usize::MAX);
+/// Listener `i` has token `LISTENER_BASE - i`.
+const LISTENER_BASE: usize = usize::MAX - 2;
 const WAKER: Token = Token(usize::MAX - 1);
 /// Buffers kept for new connections.
 const POOL_MAX: usize = 256;
+
+/// A listener and, for a TLS port, its configuration.
+struct Listener {
+    sock: Arc<TcpListener>,
+    tls: Option<flare_tls::ServerConfig>,
+}
 
 struct Slot {
     conn: Option<Connection>,
@@ -33,8 +41,11 @@ struct Slot {
 pub(crate) struct Worker<H> {
     poller: Poller,
     events: Events,
-    listener: Option<Arc<TcpListener>>,
-    listener_registered: bool,
+    listeners: Vec<Listener>,
+    /// Listeners are open (false once a drain started).
+    listening: bool,
+    /// Listeners are registered with the poller (false while accept is paused).
+    listeners_registered: bool,
     exclusive: bool,
     waker: Arc<Waker>,
     /// Connections whose pending body streams asked to be polled again.
@@ -56,7 +67,7 @@ pub(crate) struct Worker<H> {
 
 impl<H: Handler> Worker<H> {
     pub(crate) fn new(
-        listener: Arc<TcpListener>,
+        listeners: Vec<(Arc<TcpListener>, Option<flare_tls::ServerConfig>)>,
         exclusive: bool,
         service: Service<H>,
         cfg: Arc<ServerConfig>,
@@ -68,14 +79,21 @@ impl<H: Handler> Worker<H> {
         } else {
             Mode::Level
         };
-        poller.register(&*listener, LISTENER, Interest::READABLE, mode)?;
+        for (i, (l, _)) in listeners.iter().enumerate() {
+            poller.register(&**l, Token(LISTENER_BASE - i), Interest::READABLE, mode)?;
+        }
+        let listeners = listeners
+            .into_iter()
+            .map(|(sock, tls)| Listener { sock, tls })
+            .collect();
         let waker = Arc::new(Waker::new(&poller, WAKER)?);
         let now = Instant::now();
         Ok(Worker {
             poller,
             events: Events::with_capacity(1024),
-            listener: Some(listener),
-            listener_registered: true,
+            listeners,
+            listening: true,
+            listeners_registered: true,
             exclusive,
             waker,
             woken: Arc::new(Mutex::new(Vec::new())),
@@ -131,8 +149,10 @@ impl<H: Handler> Worker<H> {
                     break;
                 };
                 match ev.token() {
-                    LISTENER => self.accept(now),
                     WAKER => self.on_wake(now),
+                    Token(t) if t > LISTENER_BASE - self.listeners.len() && t <= LISTENER_BASE => {
+                        self.accept(LISTENER_BASE - t, now)
+                    }
                     Token(idx) => self.with_conn(idx, None, now, |conn, cx| {
                         let mut step = Step::Keep;
                         if ev.is_readable() || ev.is_error() {
@@ -230,20 +250,41 @@ impl<H: Handler> Worker<H> {
         self.expired = expired;
     }
 
-    fn accept(&mut self, now: Instant) {
-        let Some(listener) = self.listener.clone() else {
+    fn accept(&mut self, which: usize, now: Instant) {
+        let Some(l) = self.listeners.get(which) else {
             return;
         };
+        let (sock, tls) = (l.sock.clone(), l.tls.clone());
         loop {
             if self.live >= self.cfg.max_connections {
                 self.pause_accept(None);
                 return;
             }
-            match listener.accept() {
+            match sock.accept() {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    let bufs = self.pool.pop().unwrap_or_else(Buffers::new);
-                    let conn = Connection::H1(Conn::new(stream, peer, bufs, &self.cfg));
+                    let (conn, deadline) = match &tls {
+                        None => {
+                            let bufs = self.pool.pop().unwrap_or_else(Buffers::new);
+                            let conn = Connection::H1(Conn::new(stream, peer, bufs, &self.cfg));
+                            // Idle until the first request: the keep-alive timeout applies.
+                            (
+                                conn,
+                                (now + self.cfg.keep_alive_timeout, Deadline::KeepAlive),
+                            )
+                        }
+                        Some(cfg) => match flare_tls::ServerSession::new(cfg) {
+                            Ok(session) => {
+                                let at = now + cfg.handshake_timeout();
+                                let hs = Handshake::new(TlsIo::new(stream, session), peer, at);
+                                (Connection::Tls(Box::new(hs)), (at, Deadline::Header))
+                            }
+                            Err(e) => {
+                                log::warn!("tls session: {e}");
+                                continue;
+                            }
+                        },
+                    };
                     let idx = match self.free.pop() {
                         Some(i) => i,
                         None => {
@@ -266,12 +307,8 @@ impl<H: Handler> Worker<H> {
                     let slot = &mut self.slots[idx];
                     slot.conn = Some(conn);
                     self.live += 1;
-                    // Idle until the first request: the keep-alive timeout applies.
                     if let Some(c) = slot.conn.as_mut() {
-                        c.set_deadline(Some((
-                            now + self.cfg.keep_alive_timeout,
-                            Deadline::KeepAlive,
-                        )));
+                        c.set_deadline(Some(deadline));
                     }
                     self.after_step(idx, Step::Keep, now);
                     if self.drain_started {
@@ -295,13 +332,13 @@ impl<H: Handler> Worker<H> {
         }
     }
 
-    /// Stops watching the listener (level-triggered, it would wake us in a loop).
+    /// Stops watching the listeners (level-triggered, they would wake us in a loop).
     fn pause_accept(&mut self, resume_at: Option<Instant>) {
-        if self.listener_registered {
-            if let Some(l) = &self.listener {
-                let _ = self.poller.deregister(&**l);
+        if self.listeners_registered {
+            for l in &self.listeners {
+                let _ = self.poller.deregister(&*l.sock);
             }
-            self.listener_registered = false;
+            self.listeners_registered = false;
         }
         if resume_at.is_some() {
             self.accept_resume_at = resume_at;
@@ -309,23 +346,20 @@ impl<H: Handler> Worker<H> {
     }
 
     fn resume_accept(&mut self) {
-        if self.listener_registered || self.drain_started {
+        if self.listeners_registered || !self.listening {
             return;
         }
-        if let Some(l) = &self.listener {
-            let mode = if self.exclusive {
-                Mode::Exclusive
-            } else {
-                Mode::Level
-            };
-            if self
-                .poller
-                .register(&**l, LISTENER, Interest::READABLE, mode)
-                .is_ok()
-            {
-                self.listener_registered = true;
-            }
+        let mode = if self.exclusive {
+            Mode::Exclusive
+        } else {
+            Mode::Level
+        };
+        for (i, l) in self.listeners.iter().enumerate() {
+            let _ =
+                self.poller
+                    .register(&*l.sock, Token(LISTENER_BASE - i), Interest::READABLE, mode);
         }
+        self.listeners_registered = true;
     }
 
     fn close(&mut self, idx: usize) {
@@ -346,7 +380,7 @@ impl<H: Handler> Worker<H> {
                 self.pool.push(b);
             }
         }
-        if !self.listener_registered
+        if !self.listeners_registered
             && self.accept_resume_at.is_none()
             && self.live < self.cfg.max_connections
         {
@@ -371,13 +405,17 @@ impl<H: Handler> Worker<H> {
         self.drain_started = true;
         // Take what the kernel already accepted for us, then stop listening: closing a
         // SO_REUSEPORT listener resets the connections still in its queue.
-        self.accept(now);
-        if let Some(l) = self.listener.take() {
-            if self.listener_registered {
-                let _ = self.poller.deregister(&*l);
-            }
-            self.listener_registered = false;
+        for i in 0..self.listeners.len() {
+            self.accept(i, now);
         }
+        if self.listeners_registered {
+            for l in &self.listeners {
+                let _ = self.poller.deregister(&*l.sock);
+            }
+        }
+        self.listeners_registered = false;
+        self.listening = false;
+        self.listeners.clear();
         for idx in 0..self.slots.len() {
             self.drain_conn(idx, now);
         }
