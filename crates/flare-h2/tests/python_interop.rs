@@ -9,7 +9,9 @@ use std::time::Instant;
 use flare_h2::{Config, Connection, Event, StreamId};
 
 fn python() -> String {
-    std::env::var("FLARE_PYTHON").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/venv/bin/python").to_string())
+    std::env::var("FLARE_PYTHON").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/venv/bin/python").to_string()
+    })
 }
 
 #[derive(Default)]
@@ -21,9 +23,18 @@ struct Upload {
 #[test]
 fn python_h2_client_against_our_server() {
     let py = python();
-    assert!(std::path::Path::new(&py).exists(), "Python with `h2` not found at {py}: run `cargo xtask peers`");
+    assert!(
+        std::path::Path::new(&py).exists(),
+        "Python with `h2` not found at {py}: run `cargo xtask peers`"
+    );
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/h2_client.py");
-    let mut child = Command::new(&py).arg(script).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn python");
+    let mut child = Command::new(&py)
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn python");
     let mut to_py = child.stdin.take().unwrap();
     let mut from_py = child.stdout.take().unwrap();
 
@@ -42,23 +53,31 @@ fn python_h2_client_against_our_server() {
         server.recv(&msg, now).expect("no connection error");
         while let Some(event) = server.poll_event() {
             match event {
-                Event::Headers { id, head, end_stream } => {
-                    match &head.path[..] {
-                        b"/hello" => {
-                            server.send_headers(id, 200, &[(b"content-type", b"text/plain")], false).unwrap();
-                            assert_eq!(server.send_data(id, b"hello", true), Ok(5));
-                        }
-                        b"/shutdown" => {
-                            server.shutdown(now);
-                            server.send_headers(id, 200, &[], true).unwrap();
-                        }
-                        _ if end_stream => server.send_headers(id, 404, &[], true).unwrap(),
-                        _ => {
-                            uploads.insert(id, Upload::default());
-                        }
+                Event::Headers {
+                    id,
+                    head,
+                    end_stream,
+                } => match &head.path[..] {
+                    b"/hello" => {
+                        server
+                            .send_headers(id, 200, &[(b"content-type", b"text/plain")], false)
+                            .unwrap();
+                        assert_eq!(server.send_data(id, b"hello", true), Ok(5));
                     }
-                }
-                Event::Data { id, data, end_stream } => {
+                    b"/shutdown" => {
+                        server.shutdown(now);
+                        server.send_headers(id, 200, &[], true).unwrap();
+                    }
+                    _ if end_stream => server.send_headers(id, 404, &[], true).unwrap(),
+                    _ => {
+                        uploads.insert(id, Upload::default());
+                    }
+                },
+                Event::Data {
+                    id,
+                    data,
+                    end_stream,
+                } => {
                     server.release_capacity(id, data.len());
                     let up = uploads.get_mut(&id).unwrap();
                     up.body.extend_from_slice(&data);
@@ -70,7 +89,10 @@ fn python_h2_client_against_our_server() {
                 }
                 Event::Trailers { id, fields } => {
                     let up = uploads.get_mut(&id).unwrap();
-                    up.trailer = fields.into_iter().find(|f| f.0 == b"x-client-trailer").map(|f| f.1);
+                    up.trailer = fields
+                        .into_iter()
+                        .find(|f| f.0 == b"x-client-trailer")
+                        .map(|f| f.1);
                     server.send_headers(id, 200, &[], false).unwrap();
                     let mut body = b"trailer=".to_vec();
                     body.extend(up.trailer.clone().unwrap_or_default());
@@ -85,19 +107,29 @@ fn python_h2_client_against_our_server() {
             *sent += n;
             if *sent == body.len() {
                 let len = body.len().to_string();
-                server.send_trailers(*id, &[(b"x-length", len.as_bytes())]).unwrap();
+                server
+                    .send_trailers(*id, &[(b"x-length", len.as_bytes())])
+                    .unwrap();
                 return false;
             }
             true
         });
         server.poll_output(&mut out);
-        if to_py.write_all(&(out.len() as u32).to_be_bytes()).and_then(|_| to_py.write_all(&out)).is_err() {
+        if to_py
+            .write_all(&(out.len() as u32).to_be_bytes())
+            .and_then(|_| to_py.write_all(&out))
+            .is_err()
+        {
             break;
         }
         out.clear();
     }
     drop(to_py);
     let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "python h2 client failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "python h2 client failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(server.is_closed() || server.open_streams() == 0);
 }
