@@ -2,7 +2,12 @@
 //!
 //! ```text
 //! cargo run --release --example server -- [--addr 127.0.0.1:8080] [--workers N] [--static-dir DIR]
+//!     [--tls-cert PEM --tls-key PEM | --tls-self-signed] [--tls-addr 127.0.0.1:8443]
 //! ```
+//!
+//! With `--tls-cert`/`--tls-key` (or `--tls-self-signed`, which generates a throwaway
+//! certificate for `localhost` and prints where it wrote it) the same routes are also
+//! served over TLS on `--tls-addr` (HTTP/2 by ALPN `h2`, HTTP/1.1 otherwise).
 //!
 //! Routes:
 //! - `GET /` -> `hello`
@@ -148,6 +153,10 @@ fn main() -> flare::Result<()> {
         .map(|n| n.get())
         .unwrap_or(1);
     let mut static_dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs"));
+    let mut tls_cert: Option<PathBuf> = None;
+    let mut tls_key: Option<PathBuf> = None;
+    let mut tls_self_signed = false;
+    let mut tls_addr = "127.0.0.1:8443".to_string();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -161,8 +170,15 @@ fn main() -> flare::Result<()> {
             "--static-dir" => {
                 static_dir = args.next().expect("--static-dir needs a directory").into()
             }
+            "--tls-cert" => tls_cert = Some(args.next().expect("--tls-cert needs a file").into()),
+            "--tls-key" => tls_key = Some(args.next().expect("--tls-key needs a file").into()),
+            "--tls-self-signed" => tls_self_signed = true,
+            "--tls-addr" => tls_addr = args.next().expect("--tls-addr needs a value"),
             "-h" | "--help" => {
-                println!("usage: server [--addr HOST:PORT] [--workers N] [--static-dir DIR]");
+                println!(
+                    "usage: server [--addr HOST:PORT] [--workers N] [--static-dir DIR] \
+                     [--tls-cert PEM --tls-key PEM | --tls-self-signed] [--tls-addr HOST:PORT]"
+                );
                 return Ok(());
             }
             other => {
@@ -172,10 +188,45 @@ fn main() -> flare::Result<()> {
         }
     }
     let app = router(static_dir).layer(Metrics::default());
-    let server = HttpServer::bind(addr.as_str())?.workers(workers);
+    let mut server = HttpServer::bind(addr.as_str())?.workers(workers);
     println!(
         "flare listening on http://{} with {workers} workers",
         server.local_addr()
     );
+    if tls_self_signed {
+        let (cert, key) =
+            flare_tls::self_signed(&["localhost", "127.0.0.1"]).expect("generate a certificate");
+        let dir = std::env::temp_dir().join(format!("flare-self-signed-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("cert.pem"), cert)?;
+        std::fs::write(dir.join("key.pem"), key)?;
+        println!(
+            "wrote a self-signed certificate for localhost to {}",
+            dir.display()
+        );
+        tls_cert = Some(dir.join("cert.pem"));
+        tls_key = Some(dir.join("key.pem"));
+    }
+    match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => {
+            let tls = flare_tls::ServerConfig::builder()
+                .cert_pem_file(&cert, &key)
+                .build()
+                .unwrap_or_else(|e| {
+                    eprintln!("TLS configuration: {e}");
+                    std::process::exit(2)
+                });
+            server = server.bind_tls(tls_addr.as_str(), tls)?;
+            println!(
+                "flare listening on https://{} (h2, http/1.1)",
+                server.local_addrs()[1]
+            );
+        }
+        (None, None) => {}
+        _ => {
+            eprintln!("--tls-cert and --tls-key go together");
+            std::process::exit(2);
+        }
+    }
     server.serve(app)
 }
