@@ -440,17 +440,32 @@ fn s_server(files: &Files, extra: &[&str]) -> (u16, Child) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start openssl s_server ({e}): run `cargo xtask peers`"));
-    // s_server prints ACCEPT once it listens.
+    // s_server prints ACCEPT once it listens; wait for that, bounded.
     let mut stdout = child.stdout.take().unwrap();
-    let mut seen = Vec::new();
-    let mut byte = [0u8; 1];
-    while !seen.ends_with(b"ACCEPT\n") {
-        match stdout.read(&mut byte) {
-            Ok(1) => seen.push(byte[0]),
-            _ => panic!("s_server exited: {}", String::from_utf8_lossy(&seen)),
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut byte = [0u8; 1];
+        while !seen.ends_with(b"ACCEPT\n") {
+            match stdout.read(&mut byte) {
+                Ok(1) => seen.push(byte[0]),
+                _ => {
+                    let _ = tx.send(Err(String::from_utf8_lossy(&seen).into_owned()));
+                    return;
+                }
+            }
+        }
+        let _ = tx.send(Ok(()));
+        let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+    });
+    match rx.recv_timeout(PEER_TIMEOUT) {
+        Ok(Ok(())) => {}
+        Ok(Err(seen)) => panic!("s_server exited: {seen}"),
+        Err(_) => {
+            let _ = child.kill();
+            panic!("s_server did not start within {PEER_TIMEOUT:?}");
         }
     }
-    thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     (port, child)
 }
 
