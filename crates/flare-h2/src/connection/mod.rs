@@ -1,9 +1,13 @@
 //! The connection state machine: settings, streams, flow control, limits.
 //!
-//! Split by direction: [`recv`](self) handles frames from the peer,
-//! `send` the application's calls; this file holds the state, the
-//! constructors and the `poll_*` side.
+//! `recv` handles frames from the peer (`header_block` the HEADERS and
+//! CONTINUATION part), `send` the application's calls, `flow` the window
+//! bookkeeping, `lifecycle` timeouts, shutdown and errors; this file holds
+//! the state, the constructors and the event and output queues.
 
+mod flow;
+mod header_block;
+mod lifecycle;
 mod recv;
 mod send;
 
@@ -12,10 +16,9 @@ use std::time::Instant;
 
 use flare_hpack::{Decoder, Encoder};
 
-use crate::config::MAX_WINDOW;
 use crate::flood::Budget;
 use crate::frame::MIN_MAX_FRAME_SIZE;
-use crate::frame::{GoAway, Ping, RstStream, Setting, SettingId, Settings, WindowUpdate};
+use crate::frame::{RstStream, Setting, SettingId, Settings, WindowUpdate};
 use crate::head::Head;
 use crate::stream::{Closure, Recent, Stream};
 use crate::{Config, ConnectionError, ErrorCode, StreamId};
@@ -417,99 +420,6 @@ impl Connection {
         !self.out.is_empty()
     }
 
-    /// When [`Connection::handle_timeout`] must be called next: the
-    /// SETTINGS acknowledgement deadline or the graceful shutdown's PING
-    /// deadline. Changed by every other call.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.phase == Phase::Closed {
-            return None;
-        }
-        let settings = self
-            .pending_settings
-            .front()
-            .map(|(_, sent)| *sent + self.config.settings_ack_timeout);
-        let shutdown = match self.shutdown {
-            Shutdown::AwaitingPing { deadline } => Some(deadline),
-            _ => None,
-        };
-        match (settings, shutdown) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
-    /// Acts on deadlines that passed by `now`: an unacknowledged SETTINGS
-    /// ends the connection with `SETTINGS_TIMEOUT` (GOAWAY is queued and
-    /// [`Connection::is_closed`] becomes true; see [`Connection::error`]);
-    /// an unanswered shutdown PING sends the final GOAWAY.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        if self.phase == Phase::Closed {
-            return;
-        }
-        if let Some((_, sent)) = self.pending_settings.front() {
-            if now >= *sent + self.config.settings_ack_timeout {
-                self.fail(fatal(
-                    ErrorCode::SettingsTimeout,
-                    "SETTINGS not acknowledged in time",
-                ));
-                return;
-            }
-        }
-        if let Shutdown::AwaitingPing { deadline } = self.shutdown {
-            if now >= deadline {
-                self.send_final_goaway();
-            }
-        }
-    }
-
-    /// Graceful shutdown (RFC 9113 section 6.8): a server sends
-    /// GOAWAY(2^31-1) and a PING, then GOAWAY with the real last stream id
-    /// after the PING's ACK (or [`Config::shutdown_timeout`]). Streams up to
-    /// that id complete; later ones are ignored. A client sends one GOAWAY.
-    /// The connection is closed once no stream is left.
-    pub fn shutdown(&mut self, now: Instant) {
-        if self.phase == Phase::Closed || self.shutdown != Shutdown::None {
-            return;
-        }
-        match self.role {
-            Role::Server => {
-                self.write_goaway(StreamId::MAX.value(), ErrorCode::NoError, b"");
-                Ping {
-                    ack: false,
-                    payload: SHUTDOWN_PING,
-                }
-                .encode(&mut self.out);
-                self.shutdown = Shutdown::AwaitingPing {
-                    deadline: now + self.config.shutdown_timeout,
-                };
-            }
-            Role::Client => self.send_final_goaway(),
-        }
-    }
-
-    fn send_final_goaway(&mut self) {
-        self.write_goaway(self.last_peer_stream, ErrorCode::NoError, b"");
-        self.shutdown = Shutdown::Done;
-        self.check_closed();
-    }
-
-    fn write_goaway(&mut self, last: u32, code: ErrorCode, debug: &[u8]) {
-        GoAway {
-            last_stream_id: StreamId::new(last),
-            code,
-            debug,
-        }
-        .encode(&mut self.out);
-        self.goaway_sent = Some(self.goaway_sent.map_or(last, |l| l.min(last)));
-    }
-
-    /// Closed when nothing more can happen: after a connection error, or
-    /// when a GOAWAY was exchanged and the last stream finished. The driver
-    /// flushes [`Connection::poll_output`] and closes the socket.
-    pub fn is_closed(&self) -> bool {
-        self.phase == Phase::Closed
-    }
-
     /// Streams currently open (any state but idle and closed).
     pub fn open_streams(&self) -> usize {
         self.streams.len()
@@ -529,44 +439,6 @@ impl Connection {
     /// The peer's `SETTINGS_MAX_HEADER_LIST_SIZE` (`u32::MAX` if unset).
     pub fn peer_max_header_list_size(&self) -> u32 {
         self.peer.max_header_list_size
-    }
-
-    /// The connection error that ended the connection, if any.
-    pub fn error(&self) -> Option<ConnectionError> {
-        self.error
-    }
-
-    /// Ends the connection with a connection error: GOAWAY is queued and
-    /// every stream dropped.
-    fn fail(&mut self, f: Fatal) -> ConnectionError {
-        if let Some(e) = self.error {
-            return e;
-        }
-        let last = self.last_peer_stream;
-        self.write_goaway(last, f.code, f.reason.as_bytes());
-        let err = ConnectionError::new(f.code, f.reason, true);
-        self.error = Some(err);
-        self.phase = Phase::Closed;
-        self.streams.clear();
-        self.open_local = 0;
-        self.open_remote = 0;
-        self.block = None;
-        err
-    }
-
-    /// Closes gracefully once a GOAWAY went either way and no stream is
-    /// left.
-    fn check_closed(&mut self) {
-        if self.phase == Phase::Closed || !self.streams.is_empty() {
-            return;
-        }
-        let final_sent = self.shutdown == Shutdown::Done;
-        if self.goaway_received.is_some() && self.goaway_sent.is_none() {
-            self.write_goaway(self.last_peer_stream, ErrorCode::NoError, b"");
-            self.phase = Phase::Closed;
-        } else if final_sent || self.goaway_received.is_some() {
-            self.phase = Phase::Closed;
-        }
     }
 
     fn is_peer_initiated(&self, id: StreamId) -> bool {
@@ -600,45 +472,6 @@ impl Connection {
         self.check_closed();
     }
 
-    /// Credits `n` consumed octets to the connection window, announcing them
-    /// once half the window is due.
-    fn release_connection(&mut self, n: u64) {
-        self.conn_release_pending += n;
-        if self.conn_release_pending >= u64::from(self.conn_recv_target / 2).max(1) {
-            let inc = self.conn_release_pending.min(u64::from(MAX_WINDOW)) as u32;
-            WindowUpdate {
-                stream_id: StreamId::ZERO,
-                increment: inc,
-            }
-            .encode(&mut self.out);
-            self.conn_recv_window += i64::from(inc);
-            self.conn_release_pending -= u64::from(inc);
-        }
-    }
-
-    /// Credits `n` octets to a stream's receive window, announcing them
-    /// once half the initial window is due.
-    fn release_stream(&mut self, id: u32, n: u64) {
-        let threshold = u64::from(self.local.initial_window / 2).max(1);
-        let Some(s) = self.streams.get_mut(&id) else {
-            return;
-        };
-        if s.recv_closed {
-            return;
-        }
-        s.release_pending += n;
-        if s.release_pending >= threshold {
-            let inc = s.release_pending.min(u64::from(MAX_WINDOW)) as u32;
-            s.recv_window += i64::from(inc);
-            s.release_pending -= u64::from(inc);
-            WindowUpdate {
-                stream_id: StreamId::new(id),
-                increment: inc,
-            }
-            .encode(&mut self.out);
-        }
-    }
-
     /// Resets a stream because of the peer's stream error (section 5.4.2),
     /// counting it against [`Config::max_local_resets`].
     fn stream_error(&mut self, id: StreamId, code: ErrorCode) -> Result<(), Fatal> {
@@ -664,21 +497,5 @@ impl Connection {
         }
         self.remove_stream(id.value(), Closure::ResetByUs);
         Ok(())
-    }
-
-    /// Emits SendReady for blocked streams that can send again.
-    fn wake_blocked(&mut self) {
-        let room = self.config.max_send_buffer.saturating_sub(self.out.len());
-        if self.conn_send_window <= 0 || room == 0 {
-            return;
-        }
-        for (&id, s) in self.streams.iter_mut() {
-            if s.blocked && s.send_window > 0 && !s.send_closed {
-                s.blocked = false;
-                self.events.push_back(Event::SendReady {
-                    id: StreamId::new(id),
-                });
-            }
-        }
     }
 }
