@@ -871,3 +871,30 @@ fn wants_read_is_false_after_close_notify_and_after_failure() {
     assert!(s.read_tls(b"\x99\x03\x03\x00\x01\x00").is_err());
     assert!(!s.wants_read());
 }
+
+#[test]
+fn configs_are_shared_across_threads_and_sessions_move_between_them() {
+    fn shared<T: Send + Sync + Clone>() {}
+    fn movable<T: Send>() {}
+    shared::<ServerConfig>();
+    shared::<ClientConfig>();
+    movable::<ServerSession>();
+    movable::<ClientSession>();
+    movable::<TlsError>();
+    // Workers on other threads handshake with clones of one config.
+    let p = pki();
+    let server = server_cfg(&p);
+    let client = client_cfg(&p).build().unwrap();
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let (server, client) = (server.clone(), client.clone());
+            std::thread::spawn(move || {
+                let (mut c, mut s) = connect(&client, &server, "localhost");
+                exchange(&mut c, &mut s);
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
