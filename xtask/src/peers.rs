@@ -59,6 +59,10 @@ pub const DEBIAN_PEERS: &[DebianPeer] = &[
         binary: "strace",
         package: "strace",
     },
+    DebianPeer {
+        binary: "testssl",
+        package: "testssl.sh",
+    },
 ];
 
 /// What pip installs into the venv.
@@ -102,7 +106,7 @@ cargo xtask peers
 Installs the external peers the test suites need, when missing:
   Debian packages (apt-get, sudo when not root): curl, nghttp2-client,
     wrk, dnsmasq-base, bind9-dnsutils, openssl, gnutls-bin, nginx-light,
-    strace
+    strace, testssl.sh
   Python packages in target/venv: h2 hpack httpx[http2] websockets
     dnslib dnspython
 Fast and a no-op when everything is present. Exits non-zero naming the peer
