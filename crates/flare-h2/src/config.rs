@@ -136,10 +136,11 @@ impl Config {
         self
     }
 
-    /// Streams the peer opened and then reset before the application saw
-    /// the reset (before [`crate::Connection::poll_event`] returned it);
-    /// default 20. More: GOAWAY `ENHANCE_YOUR_CALM` (rapid reset,
-    /// CVE-2023-44487).
+    /// Streams the peer may open and reset before the application polled
+    /// them, net of the requests the application did poll (each polled
+    /// request pays one back); default 20. Such streams are dropped from
+    /// the event queue, so no handler runs for them. More: GOAWAY
+    /// `ENHANCE_YOUR_CALM` (rapid reset, CVE-2023-44487).
     pub fn max_pending_reset_streams(mut self, n: u32) -> Self {
         self.max_pending_reset_streams = n;
         self

@@ -35,22 +35,51 @@ fn rapid_reset_default_cap_is_20_pending() {
 }
 
 #[test]
-fn rapid_reset_cap_counts_resets_the_application_has_not_seen() {
+fn rapid_reset_allows_resets_interleaved_with_served_requests() {
     let mut r = Raw::new(Config::new().max_pending_reset_streams(5));
-    for round in 0..10 {
-        let b = open_and_reset(&mut r, 1 + 10 * round, 5);
+    let mut next = 1;
+    for _ in 0..10 {
+        let b = open_and_reset(&mut r, next, 5);
+        next += 10;
         r.send(&b);
         assert!(r.result.is_ok());
-        // The driver drains its events between reads.
-        let resets = r
-            .events()
-            .iter()
-            .filter(|e| matches!(e, Event::StreamReset { by_peer: true, .. }))
-            .count();
-        assert_eq!(resets, 5);
+        // Streams opened and reset within one read never reach the
+        // application.
+        assert_eq!(r.events(), vec![]);
+        // Five requests it does take pay the five resets back.
+        for _ in 0..5 {
+            let b = r.get(next, true);
+            next += 2;
+            r.send(&b);
+        }
+        assert_eq!(r.events().len(), 5);
     }
-    let b = open_and_reset(&mut r, 101, 6);
+    let b = open_and_reset(&mut r, next, 5);
+    r.send(&b);
+    assert!(r.result.is_ok());
+    let b = open_and_reset(&mut r, next + 10, 1);
     calm(&mut r, &b);
+}
+
+#[test]
+fn streams_the_application_saw_are_reset_with_an_event_and_not_counted() {
+    let mut r = Raw::new(Config::new().max_pending_reset_streams(2));
+    for i in 0..5u32 {
+        let id = 1 + 2 * i;
+        let b = r.get(id, false);
+        r.send(&b);
+        assert!(matches!(r.events().as_slice(), [Event::Headers { .. }]));
+        r.send(&rst(id, ErrorCode::Cancel));
+        assert_eq!(
+            r.events(),
+            vec![Event::StreamReset {
+                id: StreamId::new(id),
+                code: ErrorCode::Cancel,
+                by_peer: true
+            }]
+        );
+    }
+    assert!(r.result.is_ok());
 }
 
 #[test]

@@ -79,7 +79,9 @@ pub enum Event {
         fields: Vec<(Vec<u8>, Vec<u8>)>,
     },
     /// The stream was reset, by the peer or by us because of the peer's
-    /// stream error: cancel whatever works on it.
+    /// stream error: cancel whatever works on it. (A stream the peer resets
+    /// before its `Headers` event was polled disappears from the queue
+    /// instead: the application never sees it.)
     StreamReset {
         /// The stream.
         id: StreamId,
@@ -201,10 +203,9 @@ pub struct Connection {
     goaway_sent: Option<u32>,
     goaway_received: Option<u32>,
     error: Option<ConnectionError>,
-    /// Peer resets of unanswered streams whose StreamReset event was not
-    /// yet polled, and those streams' ids in event order.
+    /// Streams the peer opened and reset before the application polled
+    /// them, less the requests the application did poll.
     pending_peer_resets: u32,
-    counted_resets: VecDeque<u32>,
     new_streams_this_recv: u32,
     local_resets: u32,
     ping_budget: Budget,
@@ -307,7 +308,6 @@ impl Connection {
             goaway_received: None,
             error: None,
             pending_peer_resets: 0,
-            counted_resets: VecDeque::new(),
             new_streams_this_recv: 0,
             local_resets: 0,
             ping_budget: Budget::new(config.ping_budget, now),
@@ -384,14 +384,8 @@ impl Connection {
     /// (which reports streams that can send again).
     pub fn poll_event(&mut self) -> Option<Event> {
         let event = self.events.pop_front()?;
-        if let Event::StreamReset {
-            id, by_peer: true, ..
-        } = &event
-        {
-            if self.counted_resets.front() == Some(&id.value()) {
-                self.counted_resets.pop_front();
-                self.pending_peer_resets = self.pending_peer_resets.saturating_sub(1);
-            }
+        if matches!(event, Event::Headers { .. }) {
+            self.pending_peer_resets = self.pending_peer_resets.saturating_sub(1);
         }
         Some(event)
     }

@@ -264,7 +264,17 @@ impl Connection {
         };
         let unanswered = s.remote && !s.head_sent;
         let announced = s.announced;
-        if announced {
+        // A stream whose request the application has not even polled yet:
+        // drop its queued events so no handler runs for it.
+        let unseen = unanswered
+            && announced
+            && self
+                .events
+                .iter()
+                .any(|e| matches!(e, Event::Headers { id: h, .. } if *h == id));
+        if unseen {
+            self.events.retain(|e| event_stream(e) != Some(id));
+        } else if announced {
             self.events.push_back(Event::StreamReset {
                 id,
                 code: f.code,
@@ -272,12 +282,11 @@ impl Connection {
             });
         }
         self.remove_stream(v, Closure::ResetByPeer);
-        if unanswered && announced {
+        if unseen {
             // CVE-2023-44487 (rapid reset): streams opened and cancelled
-            // before the application even saw the cancellation. The count
-            // drops as poll_event hands the resets out.
+            // before the application saw them. Each request the application
+            // does take (poll_event) pays one back.
             self.pending_peer_resets += 1;
-            self.counted_resets.push_back(v);
             if self.pending_peer_resets > self.config.max_pending_reset_streams {
                 return Err(fatal(
                     ErrorCode::EnhanceYourCalm,
@@ -461,5 +470,17 @@ impl Connection {
         }
         self.wake_blocked();
         Ok(())
+    }
+}
+
+/// The stream an event is about, if any.
+fn event_stream(e: &Event) -> Option<StreamId> {
+    match e {
+        Event::Headers { id, .. }
+        | Event::Data { id, .. }
+        | Event::Trailers { id, .. }
+        | Event::StreamReset { id, .. }
+        | Event::SendReady { id } => Some(*id),
+        Event::GoAway { .. } => None,
     }
 }
