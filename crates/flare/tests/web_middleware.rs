@@ -115,7 +115,9 @@ fn responses(verbose: &str) -> Vec<(u16, Vec<(String, String)>)> {
     for l in verbose.lines().filter_map(|l| l.strip_prefix("< ")) {
         let l = l.trim_end();
         if l.starts_with("HTTP/") {
-            out.push((l[9..12].parse().unwrap(), Vec::new()));
+            // `HTTP/1.1 200 OK` or `HTTP/2 200`.
+            let code = l.split_whitespace().nth(1).unwrap();
+            out.push((code.parse().unwrap(), Vec::new()));
         } else if let (Some((n, v)), Some(last)) = (l.split_once(':'), out.last_mut()) {
             last.1.push((n.to_ascii_lowercase(), v.trim().to_owned()));
         }
@@ -438,10 +440,20 @@ fn access_log_has_one_line_per_request() {
 }
 
 fn httpx(steps: serde_json::Value) -> Vec<serde_json::Value> {
+    run_httpx(steps, "h1")
+}
+
+/// As [`httpx`], over one HTTP/2 (h2c prior knowledge) connection.
+fn httpx_h2(steps: serde_json::Value) -> Vec<serde_json::Value> {
+    run_httpx(steps, "h2")
+}
+
+fn run_httpx(steps: serde_json::Value, mode: &str) -> Vec<serde_json::Value> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/w2_httpx.py");
     let out = Command::new(python())
         .arg(script)
         .arg(steps.to_string())
+        .arg(mode)
         .output()
         .expect("spawn python");
     assert!(
@@ -487,4 +499,47 @@ fn httpx_decodes_gzip_and_revalidates_etags() {
     assert_eq!(unhex(&res[3]["body_hex"]), b"");
     assert_eq!(res[4]["status"], 200);
     assert_eq!(unhex(&res[4]["body_hex"]), b"<p>a small page</p>");
+}
+
+#[test]
+fn the_same_stack_over_http2() {
+    let s = server();
+    let h2 = "--http2-prior-knowledge";
+    let (body, err) = curl(&["-v", h2, "--compressed", &s.url("/big")]);
+    let r = only(&err);
+    assert!(err.contains("< HTTP/2 200"), "{err}");
+    assert_eq!(header(&r, "content-encoding"), Some("gzip"));
+    assert_eq!(body, big_text().as_bytes());
+    let (_, err) = curl(&[
+        "-v",
+        h2,
+        "-X",
+        "OPTIONS",
+        "-H",
+        &format!("Origin: {APP_ORIGIN}"),
+        "-H",
+        "Access-Control-Request-Method: PUT",
+        &s.url("/ok"),
+    ]);
+    let r = only(&err);
+    assert_eq!(r.0, 204);
+    assert_eq!(header(&r, "access-control-allow-origin"), Some(APP_ORIGIN));
+    // Streams of one connection (httpx; curl 7.88 cannot reuse a prior-knowledge
+    // connection, curl/curl#10634): a panic, then service, then a timeout.
+    let res = httpx_h2(serde_json::json!([
+        {"url": s.url("/panic")},
+        {"url": s.url("/ok")},
+        {"url": s.url("/slow")},
+        {"url": s.url("/big")},
+    ]));
+    let statuses: Vec<u64> = res.iter().map(|r| r["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, [500, 200, 503, 200]);
+    assert!(res.iter().all(|r| r["http_version"] == "HTTP/2"));
+    assert_eq!(unhex(&res[1]["body_hex"]), b"ok");
+    assert_eq!(first(&res[3], "content-encoding"), Some("gzip"));
+    assert_eq!(unhex(&res[3]["body_hex"]), big_text().as_bytes());
+    let (body, err) = curl(&["-v", h2, &s.url("/metrics")]);
+    assert_eq!(only(&err).0, 200);
+    let m = parse_prometheus(&String::from_utf8(body).unwrap());
+    assert!(m.contains_key("flare_http_requests_in_flight"));
 }

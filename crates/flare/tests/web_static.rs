@@ -106,7 +106,8 @@ fn status(verbose: &str) -> u16 {
         .into_iter()
         .find(|l| l.starts_with("HTTP/"))
         .expect("status line");
-    line[9..12].parse().unwrap()
+    // `HTTP/1.1 200 OK` or `HTTP/2 200`.
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 #[test]
@@ -422,4 +423,58 @@ fn behind_the_router_catch_all() {
         assert_eq!(status(&err), want, "{path}");
         assert!(!String::from_utf8_lossy(&body).contains(SECRET), "{path}");
     }
+}
+
+#[test]
+fn over_http2_prior_knowledge() {
+    let root = tree("h2", true);
+    let s = TestServer::start(
+        ServeDir::new(&root)
+            .prefix("/static")
+            .layer(Compress::new()),
+    );
+    let h2 = "--http2-prior-knowledge";
+    let (body, err) = curl(&["-v", h2, &s.url("/static/hello.txt")]);
+    assert!(err.contains("< HTTP/2 200"), "{err}");
+    assert_eq!(body, b"hello world\n");
+    let etag = header(&err, "etag").unwrap();
+    let (body, err) = curl(&[
+        "-v",
+        h2,
+        "-H",
+        &format!("If-None-Match: {etag}"),
+        &s.url("/static/hello.txt"),
+    ]);
+    assert_eq!(status(&err), 304);
+    assert!(body.is_empty());
+    let data = pattern(1000);
+    let (body, err) = curl(&["-v", h2, "-r", "0-99", &s.url("/static/data.bin")]);
+    assert_eq!(status(&err), 206);
+    assert_eq!(body, &data[..100]);
+    let (body, err) = curl(&["-v", h2, "-r", "0-9,20-29", &s.url("/static/data.bin")]);
+    assert_eq!(status(&err), 206);
+    let ct = header(&err, "content-type").unwrap();
+    let boundary = ct.strip_prefix("multipart/byteranges; boundary=").unwrap();
+    assert_eq!(multipart_parts(&body, boundary).len(), 2);
+    let (body, err) = curl(&["-v", h2, "--compressed", &s.url("/static/app.js")]);
+    assert_eq!(header(&err, "content-encoding").as_deref(), Some("gzip"));
+    assert_eq!(body, app_js().as_bytes());
+    // A file body over HTTP/2 is read in pieces as the peer's window allows.
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web_static/h2-big.bin");
+    let (_, err) = curl(&[
+        "-v",
+        h2,
+        "-o",
+        out.to_str().unwrap(),
+        &s.url("/static/big.bin"),
+    ]);
+    assert_eq!(status(&err), 200);
+    assert!(
+        std::fs::read(&out).unwrap() == pattern(BIG),
+        "h2 file bytes differ"
+    );
+    let url = format!("http://{}/static/%2e%2e/Cargo.toml", s.addr);
+    let (body, err) = curl(&["-v", h2, "--path-as-is", &url]);
+    assert_eq!(status(&err), 400);
+    assert!(!String::from_utf8_lossy(&body).contains(SECRET));
 }

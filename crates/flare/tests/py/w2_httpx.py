@@ -6,6 +6,9 @@ where "etag_from" (optional) sends If-None-Match with the ETag of step i's respo
 Each result: {"status", "headers": {lowercased name: [values]}, "body_hex",
 "http_version"}. httpx decodes gzip and deflate bodies itself (its default
 Accept-Encoding offers them), so "body_hex" is the decoded body.
+
+With argv[2] == "h2" the client speaks HTTP/2 with prior knowledge (h2c), all steps
+as streams of one connection.
 """
 
 import json
@@ -17,7 +20,8 @@ import httpx
 def main():
     steps = json.loads(sys.argv[1])
     results = []
-    with httpx.Client(timeout=30.0) as client:
+    h2 = len(sys.argv) > 2 and sys.argv[2] == "h2"
+    with httpx.Client(timeout=30.0, http1=not h2, http2=h2) as client:
         for step in steps:
             headers = dict(step.get("headers", {}))
             src = step.get("etag_from")
