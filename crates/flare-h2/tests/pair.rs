@@ -619,3 +619,33 @@ fn ten_thousand_streams_leave_nothing_behind() {
     assert!(p.server.remembered_streams() <= 128);
     assert!(p.client.remembered_streams() <= 128);
 }
+
+#[test]
+fn goaway_last_stream_id_never_increases() {
+    let mut r = Raw::new(Config::new());
+    let b = r.get(1, false);
+    r.send(&b);
+    r.server.shutdown(r.now);
+    r.server.handle_timeout(r.now + Duration::from_secs(5));
+    let out = r.output();
+    assert_eq!(
+        out.last(),
+        Some(&Out::GoAway {
+            last: 1,
+            code: ErrorCode::NoError
+        })
+    );
+    // Stream 5 arrives after the final GOAWAY and is ignored; a connection
+    // error afterwards still names stream 1.
+    let b = r.get(5, true);
+    r.send(&b);
+    r.send(&window_update(0, 0));
+    assert_eq!(
+        r.output(),
+        vec![Out::GoAway {
+            last: 1,
+            code: ErrorCode::ProtocolError
+        }]
+    );
+    assert!(r.server.is_closed());
+}

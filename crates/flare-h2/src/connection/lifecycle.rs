@@ -85,13 +85,16 @@ impl Connection {
     }
 
     pub(super) fn write_goaway(&mut self, last: u32, code: ErrorCode, debug: &[u8]) {
+        // Section 6.8: "Endpoints MUST NOT increase the value they send in
+        // the last stream identifier".
+        let last = self.goaway_sent.map_or(last, |l| l.min(last));
         GoAway {
             last_stream_id: StreamId::new(last),
             code,
             debug,
         }
         .encode(&mut self.out);
-        self.goaway_sent = Some(self.goaway_sent.map_or(last, |l| l.min(last)));
+        self.goaway_sent = Some(last);
     }
 
     /// Closed when nothing more can happen: after a connection error, or
