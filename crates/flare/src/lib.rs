@@ -24,10 +24,21 @@ pub use flare_reactor as reactor;
 pub use flare_web as web;
 
 /// The names most programs need.
+///
+/// ```no_run
+/// use flare::prelude::*;
+/// fn hello(_req: &Request) -> Response { Response::text("hello") }
+/// fn main() -> flare::Result<()> {
+///     let router = Router::new().get("/", hello);
+///     HttpServer::bind("127.0.0.1:8080")?.workers(2).serve(router)
+/// }
+/// ```
 pub mod prelude {
-    pub use crate::server::{HttpServer, ServerHandle, StaticResponse};
+    pub use crate::server::{HttpServer, ServerConfig, ServerHandle, StaticResponse};
+    pub use flare_web::router::{any, delete, get, patch, post, put};
     pub use flare_web::{
-        Body, Bytes, CancelToken, Handler, HeaderName, HeaderValue, IntoResponse, Method, Request,
-        Response, StatusCode,
+        App, Body, Bytes, CancelToken, Cookie, Cookies, Form, Handler, HeaderName, HeaderValue,
+        Html, IntoResponse, Json, Method, Path, Query, Redirect, Request, Response, Router, Sse,
+        State, StatusCode,
     };
 }
