@@ -2,8 +2,6 @@
 //! one block, decoded, validated, and turned into a new stream, trailers or
 //! (client) a response head.
 
-use std::time::Instant;
-
 use super::recv::NotOpen;
 use super::{fatal, Connection, Event, Fatal, PendingBlock, Role};
 use crate::frame::{Continuation, Headers};
@@ -12,14 +10,14 @@ use crate::stream::{Closure, Stream};
 use crate::{ErrorCode, Head, StreamId};
 
 impl Connection {
-    pub(super) fn on_headers(&mut self, f: Headers<'_>, now: Instant) -> Result<(), Fatal> {
+    pub(super) fn on_headers(&mut self, f: Headers<'_>) -> Result<(), Fatal> {
         // Section 5.3.1: "A stream cannot depend on itself."
         let self_dependent = f.priority.is_some_and(|p| p.dependency == f.stream_id);
         if f.fragment.len() > self.config.max_header_block_bytes {
             return Err(fatal(ErrorCode::EnhanceYourCalm, "header block too large"));
         }
         if f.end_headers {
-            return self.on_block(f.stream_id, f.end_stream, self_dependent, f.fragment, now);
+            return self.on_block(f.stream_id, f.end_stream, self_dependent, f.fragment);
         }
         self.block_buf.clear();
         self.block_buf.extend_from_slice(f.fragment);
@@ -32,11 +30,7 @@ impl Connection {
         Ok(())
     }
 
-    pub(super) fn on_continuation(
-        &mut self,
-        f: Continuation<'_>,
-        now: Instant,
-    ) -> Result<(), Fatal> {
+    pub(super) fn on_continuation(&mut self, f: Continuation<'_>) -> Result<(), Fatal> {
         let Some(mut block) = self.block else {
             return Err(fatal(
                 ErrorCode::ProtocolError,
@@ -62,13 +56,7 @@ impl Connection {
         }
         self.block = None;
         let buf = std::mem::take(&mut self.block_buf);
-        let result = self.on_block(
-            block.stream,
-            block.end_stream,
-            block.self_dependent,
-            &buf,
-            now,
-        );
+        let result = self.on_block(block.stream, block.end_stream, block.self_dependent, &buf);
         self.block_buf = buf;
         self.block_buf.clear();
         result
@@ -91,7 +79,6 @@ impl Connection {
         end_stream: bool,
         self_dep: bool,
         block: &[u8],
-        _now: Instant,
     ) -> Result<(), Fatal> {
         let v = id.value();
         if let Some(s) = self.streams.get(&v) {

@@ -114,9 +114,7 @@ impl Connection {
             // contiguous sequence of frames, with no interleaved frames of
             // any other type or from any other stream".
             return match frame {
-                Frame::Continuation(c) if c.stream_id == block.stream => {
-                    self.on_continuation(c, now)
-                }
+                Frame::Continuation(c) if c.stream_id == block.stream => self.on_continuation(c),
                 _ => Err(fatal(
                     ErrorCode::ProtocolError,
                     "frame interleaved in a header block",
@@ -125,7 +123,7 @@ impl Connection {
         }
         match frame {
             Frame::Data(f) => self.on_data(f, now),
-            Frame::Headers(f) => self.on_headers(f, now),
+            Frame::Headers(f) => self.on_headers(f),
             Frame::Priority(f) => self.on_priority(f, now),
             Frame::RstStream(f) => self.on_rst_stream(f),
             Frame::Settings(f) => self.on_settings(f, now),
