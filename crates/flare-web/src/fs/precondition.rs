@@ -210,6 +210,29 @@ mod tests {
     }
 
     #[test]
+    fn odd_lists_never_panic() {
+        let alphabet = ["\"", "W/", ",", " ", "*", "a", "\u{e9}", "\t", "W"];
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..50_000 {
+            let n = next() % 10;
+            let s: String = (0..n)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            for etag in [Some("\"a\""), Some("W/\"a\""), None] {
+                let _ = list_matches(&s, etag, true);
+                let _ = list_matches(&s, etag, false);
+                let _ = if_range_holds(&s, etag, Some(0));
+            }
+        }
+    }
+
+    #[test]
     fn if_range() {
         assert!(if_range_holds("\"v1\"", Some("\"v1\""), None));
         assert!(!if_range_holds("W/\"v1\"", Some("\"v1\""), None));

@@ -453,3 +453,92 @@ fn too_many_or_overlapping_ranges_get_the_whole_file() {
         200
     );
 }
+
+/// A small deterministic generator for the no-panic sweeps below (no proptest in this
+/// crate's dependencies).
+struct XorShift(u64);
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    /// A string over an alphabet rich in the characters each parser cares about.
+    fn string(&mut self, alphabet: &[&str], max_len: usize) -> String {
+        let n = (self.next() % (max_len as u64 + 1)) as usize;
+        (0..n)
+            .map(|_| alphabet[(self.next() % alphabet.len() as u64) as usize])
+            .collect()
+    }
+}
+
+#[test]
+fn request_paths_never_escape_and_never_panic() {
+    use std::path::Component;
+    let alphabet = [
+        "/", ".", "..", "%", "%2e", "%2E", "%2f", "%00", "%zz", "a", "b", "\0", "\\", "é", "%c3",
+        "%a9", " ", "~",
+    ];
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    for _ in 0..50_000 {
+        let raw = rng.string(&alphabet, 12);
+        for hidden in [false, true] {
+            let results = [
+                path::relative_path(&raw, hidden),
+                path::decoded_relative_path(&raw, hidden),
+            ];
+            for p in results.into_iter().flatten() {
+                assert!(
+                    p.components().all(|c| matches!(c, Component::Normal(_))),
+                    "{raw:?} -> {p:?}"
+                );
+                let bytes = std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str());
+                assert!(!bytes.contains(&0), "{raw:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn range_and_date_parsers_never_panic_and_stay_in_bounds() {
+    let alphabet = [
+        "bytes",
+        "=",
+        "-",
+        ",",
+        " ",
+        "0",
+        "1",
+        "9",
+        "18446744073709551615",
+        "99999999999999999999",
+        "x",
+        ";",
+    ];
+    let mut rng = XorShift(0x2545_f491_4f6c_dd1d);
+    for _ in 0..50_000 {
+        let h = rng.string(&alphabet, 10);
+        let len = rng.next() % 2000;
+        if let range::RangeRequest::Ranges(rs) = range::parse(&h, len, 16) {
+            assert!(!rs.is_empty() && rs.len() <= 16, "{h:?}");
+            for r in rs {
+                assert!(r.first <= r.last && r.last < len, "{h:?} {len} {r:?}");
+            }
+        }
+    }
+    let alphabet = [
+        "Sun", "Nov", ",", " ", "-", ":", "0", "6", "9", "1994", "GMT", "08", "99", "Sunday",
+    ];
+    for _ in 0..50_000 {
+        let s = rng.string(&alphabet, 10);
+        if let Some(secs) = http_date::parse(&s) {
+            // Whatever parses formats back to a date that parses to the same instant.
+            assert_eq!(
+                http_date::parse(&http_date::format(secs)),
+                Some(secs),
+                "{s:?}"
+            );
+        }
+    }
+}

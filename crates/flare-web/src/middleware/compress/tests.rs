@@ -320,3 +320,29 @@ fn levels_are_clamped_and_zero_stores() {
     let r = stored.handle(&mut req(Some("gzip")));
     assert_eq!(hdr(&r, "content-encoding"), None);
 }
+
+#[test]
+fn negotiation_never_panics_on_odd_headers() {
+    let alphabet = [
+        "gzip", "deflate", "*", ";", "q", "=", "0", "1", ".", ",", " ", "x", "\u{e9}",
+    ];
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let c = Compress::new();
+    for _ in 0..50_000 {
+        let mut s = String::new();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let n = x % 12;
+        for _ in 0..n {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            s.push_str(alphabet[(x % alphabet.len() as u64) as usize]);
+        }
+        let got = c.negotiate(std::iter::once(s.as_bytes()));
+        if !s.contains("gzip") && !s.contains("deflate") && !s.contains('*') {
+            assert_eq!(got, None, "{s:?}");
+        }
+    }
+}
