@@ -58,6 +58,11 @@ fn routes(req: &Request) -> Response {
             Response::stream(Body::from_chunks(chunks))
                 .with_content_type(HeaderValue::from_static("text/plain"))
         }
+        "/token" => Response::text(if req.cancel_token().is_cancelled() {
+            "cancelled"
+        } else {
+            "live"
+        }),
         "/id" => Response::text(
             req.extensions()
                 .get::<RequestIdValue>()
@@ -281,10 +286,12 @@ fn a_panicking_handler_gets_500_and_the_worker_keeps_serving() {
 fn a_late_handler_is_cancelled_and_answered_503() {
     let s = server();
     let start = Instant::now();
-    let (body, err) = curl(&["-v", &s.url("/slow"), &s.url("/ok")]);
+    let (body, err) = curl(&["-v", &s.url("/slow"), &s.url("/token")]);
     let statuses: Vec<u16> = responses(&err).iter().map(|r| r.0).collect();
     assert_eq!(statuses, [503, 200], "{err}");
-    assert_eq!(body, b"request timed outok");
+    // The next request on the same connection starts with a live token.
+    assert_eq!(body, b"request timed outlive");
+    assert_eq!(err.matches("Connected to").count(), 1, "{err}");
     assert!(SLOW_SAW_CANCEL.load(Ordering::SeqCst));
     // The handler stopped at the deadline, well before its own 10 s bound.
     assert!(start.elapsed() < Duration::from_secs(9));
