@@ -519,3 +519,40 @@ fn file_bodies_are_sent_whole() {
     assert_eq!((status, &body[..]), (200, &data[1000..11_000]));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_head_sent_one_byte_per_write_is_parsed_and_checked_the_same() {
+    let srv = TestServer::start_with(basic, 1, ServerConfig::default());
+    let mut s = connect(srv.addr);
+    for b in b"GET /plaintext HTTP/1.1\r\nHost: x\r\nX-Long: abcdefghijklmnopqrstuvwxyz\r\n\r\n" {
+        s.write_all(&[*b]).unwrap();
+    }
+    assert_eq!(read_response(&mut s), (200, b"Hello, World!".to_vec()));
+    // A bad byte in a trickled line is still refused when its line ends.
+    let mut s = connect(srv.addr);
+    for b in b"GET /plaintext HTTP/1.1\r\nHost: x\r\nX-Bad: a\x00b\r\n\r\n" {
+        s.write_all(&[*b]).unwrap();
+    }
+    let out = read_to_close(&mut s, Duration::from_secs(5));
+    assert!(
+        out.starts_with(b"HTTP/1.1 400"),
+        "{:?}",
+        String::from_utf8_lossy(&out)
+    );
+    // A request line over the limit is refused before any line feed arrives.
+    let cfg = ServerConfig::default().limits(flare::h1::Limits::default().max_request_line(64));
+    let srv = TestServer::start_with(basic, 1, cfg);
+    let mut s = connect(srv.addr);
+    s.write_all(b"GET /").unwrap();
+    for _ in 0..80 {
+        if s.write_all(b"a").is_err() {
+            break;
+        }
+    }
+    let out = read_to_close(&mut s, Duration::from_secs(5));
+    assert!(
+        out.starts_with(b"HTTP/1.1 414"),
+        "{:?}",
+        String::from_utf8_lossy(&out)
+    );
+}

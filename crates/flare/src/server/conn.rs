@@ -189,6 +189,10 @@ pub(crate) struct Conn<T> {
     upgrade: Option<Upgrade>,
     /// Whether this connection may switch to cleartext HTTP/2 (not over TLS).
     h2c: bool,
+    /// End of the bytes a partial head parse has already seen (0: none).
+    partial_scan: usize,
+    /// Whether those bytes hold a line feed.
+    partial_has_lf: bool,
 }
 
 impl<T: Transport> Conn<T> {
@@ -224,6 +228,8 @@ impl<T: Transport> Conn<T> {
             deadline: None,
             upgrade: None,
             h2c: true,
+            partial_scan: 0,
+            partial_has_lf: false,
         }
     }
 
@@ -319,11 +325,13 @@ impl<T: Transport> Conn<T> {
         if self.rstart == self.rend {
             self.rstart = 0;
             self.rend = 0;
+            self.partial_scan = 0;
         } else if self.rend == self.rbuf.len() {
             if self.rstart > 0 {
                 self.rbuf.copy_within(self.rstart..self.rend, 0);
                 self.rend -= self.rstart;
                 self.rstart = 0;
+                self.partial_scan = 0;
             } else {
                 let max = Self::max_rbuf(cx.cfg);
                 if self.rbuf.len() < max {
@@ -429,13 +437,34 @@ impl<T: Transport> Conn<T> {
                             return false;
                         }
                     }
+                    // A head ends with a line feed: when the bytes that came since the
+                    // last partial parse hold none, the head is still partial and
+                    // parsing again would only re-read it (a client sending one byte
+                    // at a time would cost O(n^2)). The limits still apply: the
+                    // buffer's size is checked below.
+                    let buffered = self.rend - self.rstart;
+                    if self.partial_scan > self.rstart
+                        && self.partial_scan <= self.rend
+                        && !self.rbuf[self.partial_scan..self.rend].contains(&b'\n')
+                        && buffered < cx.cfg.limits.get_max_header_bytes()
+                        && (self.partial_has_lf || buffered <= cx.cfg.limits.get_max_request_line())
+                    {
+                        self.partial_scan = self.rend;
+                        return false;
+                    }
                     let res = parse_request(
                         &self.rbuf[self.rstart..self.rend],
                         &mut self.head,
                         cx.parse_limits,
                     );
+                    self.partial_scan = 0;
                     match res {
                         Ok(Status::Partial) => {
+                            self.partial_scan = self.rend;
+                            // Once a line feed is in, the request line is complete and
+                            // only the head limit (checked by size) is left to hit.
+                            self.partial_has_lf =
+                                self.rbuf[self.rstart..self.rend].contains(&b'\n');
                             if self.rend == self.rbuf.len()
                                 && self.rstart == 0
                                 && self.rbuf.len() >= Self::max_rbuf(cx.cfg)
