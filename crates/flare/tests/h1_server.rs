@@ -556,3 +556,58 @@ fn a_head_sent_one_byte_per_write_is_parsed_and_checked_the_same() {
         String::from_utf8_lossy(&out)
     );
 }
+
+/// A stream that promises `hint` bytes and yields `actual`.
+struct Sized {
+    hint: u64,
+    actual: usize,
+    done: bool,
+}
+impl BodyStream for Sized {
+    fn poll_frame(&mut self, _cx: &mut StreamContext<'_>) -> Frame {
+        if self.done {
+            return Frame::End;
+        }
+        self.done = true;
+        Frame::Data(Bytes::from(vec![b'z'; self.actual]))
+    }
+    fn size_hint(&self) -> Option<u64> {
+        Some(self.hint)
+    }
+}
+
+#[test]
+fn a_sized_stream_that_breaks_its_promise_closes_the_connection() {
+    let srv = TestServer::start_with(
+        |req: &Request| {
+            let actual = if req.path() == "/short" { 5 } else { 15 };
+            Response::stream(Body::Stream(Box::new(Sized {
+                hint: 10,
+                actual,
+                done: false,
+            })))
+        },
+        1,
+        ServerConfig::default(),
+    );
+    for path in ["/short", "/long"] {
+        let mut s = connect(srv.addr);
+        // A second request pipelined behind must not be answered on a connection
+        // whose framing is broken.
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\nGET {path} HTTP/1.1\r\nHost: x\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+        let out = read_to_close(&mut s, Duration::from_secs(5));
+        let text = String::from_utf8_lossy(&out);
+        assert_eq!(text.matches("HTTP/1.1 200").count(), 1, "{path}: {text}");
+        assert!(text.contains("content-length: 10"), "{text}");
+        let body = &out[find(&out, b"\r\n\r\n").unwrap() + 4..];
+        assert_eq!(
+            body.len(),
+            if path == "/short" { 5 } else { 10 },
+            "{path}: {text}"
+        );
+    }
+}

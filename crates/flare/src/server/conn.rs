@@ -128,6 +128,8 @@ struct StreamState {
     chunked: bool,
     pending: bool,
     waker: StreamWaker,
+    /// Bytes still promised by a `content-length` from the stream's size hint.
+    remaining: Option<u64>,
 }
 
 /// A body being written from its own buffer.
@@ -743,11 +745,13 @@ impl<T: Transport> Conn<T> {
             Body::Bytes(b) => self.out_body = Some(OutBody { bytes: b, pos: 0 }),
             Body::File(f) => self.out_file = Some(f),
             Body::Stream(s) => {
+                let remaining = if chunked { None } else { s.size_hint() };
                 self.stream_body = Some(StreamState {
                     body: s,
                     chunked,
                     pending: false,
                     waker: (cx.make_waker)(),
+                    remaining,
                 })
             }
         }
@@ -778,6 +782,19 @@ impl<T: Transport> Conn<T> {
                     }
                     if st.chunked {
                         encode_chunk(&mut self.wbuf, &b);
+                    } else if let Some(left) = &mut st.remaining {
+                        // A sized stream that runs long: send what was promised and
+                        // close, or the extra bytes would read as the next response.
+                        let take = (*left).min(b.len() as u64) as usize;
+                        self.wbuf.extend_from_slice(&b[..take]);
+                        *left -= take as u64;
+                        if take < b.len() {
+                            log::error!("body stream longer than its size hint; closing");
+                            self.stream_body = None;
+                            self.close_after = true;
+                            self.peer_closed = true;
+                            return;
+                        }
                     } else {
                         self.wbuf.extend_from_slice(&b);
                     }
@@ -788,11 +805,23 @@ impl<T: Transport> Conn<T> {
                             t.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
                         encode_last_chunk(&mut self.wbuf, &fields);
                     }
+                    if st.remaining.is_some_and(|left| left > 0) {
+                        log::error!("body stream shorter than its size hint; closing");
+                        self.close_after = true;
+                        self.peer_closed = true;
+                    }
                     self.stream_body = None;
                 }
                 Frame::End => {
                     if st.chunked {
                         encode_last_chunk(&mut self.wbuf, &[]);
+                    }
+                    if st.remaining.is_some_and(|left| left > 0) {
+                        // Shorter than its content-length: the framing is broken, so
+                        // the connection cannot carry another response.
+                        log::error!("body stream shorter than its size hint; closing");
+                        self.close_after = true;
+                        self.peer_closed = true;
                     }
                     self.stream_body = None;
                 }

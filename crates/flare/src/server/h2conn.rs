@@ -36,6 +36,8 @@ enum Out {
         chunk: Option<(Bytes, usize)>,
         pending: bool,
         waker: StreamWaker,
+        /// Bytes still promised by the `content-length` sent from the size hint.
+        remaining: Option<u64>,
     },
     /// A file range, read as capacity allows.
     File(FileBody, Vec<u8>, usize),
@@ -436,6 +438,7 @@ impl<T: Transport> H2Conn<T> {
             Body::Bytes(b) => Out::Bytes(b, 0),
             Body::File(f) => Out::File(f, Vec::new(), 0),
             Body::Stream(body) => Out::Stream {
+                remaining: body.size_hint(),
                 body,
                 chunk: None,
                 pending: false,
@@ -517,6 +520,7 @@ impl<T: Transport> H2Conn<T> {
                     chunk,
                     pending,
                     waker,
+                    remaining,
                 } => {
                     if let Some((b, p)) = chunk {
                         match h2.send_data(id, &b[*p..], false) {
@@ -545,9 +549,26 @@ impl<T: Transport> H2Conn<T> {
                     };
                     match frame {
                         Frame::Data(b) => {
+                            if let Some(left) = remaining {
+                                if b.len() as u64 > *left {
+                                    // Longer than the content-length we sent.
+                                    log::error!("body stream longer than its size hint; resetting");
+                                    h2.reset_stream(id, flare_h2::ErrorCode::InternalError);
+                                    break true;
+                                }
+                                *left -= b.len() as u64;
+                            }
                             if !b.is_empty() {
                                 *chunk = Some((b, 0));
                             }
+                        }
+                        _ if remaining.is_some_and(|left| left > 0)
+                            && !matches!(frame, Frame::Pending) =>
+                        {
+                            // Ended short of the content-length we sent.
+                            log::error!("body stream shorter than its size hint; resetting");
+                            h2.reset_stream(id, flare_h2::ErrorCode::InternalError);
+                            break true;
                         }
                         Frame::Trailers(t) => {
                             let fields: Vec<(&[u8], &[u8])> = t
