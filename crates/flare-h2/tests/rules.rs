@@ -104,6 +104,13 @@ goaway_cases! {
         r.send(&b);
         r.headers(1, &[(b"x-late", b"1")], true)
     };
+    data_after_end_stream_on_a_closed_stream: StreamClosed, |r| {
+        let b = r.get(1, true);
+        r.send(&b);
+        r.server.send_headers(StreamId::new(1), 204, &[], true).unwrap();
+        r.output();
+        data(1, b"late", true)
+    };
     data_on_a_stream_closed_long_ago: StreamClosed, |r| {
         for i in 0..200u32 {
             let b = r.get(1 + 2 * i, true);
@@ -129,6 +136,7 @@ fn data_over_the_connection_window() {
 }
 
 rst_cases! {
+    data_after_the_peer_reset: 1, StreamClosed, |r| cat(&[&r.get(1, false), &rst(1, ErrorCode::Cancel), &data(1, b"x", false)]);
     data_on_half_closed_remote: 1, StreamClosed, |r| cat(&[&r.get(1, true), &data(1, b"x", false)]);
     headers_on_half_closed_remote: 1, StreamClosed, |r| cat(&[&r.get(1, true), &r.headers(1, &[(b"x", b"1")], true)]);
     priority_depending_on_itself: 3, ProtocolError, |r| priority(3, 3);
@@ -753,5 +761,27 @@ fn large_response_heads_are_split_into_continuations() {
     assert_eq!(
         names,
         vec![b":status".to_vec(), b"x-a".to_vec(), b"x-b".to_vec()]
+    );
+}
+
+#[test]
+fn stream_errors_on_unpolled_requests_drop_their_events() {
+    let mut r = Raw::new(Config::new());
+    // Reset before the application polled the request: it never sees it.
+    let b = cat(&[&r.get(1, false), &window_update(1, 0)]);
+    r.expect_rst(&b, 1, ErrorCode::ProtocolError);
+    assert_eq!(r.events(), vec![]);
+    // Reset after it did: it is told, to cancel the handler.
+    let b = r.get(3, false);
+    r.send(&b);
+    assert!(matches!(r.events().as_slice(), [Event::Headers { .. }]));
+    r.expect_rst(&window_update(3, 0), 3, ErrorCode::ProtocolError);
+    assert_eq!(
+        r.events(),
+        vec![Event::StreamReset {
+            id: StreamId::new(3),
+            code: ErrorCode::ProtocolError,
+            by_peer: false
+        }]
     );
 }

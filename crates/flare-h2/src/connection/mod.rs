@@ -480,16 +480,46 @@ impl Connection {
             code,
         }
         .encode(&mut self.out);
-        if let Some(s) = self.streams.get(&id.value()) {
-            if s.announced {
-                self.events.push_back(Event::StreamReset {
-                    id,
-                    code,
-                    by_peer: false,
-                });
-            }
+        let (announced, remote) = self
+            .streams
+            .get(&id.value())
+            .map_or((false, false), |s| (s.announced, s.remote));
+        // A peer stream the application has not polled yet vanishes from
+        // the queue; one it knows about (or opened) gets an event.
+        if announced && !(remote && self.forget_unseen(id)) {
+            self.events.push_back(Event::StreamReset {
+                id,
+                code,
+                by_peer: false,
+            });
         }
         self.remove_stream(id.value(), Closure::ResetByUs);
         Ok(())
+    }
+
+    /// If the application has not polled `id`'s `Headers` event yet, drops
+    /// every queued event of the stream (no handler should start work on a
+    /// stream that is already reset) and returns true.
+    fn forget_unseen(&mut self, id: StreamId) -> bool {
+        let unseen = self
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::Headers { id: h, .. } if *h == id));
+        if unseen {
+            self.events.retain(|e| event_stream(e) != Some(id));
+        }
+        unseen
+    }
+}
+
+/// The stream an event is about, if any.
+fn event_stream(e: &Event) -> Option<StreamId> {
+    match e {
+        Event::Headers { id, .. }
+        | Event::Data { id, .. }
+        | Event::Trailers { id, .. }
+        | Event::StreamReset { id, .. }
+        | Event::SendReady { id } => Some(*id),
+        Event::GoAway { .. } => None,
     }
 }

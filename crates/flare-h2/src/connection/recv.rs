@@ -185,6 +185,12 @@ impl Connection {
             return match self.not_open(id) {
                 NotOpen::Idle => Err(fatal(ErrorCode::ProtocolError, "DATA on an idle stream")),
                 NotOpen::Recent(Closure::ResetByUs) => Ok(()),
+                // RFC 7540 section 5.1: "An endpoint that receives any
+                // frames after receiving a frame with the END_STREAM flag set
+                // MUST treat that as a connection error ... STREAM_CLOSED".
+                NotOpen::Recent(Closure::Ended) => {
+                    Err(fatal(ErrorCode::StreamClosed, "DATA after END_STREAM"))
+                }
                 NotOpen::Recent(_) => self.stream_error(id, ErrorCode::StreamClosed),
                 NotOpen::Forgotten => {
                     Err(fatal(ErrorCode::StreamClosed, "DATA on a closed stream"))
@@ -262,17 +268,10 @@ impl Connection {
         };
         let unanswered = s.remote && !s.head_sent;
         let announced = s.announced;
-        // A stream whose request the application has not even polled yet:
-        // drop its queued events so no handler runs for it.
-        let unseen = unanswered
-            && announced
-            && self
-                .events
-                .iter()
-                .any(|e| matches!(e, Event::Headers { id: h, .. } if *h == id));
-        if unseen {
-            self.events.retain(|e| event_stream(e) != Some(id));
-        } else if announced {
+        // A stream whose request the application has not even polled yet
+        // vanishes from the queue: no handler runs for it.
+        let unseen = unanswered && announced && self.forget_unseen(id);
+        if announced && !unseen {
             self.events.push_back(Event::StreamReset {
                 id,
                 code: f.code,
@@ -468,17 +467,5 @@ impl Connection {
         }
         self.wake_blocked();
         Ok(())
-    }
-}
-
-/// The stream an event is about, if any.
-fn event_stream(e: &Event) -> Option<StreamId> {
-    match e {
-        Event::Headers { id, .. }
-        | Event::Data { id, .. }
-        | Event::Trailers { id, .. }
-        | Event::StreamReset { id, .. }
-        | Event::SendReady { id } => Some(*id),
-        Event::GoAway { .. } => None,
     }
 }
