@@ -25,6 +25,7 @@
 //! - `GET /static/{*path}` -> files under `--static-dir` (default: the repository's
 //!   `docs/`), with ranges and conditional requests
 //! - `GET /metrics` -> request counters and latencies in the Prometheus text format
+//!   (every route but the benchmark routes `/plaintext` and `/json`)
 //!
 //! Any other path is `404`; a known path with another method is `405` with `Allow`;
 //! `HEAD` is answered wherever `GET` is, and `OPTIONS` everywhere with `Allow`.
@@ -129,11 +130,11 @@ fn slow(Query(d): Query<Delay>) -> &'static str {
     "done"
 }
 
+/// Every route but the two benchmark routes, which [`app`] serves ahead of the
+/// metrics layer.
 fn router(static_dir: PathBuf) -> Router {
     Router::new()
         .get("/", hello)
-        .get("/plaintext", plaintext)
-        .route("/json", get(json_hello).post(json_echo))
         .post("/echo", echo)
         .post("/form", form)
         .get("/users/{id}", user)
@@ -145,6 +146,17 @@ fn router(static_dir: PathBuf) -> Router {
             "/static/{*path}",
             get(HandlerService(ServeDir::new(static_dir))),
         )
+}
+
+/// `/plaintext` and `/json` go straight to their handlers, as a benchmark route
+/// should (so they are not counted in `/metrics`); everything else runs under the
+/// `Metrics` layer, which also answers `/metrics`.
+fn app(static_dir: PathBuf) -> Router {
+    let measured = router(static_dir).layer(Metrics::default());
+    Router::new()
+        .get("/plaintext", plaintext)
+        .route("/json", get(json_hello).post(json_echo))
+        .fallback(HandlerService(measured))
 }
 
 fn main() -> flare::Result<()> {
@@ -187,7 +199,7 @@ fn main() -> flare::Result<()> {
             }
         }
     }
-    let app = router(static_dir).layer(Metrics::default());
+    let app = app(static_dir);
     let mut server = HttpServer::bind(addr.as_str())?.workers(workers);
     println!(
         "flare listening on http://{} with {workers} workers",
