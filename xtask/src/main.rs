@@ -23,7 +23,9 @@ Commands:
             fuzz regression report (what CI runs)
   peers     install the external peers the tests need (apt, target/venv)
   fuzz      time-boxed cargo-fuzz runs: fuzz [TARGET] [--time SECS]
-  bench     benchmarks against named peers: bench h1|hpack|dns [--quick]
+  bench     benchmarks against named peers: bench [--quick] (the full
+            suite vs nginx, hyper, axum, actix-web, may_minihttp) or
+            bench h1|hpack|dns [--quick]
 
 `cargo xtask <COMMAND> --help` tells more.
 ";

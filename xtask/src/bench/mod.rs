@@ -9,6 +9,7 @@ mod publish;
 mod report;
 mod server;
 mod strace;
+mod suite;
 mod wrk;
 
 use std::path::{Path, PathBuf};
@@ -18,7 +19,16 @@ use crate::error::{Error, Result};
 use crate::util::{self, Progress};
 
 const HELP: &str = "\
+cargo xtask bench [--quick] [OPTIONS]
 cargo xtask bench SUITE [OPTIONS]
+
+Without a suite: the full suite, flare against nginx, hyper (current-thread
+and multi-thread), axum, actix-web and may_minihttp (benches/peers):
+keep-alive, pipelined x16, JSON, Connection: close churn and a constant-rate
+run; server CPU us/request, req/s, p50/p99/p99.9, median and sigma over 5
+alternating rounds; docs/benchmark.md and docs/benchmark.svg. `--quick`:
+1 round of 3 s, keep-alive and pipelined. `cargo xtask bench --help-suite`
+for its options.
 
 Suites:
   h1      TechEmpower plaintext: flare vs nginx (1 worker each), wrk
@@ -35,15 +45,15 @@ Suites:
 /// `cargo xtask bench`.
 pub fn main(args: &[String]) -> Result<()> {
     let (suite, rest) = match args.split_first() {
-        None => {
-            print!("{HELP}");
-            return Err(Error::Usage(
-                "`bench` needs a suite: h1, hpack or dns".into(),
-            ));
+        // No suite name (flags only): the full suite.
+        None => return suite::main(args),
+        Some((s, _)) if s.starts_with("--") && s != "--help" && s != "--help-suite" => {
+            return suite::main(args)
         }
         Some((s, rest)) => (s.as_str(), rest),
     };
     match suite {
+        "--help-suite" => suite::main(&["--help".to_string()]),
         "-h" | "--help" => {
             print!("{HELP}");
             Ok(())
