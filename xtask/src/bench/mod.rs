@@ -10,6 +10,7 @@ mod report;
 mod server;
 mod strace;
 mod suite;
+mod tls;
 mod wrk;
 
 use std::path::{Path, PathBuf};
@@ -38,6 +39,11 @@ Suites:
           docs/benchmark.md. `cargo xtask bench h1 --help` for options.
   hpack   cargo run --release --manifest-path benches/hpack/Cargo.toml
   dns     cargo run --release -p flare-dns --example dns_bench
+  tls     HTTPS: flare vs nginx (1 worker each, same certificate): wrk
+          keep-alive over TLS and full handshakes/s (openssl s_time -new),
+          server CPU us per request and per handshake. Writes
+          target/bench/DATE-SHA/tls.json and the tls section of
+          docs/benchmark.md. `cargo xtask bench tls --help` for options.
 
   --quick   (any suite that supports it) a short smoke run
 ";
@@ -59,6 +65,7 @@ pub fn main(args: &[String]) -> Result<()> {
             Ok(())
         }
         "h1" => h1::main(rest),
+        "tls" => tls::main(rest),
         "hpack" => external(
             "hpack",
             &util::workspace_root().join("benches/hpack/Cargo.toml"),
@@ -84,7 +91,7 @@ pub fn main(args: &[String]) -> Result<()> {
             rest,
         ),
         other => Err(Error::Usage(format!(
-            "unknown bench suite `{other}` (have: h1, hpack, dns)"
+            "unknown bench suite `{other}` (have: h1, tls, hpack, dns)"
         ))),
     }
 }
