@@ -67,8 +67,9 @@ pub use request::{
     parse_request, BodyFraming, Expect, HeaderSpan, Method, RequestHead, TargetForm,
 };
 pub use response::{
-    finish_head, is_bodyless_status, reason_phrase, write_header, write_header_trusted,
-    write_response_head, write_response_head_trusted, ResponseBody, ResponseHead,
+    encode_head_prefix, finish_head, is_bodyless_status, reason_phrase, write_header,
+    write_header_trusted, write_response_head, write_response_head_trusted,
+    write_response_head_with_prefix, ResponseBody, ResponseHead,
 };
 
 /// Byte range into the caller's buffer. `u32` offsets keep it small.

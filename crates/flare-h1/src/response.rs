@@ -190,7 +190,7 @@ statuses! {
 /// The caller then appends its own fields with [`write_header`] and ends the
 /// head with [`finish_head`].
 pub fn write_response_head(out: &mut Vec<u8>, head: &ResponseHead<'_>) {
-    write_head::<true>(out, head)
+    write_head::<true>(out, head, None)
 }
 
 /// Like [`write_response_head`], but the `date`, `server`, `content-type` and
@@ -199,7 +199,34 @@ pub fn write_response_head(out: &mut Vec<u8>, head: &ResponseHead<'_>) {
 /// `http::HeaderValue`, which rejects those bytes, or from [`crate::DateCache`]).
 /// Breaking the guarantee cannot cause memory unsafety, only a malformed head.
 pub fn write_response_head_trusted(out: &mut Vec<u8>, head: &ResponseHead<'_>) {
-    write_head::<false>(out, head)
+    write_head::<false>(out, head, None)
+}
+
+/// Encodes the part of a head that is the same for every response with this status
+/// within one second: the status line, `date` and `server` (values trusted as in
+/// [`write_response_head_trusted`]). A server keeps it per status and rebuilds it
+/// when the `Date` changes, then writes heads with
+/// [`write_response_head_with_prefix`]: one copy instead of three fields.
+pub fn encode_head_prefix(
+    out: &mut Vec<u8>,
+    version: Version,
+    status: u16,
+    date: &[u8],
+    server: Option<&[u8]>,
+) {
+    let mut head = ResponseHead::new(status);
+    head.version = version;
+    head.date = Some(date);
+    head.server = server;
+    head.close = false;
+    write_status_and_fixed::<false>(out, &head);
+}
+
+/// Like [`write_response_head_trusted`] with the status line, `date` and `server`
+/// taken from `prefix` (made by [`encode_head_prefix`] for `head.status`); the
+/// `date`, `server`, `version`, `status` and `reason` of `head` are not used.
+pub fn write_response_head_with_prefix(out: &mut Vec<u8>, prefix: &[u8], head: &ResponseHead<'_>) {
+    write_head::<false>(out, head, Some(prefix))
 }
 
 /// Appends `name: value\r\n` as given. The caller guarantees `name` is a
@@ -223,9 +250,22 @@ fn write_field<const CHECK: bool>(out: &mut Vec<u8>, name: &[u8], value: &[u8]) 
     }
 }
 
-fn write_head<const CHECK: bool>(out: &mut Vec<u8>, head: &ResponseHead<'_>) {
+fn write_head<const CHECK: bool>(
+    out: &mut Vec<u8>,
+    head: &ResponseHead<'_>,
+    prefix: Option<&[u8]>,
+) {
     // One growth check for the usual head instead of one per field.
     out.reserve(192);
+    match prefix {
+        Some(p) => out.extend_from_slice(p),
+        None => write_status_and_fixed::<CHECK>(out, head),
+    }
+    write_rest::<CHECK>(out, head);
+}
+
+/// The status line, `date` and `server`.
+fn write_status_and_fixed<const CHECK: bool>(out: &mut Vec<u8>, head: &ResponseHead<'_>) {
     let status = if (100..=999).contains(&head.status) {
         head.status
     } else {
@@ -259,6 +299,15 @@ fn write_head<const CHECK: bool>(out: &mut Vec<u8>, head: &ResponseHead<'_>) {
     if let Some(server) = head.server {
         write_field::<CHECK>(out, b"server", server);
     }
+}
+
+/// `content-type`, framing, `connection`, `trailer`.
+fn write_rest<const CHECK: bool>(out: &mut Vec<u8>, head: &ResponseHead<'_>) {
+    let status = if (100..=999).contains(&head.status) {
+        head.status
+    } else {
+        500
+    };
     if let Some(ct) = head.content_type {
         write_field::<CHECK>(out, b"content-type", ct);
     }

@@ -205,3 +205,34 @@ fn reason_phrases_and_bodyless() {
         assert!(!is_bodyless_status(s), "{s}");
     }
 }
+
+#[test]
+fn a_head_written_with_a_prefix_equals_the_full_head() {
+    use flare_h1::{encode_head_prefix, write_response_head, write_response_head_with_prefix};
+    let date = b"Thu, 26 Nov 2026 01:26:48 GMT";
+    for (status, body, close) in [
+        (200u16, ResponseBody::Length(13), false),
+        (200, ResponseBody::Chunked, true),
+        (404, ResponseBody::Length(0), false),
+        (304, ResponseBody::Length(5), false),
+    ] {
+        let mut head = ResponseHead::new(status);
+        head.date = Some(date);
+        head.server = Some(b"flare");
+        head.content_type = Some(b"text/plain");
+        head.body = body;
+        head.close = close;
+        head.trailer_names = Some(b"x-t");
+        let mut full = Vec::new();
+        write_response_head(&mut full, &head);
+        let mut prefix = Vec::new();
+        encode_head_prefix(&mut prefix, Version::Http11, status, date, Some(b"flare"));
+        let mut fast = Vec::new();
+        write_response_head_with_prefix(&mut fast, &prefix, &head);
+        assert_eq!(
+            String::from_utf8(fast).unwrap(),
+            String::from_utf8(full).unwrap(),
+            "status {status}"
+        );
+    }
+}

@@ -14,8 +14,9 @@ use std::time::Instant;
 use bytes::Bytes;
 use flare_h1::{
     encode_chunk, encode_last_chunk, finish_head, is_bodyless_status, parse_request,
-    write_header_trusted, write_response_head_trusted, BodyFraming, ChunkedDecoder, Expect,
-    RequestHead, ResponseBody, ResponseHead, Status, Version as H1Version,
+    write_header_trusted, write_response_head_trusted, write_response_head_with_prefix,
+    BodyFraming, ChunkedDecoder, Expect, RequestHead, ResponseBody, ResponseHead, Status,
+    Version as H1Version,
 };
 use flare_web::{
     Body, BodyStream, FileBody, Frame, Handler, Request, Response, StreamContext, StreamWaker,
@@ -117,6 +118,8 @@ pub(crate) struct Ctx<'a, H> {
     pub parse_limits: &'a flare_h1::Limits,
     pub service: &'a Service<H>,
     pub date: &'a [u8],
+    /// `HTTP/1.1 200 OK`, `date` and `server`, encoded once per second.
+    pub prefix_200: &'a [u8],
     pub now: Instant,
     pub draining: bool,
     /// Makes a waker for a pending stream of this connection.
@@ -721,7 +724,11 @@ impl<T: Transport> Conn<T> {
         }
         // Every value here is an http::HeaderValue, the Date cache or the static
         // Server string, none of which can hold CR, LF or NUL.
-        write_response_head_trusted(&mut self.wbuf, &head);
+        if status == 200 {
+            write_response_head_with_prefix(&mut self.wbuf, cx.prefix_200, &head);
+        } else {
+            write_response_head_trusted(&mut self.wbuf, &head);
+        }
         for (n, v) in resp.headers() {
             write_header_trusted(&mut self.wbuf, n.as_str().as_bytes(), v.as_bytes());
         }

@@ -60,6 +60,7 @@ pub(crate) struct Worker<H> {
     parse_limits: flare_h1::Limits,
     shared: Arc<Shared>,
     date: DateCache,
+    prefix_200: Vec<u8>,
     accept_resume_at: Option<Instant>,
     drain_started: bool,
     expired: Vec<(usize, u32)>,
@@ -107,6 +108,7 @@ impl<H: Handler> Worker<H> {
             cfg,
             shared,
             date: DateCache::new(SystemTime::now()),
+            prefix_200: Vec::new(),
             accept_resume_at: None,
             drain_started: false,
             expired: Vec::new(),
@@ -142,7 +144,16 @@ impl<H: Handler> Worker<H> {
                 return;
             }
             now = Instant::now();
-            self.date.update(SystemTime::now());
+            if self.date.update(SystemTime::now()) || self.prefix_200.is_empty() {
+                self.prefix_200.clear();
+                flare_h1::encode_head_prefix(
+                    &mut self.prefix_200,
+                    flare_h1::Version::Http11,
+                    200,
+                    self.date.value(),
+                    self.cfg.server_header.map(str::as_bytes),
+                );
+            }
             let n = self.events.len();
             for i in 0..n {
                 let Some(ev) = self.events.iter().nth(i).copied() else {
@@ -453,6 +464,7 @@ impl<H: Handler> Worker<H> {
             parse_limits: &self.parse_limits,
             service: &self.service,
             date: self.date.value(),
+            prefix_200: &self.prefix_200,
             now,
             draining,
             make_waker: &make_waker,
