@@ -39,6 +39,8 @@ Suites:
           docs/benchmark.md. `cargo xtask bench h1 --help` for options.
   hpack   cargo run --release --manifest-path benches/hpack/Cargo.toml
   dns     cargo run --release -p flare-dns --example dns_bench
+  router  cargo run --release --manifest-path benches/router/Cargo.toml
+          (flare-web's Router against matchit, 100 routes)
   tls     HTTPS: flare vs nginx (1 worker each, same certificate): wrk
           keep-alive over TLS and full handshakes/s (openssl s_time -new),
           server CPU us per request and per handshake. Writes
@@ -77,6 +79,17 @@ pub fn main(args: &[String]) -> Result<()> {
             ],
             rest,
         ),
+        "router" => external(
+            "router",
+            &util::workspace_root().join("benches/router/Cargo.toml"),
+            &[
+                "run",
+                "--release",
+                "--manifest-path",
+                "benches/router/Cargo.toml",
+            ],
+            rest,
+        ),
         "dns" => external(
             "dns",
             &dns_bench_source(),
@@ -91,7 +104,7 @@ pub fn main(args: &[String]) -> Result<()> {
             rest,
         ),
         other => Err(Error::Usage(format!(
-            "unknown bench suite `{other}` (have: h1, tls, hpack, dns)"
+            "unknown bench suite `{other}` (have: h1, tls, hpack, dns, router)"
         ))),
     }
 }
