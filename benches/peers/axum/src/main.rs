@@ -3,6 +3,7 @@
 use axum::http::header::{CONTENT_TYPE, SERVER};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 
 async fn plaintext() -> impl IntoResponse {
@@ -30,9 +31,14 @@ fn main() {
         let app = Router::new()
             .route("/plaintext", get(plaintext))
             .route("/json", get(json));
+        // TCP_NODELAY as axum's TechEmpower entry sets it; without it,
+        // pipelined responses stall on Nagle against delayed ACKs.
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
-            .expect("bind");
+            .expect("bind")
+            .tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
         let _ = axum::serve(listener, app).await;
     })
 }
