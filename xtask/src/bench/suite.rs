@@ -325,6 +325,7 @@ pub fn main(args: &[String]) -> Result<()> {
             gate: gate_rows,
             skipped,
             failed,
+            rate: rate_used,
         };
         write_report(&o, &out_dir, &info, &runs, &summaries)
     })?;

@@ -41,6 +41,8 @@ pub struct RunInfo {
     pub skipped: Vec<(Config, String)>,
     /// Runs that failed and were left out: `(target, config, round, why)`.
     pub failed: Vec<(Target, Config, u32, String)>,
+    /// The constant rate offered, when that config ran.
+    pub rate: Option<u64>,
 }
 
 impl RunInfo {
@@ -295,7 +297,11 @@ pub fn section(info: &RunInfo, summaries: &[Summary]) -> String {
          config: `worker_processes 1`, `access_log off`, `keepalive_requests 100000`, `return \
          200`), and minimal TechEmpower servers from crates.io in `benches/peers` (hyper 1.x \
          with a current-thread runtime per worker and on the multi-thread runtime, axum, \
-         actix-web, may_minihttp), built with LTO, one codegen unit and panic = abort."
+         actix-web, may_minihttp), built with LTO, one codegen unit and panic = abort. \
+         The hyper peers set `pipeline_flush` and `TCP_NODELAY` as hyper's TechEmpower entry \
+         does; axum runs `axum::serve` with `TCP_NODELAY` and otherwise its defaults; \
+         nginx answers `/json` with a fixed string (`return 200`), the others serialize \
+         per request."
     );
     s.push_str(
         "- Integrity gate: before measuring, each target is asked once for `/plaintext` and \
@@ -357,8 +363,16 @@ pub fn section(info: &RunInfo, summaries: &[Summary]) -> String {
         if summaries.iter().any(|x| x.config == config) {
             s.push_str(&config_table(summaries, config));
             s.push('\n');
+            if let (Config::Rate, Some(rate)) = (config, info.rate) {
+                let _ = writeln!(
+                    s,
+                    "Offered rate: {rate} req/s to every target (oha, latency corrected). A \
+                     target whose req/s falls short of it did not keep up (or the client did \
+                     not), and its latency then includes the queueing.\n"
+                );
+            }
         } else {
-            s.push_str("Not run.\n\n");
+            s.push_str("Not in this run.\n\n");
         }
     }
     if !info.failed.is_empty() {
@@ -452,6 +466,7 @@ mod tests {
             ],
             skipped: vec![(Config::Rate, "oha is not installed".into())],
             failed: vec![],
+            rate: None,
         }
     }
 

@@ -11,9 +11,9 @@ use super::targets::Target;
 const WIDTH: f64 = 960.0;
 const LABEL_X: f64 = 112.0;
 const CPU_X: f64 = 120.0;
-const CPU_W: f64 = 380.0;
-const RPS_X: f64 = 570.0;
-const RPS_W: f64 = 310.0;
+const CPU_W: f64 = 280.0;
+const RPS_X: f64 = 600.0;
+const RPS_W: f64 = 290.0;
 const ROW: f64 = 18.0;
 const BAR: f64 = 13.0;
 
