@@ -224,7 +224,13 @@ pub fn main(args: &[String]) -> Result<()> {
         .copied()
         .filter(|c| !skipped.iter().any(|(s, _)| s == c))
         .collect();
-    let total = configs.len() * o.rounds as usize * active.len() + 1;
+    let per_round = |c: &Config| {
+        active
+            .iter()
+            .filter(|a| *c != Config::Close || a.honors_close)
+            .count()
+    };
+    let total = configs.iter().map(per_round).sum::<usize>() * o.rounds as usize + 1;
     let mut progress = Progress::new(total);
     let mut runs: Vec<Run> = Vec::new();
     let mut failed = Vec::new();
