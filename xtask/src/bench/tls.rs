@@ -145,6 +145,8 @@ pub fn main(args: &[String]) -> Result<()> {
         .join(format!("{date}-{}", commit.trim_end_matches("-dirty")));
     util::create_dir(&out_dir)?;
     let tls_dir = util::workspace_root().join("target/bench/tls");
+    // Other work on the machine shows up as noise; the report says how much.
+    let load_before = load_average();
 
     let has_flare = o.targets.contains(&Target::Flare);
     let steps = 2 + usize::from(has_flare) + 2 * o.rounds as usize * o.targets.len() + 1;
@@ -245,6 +247,10 @@ pub fn main(args: &[String]) -> Result<()> {
             ("s_time processes".into(), o.clients.to_string()),
             ("server workers".into(), "1".into()),
             ("certificate".into(), "ECDSA P-256, self-signed".into()),
+            (
+                "load average before/after".into(),
+                format!("{load_before} / {}", load_average()),
+            ),
             ("wrk".into(), facts::version(Command::new("wrk").arg("-v"))),
             (
                 "openssl".into(),
@@ -311,6 +317,14 @@ fn can_pin() -> bool {
         .map(|n| n.get())
         .unwrap_or(1);
     cpus >= 2 && util::succeeds(Command::new("taskset").args(["-c", SERVER_CPU, "true"]))
+}
+
+/// The 1-minute load average (`/proc/loadavg`), `?` when unreadable.
+fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
 }
 
 /// The certificate both servers present.
@@ -883,7 +897,8 @@ fn section(info: &RunInfo, summaries: &[Summary]) -> String {
          the rounds. CPU figures are the server's utime + stime (`/proc/PID/stat`, summed over its \
          processes and threads) across all rounds divided by requests or handshakes. On this \
          2-core machine the clients share CPU 0, so handshakes/s is bounded by the client; CPU \
-         us/handshake is the server-side cost.\n\n",
+         us/handshake is the server-side cost. Other work on the machine (see the load average \
+         below) is noise both servers share round by round; p99 moves with it most.\n\n",
     );
     s.push_str("Settings: ");
     let settings: Vec<String> = info
