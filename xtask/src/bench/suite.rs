@@ -38,7 +38,8 @@ rounds alternate targets (A B C ... A B C):
   json        wrk, 64 connections, GET /json
   close       wrk, 64 connections, `Connection: close` (a connection per request)
   rate        oha --latency-correction at 80% of the slowest peer's
-              keep-alive req/s (oha from target/tools/bin or PATH:
+              keep-alive req/s, capped at 50% of oha's own closed-loop
+              ceiling on one core (oha from target/tools/bin or PATH:
               `cargo install oha --locked --root target/tools`)
 
 Per run: req/s, server CPU us/request (user, system; /proc of the server's
@@ -230,20 +231,58 @@ pub fn main(args: &[String]) -> Result<()> {
             .filter(|a| *c != Config::Close || a.honors_close)
             .count()
     };
-    let total = configs.iter().map(per_round).sum::<usize>() * o.rounds as usize + 1;
+    let calibration = usize::from(configs.contains(&Config::Rate));
+    let total = configs.iter().map(per_round).sum::<usize>() * o.rounds as usize + calibration + 1;
     let mut progress = Progress::new(total);
     let mut runs: Vec<Run> = Vec::new();
     let mut failed = Vec::new();
     let mut rate_used = None;
+    let mut rate_note = None;
     for &config in &configs {
         let rate = if config == Config::Rate {
-            match stats::constant_rate(&stats::summarize(&runs, clk_tck), load::RATE_SHARE) {
-                Some(r) => {
-                    println!("    constant rate: {r} req/s");
-                    rate_used = Some(r);
-                    Some(r)
+            let summaries = stats::summarize(&runs, clk_tck);
+            let peers_rate = stats::constant_rate(&summaries, load::RATE_SHARE);
+            let fastest = summaries
+                .iter()
+                .filter(|s| s.config == Config::KeepAlive)
+                .max_by(|a, b| a.rps.median.total_cmp(&b.rps.median))
+                .and_then(|s| active.iter().position(|a| a.server.target == s.target));
+            match (peers_rate, fastest, oha.as_deref()) {
+                (Some(r), Some(i), Some(oha)) => {
+                    let server = &active[i].server;
+                    let ceiling = match progress.step("rate: oha's closed-loop ceiling", || {
+                        client_ceiling(oha, client_cpu, o.duration.min(3), server, &out_dir)
+                    }) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            skipped.push((config, format!("oha's ceiling run failed: {e}")));
+                            continue;
+                        }
+                    };
+                    let cap = (ceiling * load::CLIENT_SHARE).round() as u64;
+                    let chosen = r.min(cap).max(1);
+                    let note = format!(
+                        "{:.0}% of the slowest peer's median keep-alive req/s is {r}; oha's own \
+                         closed-loop ceiling from one core is {ceiling:.0} req/s (against {}), so \
+                         the offered rate is {chosen} req/s{}",
+                        load::RATE_SHARE * 100.0,
+                        server.target.name(),
+                        if chosen < r {
+                            format!(
+                                ", capped at {:.0}% of that ceiling so the client is not the \
+                                 bottleneck",
+                                load::CLIENT_SHARE * 100.0
+                            )
+                        } else {
+                            String::new()
+                        }
+                    );
+                    println!("    {note}");
+                    rate_used = Some(chosen);
+                    rate_note = Some(note);
+                    Some(chosen)
                 }
-                None => {
+                _ => {
                     skipped.push((
                         config,
                         "needs the keep-alive figures of at least one peer".into(),
@@ -332,6 +371,7 @@ pub fn main(args: &[String]) -> Result<()> {
             skipped,
             failed,
             rate: rate_used,
+            rate_note,
         };
         write_report(&o, &out_dir, &info, &runs, &summaries)
     })?;
@@ -414,6 +454,27 @@ impl Client<'_> {
         );
         Ok(run)
     }
+}
+
+/// What oha pushes closed-loop (no rate limit) from the client CPU for
+/// `secs` seconds against `server`: the ceiling of any constant rate.
+fn client_ceiling(
+    oha: &Path,
+    cpu: Option<&str>,
+    secs: u64,
+    server: &Running,
+    out_dir: &Path,
+) -> Result<f64> {
+    let mut cmd = pinned(cpu, &oha.to_string_lossy());
+    cmd.args(load::oha_closed_args(secs, server.port));
+    println!("    $ {}", util::describe(&cmd));
+    let text = util::output(&mut cmd)?;
+    util::write_file(&out_dir.join("rate-oha-ceiling.txt"), &text)?;
+    let m = load::parse_oha(&text)?;
+    if m.requests == 0 || m.bad > 0 {
+        return Err(server.fail("oha's closed-loop run got no or non-2xx answers"));
+    }
+    Ok(m.rps)
 }
 
 /// oha from `target/tools/bin` (where the help says to install it), else

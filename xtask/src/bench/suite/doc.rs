@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::load::{Config, CONNECTIONS, DEPTH, RATE_SHARE};
+use super::load::{Config, CLIENT_SHARE, CONNECTIONS, DEPTH, RATE_SHARE};
 use super::stats::{self, Run, Spread, Summary};
 use super::svg::kilo;
 use super::targets::Target;
@@ -43,6 +43,8 @@ pub struct RunInfo {
     pub failed: Vec<(Target, Config, u32, String)>,
     /// The constant rate offered, when that config ran.
     pub rate: Option<u64>,
+    /// How that rate was chosen.
+    pub rate_note: Option<String>,
 }
 
 impl RunInfo {
@@ -315,8 +317,10 @@ pub fn section(info: &RunInfo, summaries: &[Summary]) -> String {
         "- Load: wrk, 1 thread, {CONNECTIONS} connections, closed loop (pipelined: \
          {DEPTH} requests per write; churn: `Connection: close`); the constant-rate run uses \
          oha with `--latency-correction` (coordinated omission corrected) at {:.0}% of the \
-         slowest peer's median keep-alive req/s.",
-        RATE_SHARE * 100.0
+         slowest peer's median keep-alive req/s, capped at {:.0}% of what oha itself pushes \
+         closed-loop from its one core (measured in the same run).",
+        RATE_SHARE * 100.0,
+        CLIENT_SHARE * 100.0
     );
     s.push_str(
         "- CPU per request, the headline figure: utime and stime of the server's process \
@@ -366,9 +370,10 @@ pub fn section(info: &RunInfo, summaries: &[Summary]) -> String {
             if let (Config::Rate, Some(rate)) = (config, info.rate) {
                 let _ = writeln!(
                     s,
-                    "Offered rate: {rate} req/s to every target (oha, latency corrected). A \
-                     target whose req/s falls short of it did not keep up (or the client did \
-                     not), and its latency then includes the queueing.\n"
+                    "Offered rate: {rate} req/s to every target (oha, latency corrected): {}. \
+                     A target whose req/s falls short of it did not keep up, and its latency \
+                     then includes the queueing.\n",
+                    info.rate_note.as_deref().unwrap_or("")
                 );
             }
         } else {
@@ -467,6 +472,7 @@ mod tests {
             skipped: vec![(Config::Rate, "oha is not installed".into())],
             failed: vec![],
             rate: None,
+            rate_note: None,
         }
     }
 

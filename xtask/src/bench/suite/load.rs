@@ -12,6 +12,10 @@ pub const CONNECTIONS: u32 = 64;
 pub const DEPTH: u32 = 16;
 /// The constant rate is this share of the slowest peer's keep-alive peak.
 pub const RATE_SHARE: f64 = 0.8;
+/// ... capped at this share of what oha pushes closed-loop from one core:
+/// oha (tokio, one core) tops out near the servers' own peak here, and a
+/// client near saturation measures its own queueing, not the server's.
+pub const CLIENT_SHARE: f64 = 0.5;
 
 /// One load shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -66,9 +70,7 @@ impl Config {
                 format!("plaintext, `Connection: close` churn, {CONNECTIONS} connections")
             }
             Config::Rate => format!(
-                "plaintext, constant rate ({:.0}% of the slowest peer's keep-alive peak), \
-                 {CONNECTIONS} connections",
-                RATE_SHARE * 100.0
+                "plaintext, constant rate (oha, latency corrected), {CONNECTIONS} connections"
             ),
         }
     }
@@ -113,6 +115,17 @@ pub fn oha_args(secs: u64, rate: u64, port: u16) -> Vec<String> {
         "json".into(),
         format!("http://127.0.0.1:{port}/plaintext"),
     ]
+}
+
+/// oha's arguments for a closed-loop run (no rate limit) of `secs` seconds.
+pub fn oha_closed_args(secs: u64, port: u16) -> Vec<String> {
+    let mut a = oha_args(secs, 1, port);
+    // Drop `-q 1` and `--latency-correction` (which needs -q).
+    a.retain(|x| x != "--latency-correction");
+    if let Some(i) = a.iter().position(|x| x == "-q") {
+        a.drain(i..i + 2);
+    }
+    a
 }
 
 /// What one client run measured.
