@@ -25,6 +25,9 @@ use super::conn::{read_file_chunk, Ctx, Deadline, Service, Step, Upgrade, Upgrad
 use super::transport::Transport;
 
 const RBUF: usize = 16 * 1024;
+/// Request objects kept for reuse per connection (the default concurrent-stream
+/// limit).
+const SPARE_REQUESTS: usize = 128;
 
 /// The body of a response being sent on one stream.
 enum Out {
@@ -599,7 +602,9 @@ impl<T: Transport> H2Conn<T> {
     }
 
     fn recycle(&mut self, mut req: Request) {
-        if self.spare.len() < 8 {
+        // Keep as many as streams may be open at once, so a busy connection reuses
+        // request buffers instead of growing fresh ones per stream.
+        if self.spare.len() < SPARE_REQUESTS {
             req.clear();
             self.spare.push(req);
         }
