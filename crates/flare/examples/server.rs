@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release --example server -- [--addr 127.0.0.1:8080] [--workers N] [--static-dir DIR]
 //!     [--tls-cert PEM --tls-key PEM | --tls-self-signed] [--tls-addr 127.0.0.1:8443]
+//!     [--tcp-nodelay on|off]
 //! ```
 //!
 //! With `--tls-cert`/`--tls-key` (or `--tls-self-signed`, which generates a throwaway
@@ -169,6 +170,7 @@ fn main() -> flare::Result<()> {
     let mut tls_key: Option<PathBuf> = None;
     let mut tls_self_signed = false;
     let mut tls_addr = "127.0.0.1:8443".to_string();
+    let mut nodelay = true;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -186,6 +188,13 @@ fn main() -> flare::Result<()> {
             "--tls-key" => tls_key = Some(args.next().expect("--tls-key needs a file").into()),
             "--tls-self-signed" => tls_self_signed = true,
             "--tls-addr" => tls_addr = args.next().expect("--tls-addr needs a value"),
+            "--tcp-nodelay" => {
+                nodelay = match args.next().as_deref() {
+                    Some("on") => true,
+                    Some("off") => false,
+                    _ => panic!("--tcp-nodelay takes on or off"),
+                }
+            }
             "-h" | "--help" => {
                 println!(
                     "usage: server [--addr HOST:PORT] [--workers N] [--static-dir DIR] \
@@ -200,7 +209,9 @@ fn main() -> flare::Result<()> {
         }
     }
     let app = app(static_dir);
-    let mut server = HttpServer::bind(addr.as_str())?.workers(workers);
+    let mut server = HttpServer::bind(addr.as_str())?
+        .workers(workers)
+        .configure(|c| c.tcp_nodelay(nodelay));
     println!(
         "flare listening on http://{} with {workers} workers",
         server.local_addr()

@@ -21,6 +21,7 @@ pub struct ServerConfig {
     pub(crate) accept_backoff: Duration,
     pub(crate) h2: flare_h2::Config,
     pub(crate) h2c: bool,
+    pub(crate) tcp_nodelay: bool,
 }
 
 impl Default for ServerConfig {
@@ -39,6 +40,7 @@ impl Default for ServerConfig {
             accept_backoff: Duration::from_millis(100),
             h2: flare_h2::Config::new(),
             h2c: true,
+            tcp_nodelay: true,
         }
     }
 }
@@ -130,6 +132,13 @@ impl ServerConfig {
     /// sniffed on a new connection) and `Upgrade: h2c` (default: on).
     pub fn h2c(mut self, on: bool) -> Self {
         self.h2c = on;
+        self
+    }
+    /// `TCP_NODELAY` on accepted connections (default: on). With it off, Nagle's
+    /// algorithm may hold a small response back until the previous one is
+    /// acknowledged, which adds latency for streamed and pipelined responses.
+    pub fn tcp_nodelay(mut self, on: bool) -> Self {
+        self.tcp_nodelay = on;
         self
     }
     /// Pause before accepting again after the process ran out of file descriptors

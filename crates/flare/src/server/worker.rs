@@ -273,7 +273,9 @@ impl<H: Handler> Worker<H> {
             }
             match sock.accept() {
                 Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
+                    if self.cfg.tcp_nodelay {
+                        let _ = stream.set_nodelay(true);
+                    }
                     let (conn, deadline) = match &tls {
                         None => {
                             let bufs = self.pool.pop().unwrap_or_else(Buffers::new);
