@@ -25,7 +25,7 @@ Commands:
   fuzz      time-boxed cargo-fuzz runs: fuzz [TARGET] [--time SECS]
   bench     benchmarks against named peers: bench [--quick] (the full
             suite vs nginx, hyper, axum, actix-web, may_minihttp) or
-            bench h1|tls|hpack|dns [--quick]
+            bench h1|h2|tls|hpack|dns [--quick]
 
 `cargo xtask <COMMAND> --help` tells more.
 ";

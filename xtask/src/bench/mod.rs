@@ -3,6 +3,7 @@
 
 mod facts;
 mod h1;
+mod h2;
 mod json;
 mod procfs;
 mod publish;
@@ -37,6 +38,11 @@ Suites:
           req/s, p50/p99, server CPU us/request (user/sys), syscalls/request.
           Writes target/bench/DATE-SHA/h1.json and the h1 section of
           docs/benchmark.md. `cargo xtask bench h1 --help` for options.
+  h2      HTTP/2 cleartext plaintext: flare vs nginx (1 worker each,
+          nginx `listen ... http2`), h2load -c 16 -m 100, req/s and server
+          CPU us/request with the ratio to nginx. Writes
+          target/bench/DATE-SHA/h2.json and the h2 section of
+          docs/benchmark.md. `cargo xtask bench h2 --help` for options.
   hpack   cargo run --release --manifest-path benches/hpack/Cargo.toml
   dns     cargo run --release -p flare-dns --example dns_bench
   router  cargo run --release --manifest-path benches/router/Cargo.toml
@@ -67,6 +73,7 @@ pub fn main(args: &[String]) -> Result<()> {
             Ok(())
         }
         "h1" => h1::main(rest),
+        "h2" => h2::main(rest),
         "tls" => tls::main(rest),
         "hpack" => external(
             "hpack",
@@ -104,7 +111,7 @@ pub fn main(args: &[String]) -> Result<()> {
             rest,
         ),
         other => Err(Error::Usage(format!(
-            "unknown bench suite `{other}` (have: h1, tls, hpack, dns, router)"
+            "unknown bench suite `{other}` (have: h1, h2, tls, hpack, dns, router)"
         ))),
     }
 }
