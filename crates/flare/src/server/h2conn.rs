@@ -221,6 +221,10 @@ impl<T: Transport> H2Conn<T> {
     fn drive<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
         for _ in 0..64 {
             let events = self.process_events(cx);
+            if self.h2.error().is_some() {
+                // A connection error: nothing more will be sent on any stream.
+                self.cancel();
+            }
             let pumped = self.pump_all();
             match self.flush() {
                 Err(()) => {
@@ -479,6 +483,8 @@ impl<T: Transport> H2Conn<T> {
         };
         let h2 = &mut self.h2;
         let mut sent_any = false;
+        // The body ended without being sent whole (send error, reset, panic).
+        let mut aborted = false;
         let done = loop {
             match out {
                 Out::Bytes(b, pos) => match h2.send_data(id, &b[*pos..], true) {
@@ -490,7 +496,10 @@ impl<T: Transport> H2Conn<T> {
                         }
                         break false;
                     }
-                    Err(_) => break true,
+                    Err(_) => {
+                        aborted = true;
+                        break true;
+                    }
                 },
                 Out::File(f, buf, pos) => {
                     if *pos >= buf.len() {
@@ -506,6 +515,7 @@ impl<T: Transport> H2Conn<T> {
                         *pos = 0;
                         if read_file_chunk(f, buf).is_err() {
                             h2.reset_stream(id, flare_h2::ErrorCode::InternalError);
+                            aborted = true;
                             break true;
                         }
                     }
@@ -515,7 +525,10 @@ impl<T: Transport> H2Conn<T> {
                             sent_any = true;
                             *pos += n;
                         }
-                        Err(_) => break true,
+                        Err(_) => {
+                            aborted = true;
+                            break true;
+                        }
                     }
                 }
                 Out::Stream {
@@ -535,7 +548,10 @@ impl<T: Transport> H2Conn<T> {
                                 }
                                 *chunk = None;
                             }
-                            Err(_) => break true,
+                            Err(_) => {
+                                aborted = true;
+                                break true;
+                            }
                         }
                     }
                     if *pending || h2.send_capacity(id) == 0 {
@@ -547,6 +563,7 @@ impl<T: Transport> H2Conn<T> {
                         Err(_) => {
                             log::error!("body stream panicked; resetting the stream");
                             h2.reset_stream(id, flare_h2::ErrorCode::InternalError);
+                            aborted = true;
                             break true;
                         }
                     };
@@ -557,6 +574,7 @@ impl<T: Transport> H2Conn<T> {
                                     // Longer than the content-length we sent.
                                     log::error!("body stream longer than its size hint; resetting");
                                     h2.reset_stream(id, flare_h2::ErrorCode::InternalError);
+                                    aborted = true;
                                     break true;
                                 }
                                 *left -= b.len() as u64;
@@ -571,6 +589,7 @@ impl<T: Transport> H2Conn<T> {
                             // Ended short of the content-length we sent.
                             log::error!("body stream shorter than its size hint; resetting");
                             h2.reset_stream(id, flare_h2::ErrorCode::InternalError);
+                            aborted = true;
                             break true;
                         }
                         Frame::Trailers(t) => {
@@ -595,6 +614,10 @@ impl<T: Transport> H2Conn<T> {
         };
         if done {
             if let Some(s) = self.streams.remove(&id.value()) {
+                if aborted {
+                    // Whoever still holds the request's token learns it was cut short.
+                    s.req.cancel_token().cancel();
+                }
                 self.recycle(s.req);
             }
         }
