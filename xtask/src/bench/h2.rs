@@ -329,24 +329,9 @@ fn table(summaries: &[Summary]) -> String {
     s
 }
 
-/// Replaces the marked h2 section of `doc`, or appends it.
+/// Replaces the h2 section of `doc`, or appends it.
 fn splice(doc: Option<&str>, section: &str) -> String {
-    let Some(doc) = doc else {
-        return format!("# Benchmarks\n\n{section}\n");
-    };
-    if let (Some(start), Some(end)) = (doc.find(START), doc.find(END)) {
-        if start < end {
-            return format!("{}{section}{}", &doc[..start], &doc[end + END.len()..]);
-        }
-    }
-    let sep = if doc.ends_with("\n\n") || doc.is_empty() {
-        ""
-    } else if doc.ends_with('\n') {
-        "\n"
-    } else {
-        "\n\n"
-    };
-    format!("{doc}{sep}{section}\n")
+    super::publish::splice_marked(doc, START, END, section)
 }
 
 /// `cargo xtask bench h2`.

@@ -77,16 +77,22 @@ pub fn docs_section(info: &RunInfo, summaries: &[Summary]) -> String {
     s
 }
 
-/// Replaces the marked section of `doc`, or appends it; a missing doc
-/// becomes a heading plus the section.
-pub fn splice_section(doc: Option<&str>, section: &str) -> String {
+/// Replaces the section of `doc` between the `start` and `end` markers (the
+/// markers included, as `section` carries its own), or appends it; a missing doc
+/// becomes a heading plus the section. Every bench suite writes its own section of
+/// docs/benchmark.md through this.
+pub fn splice_marked(doc: Option<&str>, start: &str, end: &str, section: &str) -> String {
     let Some(doc) = doc else {
         return format!("# Benchmarks\n\n{section}\n");
     };
-    if let (Some(start), Some(end)) = (doc.find(START), doc.find(END)) {
-        if start < end {
-            let after = end + END.len();
-            return format!("{}{section}{}", &doc[..start], &doc[after..]);
+    if let (Some(s), Some(e)) = (doc.find(start), doc.find(end)) {
+        if s < e {
+            let after = e + end.len();
+            return format!(
+                "{}{section}{}",
+                doc.get(..s).unwrap_or_default(),
+                doc.get(after..).unwrap_or_default()
+            );
         }
     }
     let sep = if doc.ends_with("\n\n") || doc.is_empty() {
@@ -97,6 +103,11 @@ pub fn splice_section(doc: Option<&str>, section: &str) -> String {
         "\n\n"
     };
     format!("{doc}{sep}{section}\n")
+}
+
+/// Replaces the h1 section of `doc`, or appends it.
+pub fn splice_section(doc: Option<&str>, section: &str) -> String {
+    splice_marked(doc, START, END, section)
 }
 
 /// The results file.

@@ -403,30 +403,10 @@ pub fn section(info: &RunInfo, summaries: &[Summary]) -> String {
     s
 }
 
-/// Replaces the suite's section of `doc` (or appends it; a missing doc
-/// becomes a heading plus the section), leaving every other section alone.
+/// Replaces the suite's section of `doc` (or appends it), leaving every other
+/// section alone.
 pub fn splice(doc: Option<&str>, section: &str) -> String {
-    let Some(doc) = doc else {
-        return format!("# Benchmarks\n\n{section}\n");
-    };
-    if let (Some(start), Some(end)) = (doc.find(START), doc.find(END)) {
-        if start < end {
-            let after = end + END.len();
-            return format!(
-                "{}{section}{}",
-                doc.get(..start).unwrap_or_default(),
-                doc.get(after..).unwrap_or_default()
-            );
-        }
-    }
-    let sep = if doc.ends_with("\n\n") || doc.is_empty() {
-        ""
-    } else if doc.ends_with('\n') {
-        "\n"
-    } else {
-        "\n\n"
-    };
-    format!("{doc}{sep}{section}\n")
+    crate::bench::publish::splice_marked(doc, START, END, section)
 }
 
 #[cfg(test)]

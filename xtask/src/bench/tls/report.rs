@@ -206,25 +206,9 @@ pub(super) fn section(info: &RunInfo, summaries: &[Summary]) -> String {
     s
 }
 
-/// Replaces the marked section of `doc`, or appends it.
+/// Replaces the tls section of `doc`, or appends it.
 pub(super) fn splice(doc: Option<&str>, section: &str) -> String {
-    let Some(doc) = doc else {
-        return format!("# Benchmarks\n\n{section}\n");
-    };
-    if let (Some(start), Some(end)) = (doc.find(START), doc.find(END)) {
-        if start < end {
-            let after = end + END.len();
-            return format!("{}{section}{}", &doc[..start], &doc[after..]);
-        }
-    }
-    let sep = if doc.is_empty() || doc.ends_with("\n\n") {
-        ""
-    } else if doc.ends_with('\n') {
-        "\n"
-    } else {
-        "\n\n"
-    };
-    format!("{doc}{sep}{section}\n")
+    crate::bench::publish::splice_marked(doc, START, END, section)
 }
 
 pub(super) fn to_json(info: &RunInfo, results: &[RoundResult], summaries: &[Summary]) -> Json {
