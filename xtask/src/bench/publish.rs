@@ -110,21 +110,17 @@ pub fn splice_section(doc: Option<&str>, section: &str) -> String {
     splice_marked(doc, START, END, section)
 }
 
-/// The results file.
-pub fn to_json(
-    info: &RunInfo,
-    rounds: &[Round],
-    traced: &[SyscallRun],
-    summaries: &[Summary],
-) -> Json {
+/// A results file: when, commit, machine facts, settings and commands of `info`,
+/// then the bench's own fields.
+pub fn run_json<const N: usize>(info: &RunInfo, fields: [(&str, Json); N]) -> Json {
     let pairs = |v: &[(String, String)]| {
         Json::Obj(v.iter().map(|(k, x)| (k.clone(), Json::str(x))).collect())
     };
-    Json::obj([
-        ("when", Json::str(&info.when)),
-        ("commit", Json::str(&info.commit)),
+    let mut all = vec![
+        ("when".to_string(), Json::str(&info.when)),
+        ("commit".to_string(), Json::str(&info.commit)),
         (
-            "machine",
+            "machine".to_string(),
             Json::obj([
                 ("cpu", Json::str(&info.cpu_model)),
                 ("kernel", Json::str(&info.kernel)),
@@ -133,94 +129,110 @@ pub fn to_json(
                 ("pinned", Json::Bool(info.pinned)),
             ]),
         ),
-        ("settings", pairs(&info.settings)),
-        ("commands", pairs(&info.commands)),
-        (
-            "summary",
-            Json::Arr(
-                summaries
-                    .iter()
-                    .map(|s| {
-                        Json::obj([
-                            ("server", Json::str(s.server)),
-                            ("variant", Json::str(s.variant.name())),
-                            ("rounds", Json::Int(s.rounds as u64)),
-                            ("rps_median", Json::Num(s.rps)),
-                            ("p50_us", Json::Num(s.p50_us)),
-                            ("p99_us", Json::Num(s.p99_us)),
-                            ("cpu_user_us_per_req", Json::Num(s.user_us)),
-                            ("cpu_sys_us_per_req", Json::Num(s.sys_us)),
-                            ("cpu_total_us_per_req", Json::Num(s.cpu_us())),
-                            ("socket_errors", Json::Int(s.socket_errors)),
-                            (
-                                "syscalls_per_req",
-                                s.syscalls_per_req.map_or(Json::Null, Json::Num),
-                            ),
-                            (
-                                "top_syscalls_per_req",
-                                Json::Obj(
-                                    s.top_syscalls
-                                        .iter()
-                                        .map(|(n, c)| (n.clone(), Json::Num(*c)))
-                                        .collect(),
+        ("settings".to_string(), pairs(&info.settings)),
+        ("commands".to_string(), pairs(&info.commands)),
+    ];
+    all.extend(fields.into_iter().map(|(k, v)| (k.to_string(), v)));
+    Json::Obj(all)
+}
+
+/// The results file.
+pub fn to_json(
+    info: &RunInfo,
+    rounds: &[Round],
+    traced: &[SyscallRun],
+    summaries: &[Summary],
+) -> Json {
+    run_json(
+        info,
+        [
+            (
+                "summary",
+                Json::Arr(
+                    summaries
+                        .iter()
+                        .map(|s| {
+                            Json::obj([
+                                ("server", Json::str(s.server)),
+                                ("variant", Json::str(s.variant.name())),
+                                ("rounds", Json::Int(s.rounds as u64)),
+                                ("rps_median", Json::Num(s.rps)),
+                                ("p50_us", Json::Num(s.p50_us)),
+                                ("p99_us", Json::Num(s.p99_us)),
+                                ("cpu_user_us_per_req", Json::Num(s.user_us)),
+                                ("cpu_sys_us_per_req", Json::Num(s.sys_us)),
+                                ("cpu_total_us_per_req", Json::Num(s.cpu_us())),
+                                ("socket_errors", Json::Int(s.socket_errors)),
+                                (
+                                    "syscalls_per_req",
+                                    s.syscalls_per_req.map_or(Json::Null, Json::Num),
                                 ),
-                            ),
-                        ])
-                    })
-                    .collect(),
-            ),
-        ),
-        (
-            "rounds",
-            Json::Arr(
-                rounds
-                    .iter()
-                    .map(|r| {
-                        Json::obj([
-                            ("server", Json::str(r.server)),
-                            ("variant", Json::str(r.variant.name())),
-                            ("round", Json::Int(u64::from(r.index))),
-                            ("requests", Json::Int(r.wrk.requests)),
-                            ("rps", Json::Num(r.wrk.rps)),
-                            ("p50_us", Json::Num(r.wrk.p50_us)),
-                            ("p99_us", Json::Num(r.wrk.p99_us)),
-                            ("socket_errors", Json::Int(r.wrk.socket_errors)),
-                            ("non_2xx", Json::Int(r.wrk.non_2xx)),
-                            ("cpu_user_ticks", Json::Int(r.cpu.user)),
-                            ("cpu_sys_ticks", Json::Int(r.cpu.system)),
-                            ("raw", Json::str(&r.raw)),
-                        ])
-                    })
-                    .collect(),
-            ),
-        ),
-        (
-            "syscall_runs",
-            Json::Arr(
-                traced
-                    .iter()
-                    .map(|t| {
-                        Json::obj([
-                            ("server", Json::str(t.server)),
-                            ("variant", Json::str(t.variant.name())),
-                            ("requests", Json::Int(t.requests)),
-                            ("total_calls", Json::Int(t.counts.total)),
-                            (
-                                "calls",
-                                Json::Obj(
-                                    t.counts
-                                        .by_name
-                                        .iter()
-                                        .map(|(n, c)| (n.clone(), Json::Int(*c)))
-                                        .collect(),
+                                (
+                                    "top_syscalls_per_req",
+                                    Json::Obj(
+                                        s.top_syscalls
+                                            .iter()
+                                            .map(|(n, c)| (n.clone(), Json::Num(*c)))
+                                            .collect(),
+                                    ),
                                 ),
-                            ),
-                        ])
-                    })
-                    .collect(),
+                            ])
+                        })
+                        .collect(),
+                ),
             ),
-        ),
-    ])
+            (
+                "rounds",
+                Json::Arr(
+                    rounds
+                        .iter()
+                        .map(|r| {
+                            Json::obj([
+                                ("server", Json::str(r.server)),
+                                ("variant", Json::str(r.variant.name())),
+                                ("round", Json::Int(u64::from(r.index))),
+                                ("requests", Json::Int(r.wrk.requests)),
+                                ("rps", Json::Num(r.wrk.rps)),
+                                ("p50_us", Json::Num(r.wrk.p50_us)),
+                                ("p99_us", Json::Num(r.wrk.p99_us)),
+                                ("socket_errors", Json::Int(r.wrk.socket_errors)),
+                                ("non_2xx", Json::Int(r.wrk.non_2xx)),
+                                ("cpu_user_ticks", Json::Int(r.cpu.user)),
+                                ("cpu_sys_ticks", Json::Int(r.cpu.system)),
+                                ("raw", Json::str(&r.raw)),
+                            ])
+                        })
+                        .collect(),
+                ),
+            ),
+            (
+                "syscall_runs",
+                Json::Arr(
+                    traced
+                        .iter()
+                        .map(|t| {
+                            Json::obj([
+                                ("server", Json::str(t.server)),
+                                ("variant", Json::str(t.variant.name())),
+                                ("requests", Json::Int(t.requests)),
+                                ("total_calls", Json::Int(t.counts.total)),
+                                (
+                                    "calls",
+                                    Json::Obj(
+                                        t.counts
+                                            .by_name
+                                            .iter()
+                                            .map(|(n, c)| (n.clone(), Json::Int(*c)))
+                                            .collect(),
+                                    ),
+                                ),
+                            ])
+                        })
+                        .collect(),
+                ),
+            ),
+        ],
+    )
 }
 
 #[cfg(test)]

@@ -212,73 +212,59 @@ pub(super) fn splice(doc: Option<&str>, section: &str) -> String {
 }
 
 pub(super) fn to_json(info: &RunInfo, results: &[RoundResult], summaries: &[Summary]) -> Json {
-    let pairs = |v: &[(String, String)]| {
-        Json::Obj(v.iter().map(|(k, x)| (k.clone(), Json::str(x))).collect())
-    };
-    Json::obj([
-        ("when", Json::str(&info.when)),
-        ("commit", Json::str(&info.commit)),
-        (
-            "machine",
-            Json::obj([
-                ("cpu", Json::str(&info.cpu_model)),
-                ("kernel", Json::str(&info.kernel)),
-                ("cores", Json::Int(info.cores as u64)),
-                ("clk_tck", Json::Int(info.clk_tck)),
-                ("pinned", Json::Bool(info.pinned)),
-            ]),
-        ),
-        ("settings", pairs(&info.settings)),
-        ("commands", pairs(&info.commands)),
-        (
-            "summary",
-            Json::Arr(
-                summaries
-                    .iter()
-                    .map(|s| {
-                        Json::obj([
-                            ("server", Json::str(s.server)),
-                            ("rounds", Json::Int(s.rounds as u64)),
-                            ("keepalive_rps_median", Json::Num(s.rps)),
-                            ("keepalive_p50_us", Json::Num(s.p50_us)),
-                            ("keepalive_p99_us", Json::Num(s.p99_us)),
-                            ("cpu_us_per_req", Json::Num(s.cpu_us_per_req)),
-                            ("keepalive_server_busy_pct", Json::Num(s.keepalive_busy)),
-                            ("handshakes_per_sec_median", Json::Num(s.handshakes_per_sec)),
-                            ("cpu_us_per_handshake", Json::Num(s.cpu_us_per_handshake)),
-                            ("handshake_server_busy_pct", Json::Num(s.handshake_busy)),
-                        ])
-                    })
-                    .collect(),
+    crate::bench::publish::run_json(
+        info,
+        [
+            (
+                "summary",
+                Json::Arr(
+                    summaries
+                        .iter()
+                        .map(|s| {
+                            Json::obj([
+                                ("server", Json::str(s.server)),
+                                ("rounds", Json::Int(s.rounds as u64)),
+                                ("keepalive_rps_median", Json::Num(s.rps)),
+                                ("keepalive_p50_us", Json::Num(s.p50_us)),
+                                ("keepalive_p99_us", Json::Num(s.p99_us)),
+                                ("cpu_us_per_req", Json::Num(s.cpu_us_per_req)),
+                                ("keepalive_server_busy_pct", Json::Num(s.keepalive_busy)),
+                                ("handshakes_per_sec_median", Json::Num(s.handshakes_per_sec)),
+                                ("cpu_us_per_handshake", Json::Num(s.cpu_us_per_handshake)),
+                                ("handshake_server_busy_pct", Json::Num(s.handshake_busy)),
+                            ])
+                        })
+                        .collect(),
+                ),
             ),
-        ),
-        (
-            "rounds",
-            Json::Arr(
-                results
-                    .iter()
-                    .map(|r| {
-                        Json::obj([
-                            ("server", Json::str(r.server)),
-                            ("round", Json::Int(u64::from(r.index))),
-                            ("requests", Json::Int(r.keepalive.requests)),
-                            ("rps", Json::Num(r.keepalive.rps)),
-                            ("p50_us", Json::Num(r.keepalive.p50_us)),
-                            ("p99_us", Json::Num(r.keepalive.p99_us)),
-                            ("socket_errors", Json::Int(r.keepalive.socket_errors)),
-                            ("cpu_user_ticks", Json::Int(r.keepalive_cpu.user)),
-                            ("cpu_sys_ticks", Json::Int(r.keepalive_cpu.system)),
-                            ("raw", Json::str(&r.raw)),
-                            ("handshakes", Json::Int(r.handshakes.connections)),
-                            ("handshake_secs", Json::Num(r.handshakes.secs)),
-                            ("handshake_cpu_user_ticks", Json::Int(r.handshake_cpu.user)),
-                            ("handshake_cpu_sys_ticks", Json::Int(r.handshake_cpu.system)),
-                        ])
-                    })
-                    .collect(),
+            (
+                "rounds",
+                Json::Arr(
+                    results
+                        .iter()
+                        .map(|r| {
+                            Json::obj([
+                                ("server", Json::str(r.server)),
+                                ("round", Json::Int(u64::from(r.index))),
+                                ("requests", Json::Int(r.keepalive.requests)),
+                                ("rps", Json::Num(r.keepalive.rps)),
+                                ("p50_us", Json::Num(r.keepalive.p50_us)),
+                                ("p99_us", Json::Num(r.keepalive.p99_us)),
+                                ("socket_errors", Json::Int(r.keepalive.socket_errors)),
+                                ("cpu_user_ticks", Json::Int(r.keepalive_cpu.user)),
+                                ("cpu_sys_ticks", Json::Int(r.keepalive_cpu.system)),
+                                ("raw", Json::str(&r.raw)),
+                                ("handshakes", Json::Int(r.handshakes.connections)),
+                                ("handshake_secs", Json::Num(r.handshakes.secs)),
+                                ("handshake_cpu_user_ticks", Json::Int(r.handshake_cpu.user)),
+                                ("handshake_cpu_sys_ticks", Json::Int(r.handshake_cpu.system)),
+                            ])
+                        })
+                        .collect(),
+                ),
             ),
-        ),
-    ])
+        ],
+    )
 }
 
 #[cfg(test)]
