@@ -672,14 +672,7 @@ impl<T: Transport> Conn<T> {
                 }
             }
             Service::Handler(h) => {
-                let req = &mut self.req;
-                let resp = match catch_unwind(AssertUnwindSafe(|| h.handle(req))) {
-                    Ok(r) => r,
-                    Err(_) => {
-                        log::error!("handler panicked; answering 500");
-                        Response::error(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
-                    }
-                };
+                let resp = call_handler(&**h, &mut self.req);
                 self.write_response(resp, keep, cx);
             }
         }
@@ -1005,6 +998,17 @@ impl<T: Transport> Conn<T> {
             return Step::Close;
         }
         step
+    }
+}
+
+/// Runs a handler; a panic becomes a `500` and the worker goes on.
+pub(crate) fn call_handler<H: Handler>(h: &H, req: &mut Request) -> Response {
+    match catch_unwind(AssertUnwindSafe(|| h.handle(req))) {
+        Ok(r) => r,
+        Err(_) => {
+            log::error!("handler panicked; answering 500");
+            Response::error(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
+        }
     }
 }
 

@@ -21,7 +21,9 @@ use flare_web::{
 };
 use http::{Method, StatusCode, Version};
 
-use super::conn::{read_file_chunk, Ctx, Deadline, Service, Step, Upgrade, UpgradeParts};
+use super::conn::{
+    call_handler, read_file_chunk, Ctx, Deadline, Service, Step, Upgrade, UpgradeParts,
+};
 use super::transport::Transport;
 
 const RBUF: usize = 16 * 1024;
@@ -387,16 +389,7 @@ impl<T: Transport> H2Conn<T> {
         s.dispatched = true;
         let is_head = s.req.method() == Method::HEAD;
         let resp = match cx.service {
-            Service::Handler(h) => {
-                let req = &mut s.req;
-                match catch_unwind(AssertUnwindSafe(|| h.handle(req))) {
-                    Ok(r) => r,
-                    Err(_) => {
-                        log::error!("handler panicked; answering 500");
-                        Response::error(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
-                    }
-                }
-            }
+            Service::Handler(h) => call_handler(&**h, &mut s.req),
             Service::Static(st) => st.to_response(),
         };
         self.respond(id, resp, is_head, cx);
