@@ -3,11 +3,13 @@
 //! - [`Poller`]: register file descriptors with a [`Token`] and an [`Interest`], then
 //!   [`poll`](Poller::poll) for readiness [`Event`]s. The backend is chosen per OS
 //!   behind the small [`Backend`] trait: epoll on Linux and Android, kqueue on macOS and
-//!   the BSDs. A completion backend (io_uring, in poll mode) can implement the same trait.
+//!   the BSDs.
 //! - [`Waker`]: wakes a poller from another thread (eventfd on Linux, a pipe elsewhere).
 //! - [`TimerWheel`]: a hashed timer wheel with O(1) schedule and cancel, driven by an
 //!   explicit `now` so it runs on a virtual clock in tests. [`TimerWheel::next_deadline`]
 //!   gives the poll timeout.
+//! - [`uring::Ring`] (Linux): a completion ring over io_uring, for workers that queue
+//!   their receives and sends and hand them to the kernel in one syscall per turn.
 //!
 //! ```no_run
 //! use flare_reactor::{Events, Interest, Mode, Poller, Token};
@@ -28,6 +30,8 @@ mod event;
 mod poller;
 mod sys;
 mod timer;
+#[cfg(target_os = "linux")]
+pub mod uring;
 mod waker;
 
 pub use event::{Event, Events, Interest, Mode, Token};

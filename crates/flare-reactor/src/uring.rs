@@ -1,0 +1,228 @@
+//! A small completion ring over Linux io_uring: the operations a socket server needs
+//! (receive, send, poll, cancel) and one call that submits everything queued and waits
+//! for completions, with a timeout.
+//!
+//! The point is the syscall count: every operation queued between two
+//! [`Ring::submit_and_wait`] calls goes to the kernel in one `io_uring_enter`, and
+//! that same call waits for what completed. A worker serving many connections makes
+//! one syscall per loop turn instead of a `recv` and a `send` per request.
+//!
+//! Buffers handed to [`Ring::recv`] and [`Ring::send`] belong to the kernel until
+//! their completion arrives; that is why those two are `unsafe`.
+//!
+//! ```no_run
+//! # fn main() -> std::io::Result<()> {
+//! use flare_reactor::uring::Ring;
+//! use std::os::fd::AsFd;
+//! use std::time::Duration;
+//! let (a, mut b) = std::os::unix::net::UnixStream::pair()?;
+//! let mut ring = Ring::new(64)?;
+//! let mut buf = vec![0u8; 64];
+//! // SAFETY: `buf` is neither moved nor touched until the completion for 7 arrives.
+//! unsafe { ring.recv(a.as_fd(), buf.as_mut_ptr(), buf.len(), 7)? };
+//! std::io::Write::write_all(&mut b, b"hi")?;
+//! let mut done = Vec::new();
+//! while done.is_empty() {
+//!     ring.submit_and_wait(1, Some(Duration::from_secs(1)))?;
+//!     ring.completions(&mut done);
+//! }
+//! assert_eq!((done[0].user_data, done[0].result), (7, 2));
+//! # Ok(()) }
+//! ```
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::time::Duration;
+
+use io_uring::{cqueue, opcode, squeue, types, IoUring};
+
+/// One finished operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// The value given when the operation was queued.
+    pub user_data: u64,
+    /// The syscall-style result: bytes moved, poll mask, or a negative errno.
+    pub result: i32,
+    /// A multishot operation stays armed and will complete again.
+    pub more: bool,
+}
+
+impl Completion {
+    /// The result as an `io::Result` (a negative errno becomes the error).
+    pub fn io_result(&self) -> io::Result<usize> {
+        if self.result < 0 {
+            Err(io::Error::from_raw_os_error(-self.result))
+        } else {
+            Ok(self.result as usize)
+        }
+    }
+}
+
+/// An io_uring instance with a submission queue of `entries` and a completion queue
+/// four times that (the kernel keeps overflowing completions rather than dropping
+/// them, see `IORING_FEAT_NODROP`).
+pub struct Ring {
+    ring: IoUring,
+    /// Queued, not yet submitted.
+    queued: usize,
+}
+
+impl std::fmt::Debug for Ring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ring")
+            .field("entries", &self.ring.params().sq_entries())
+            .field("queued", &self.queued)
+            .finish()
+    }
+}
+
+impl Ring {
+    /// Sets up a ring. Fails when the kernel has no io_uring or forbids it (seccomp,
+    /// `kernel.io_uring_disabled`); the error says so.
+    pub fn new(entries: u32) -> io::Result<Ring> {
+        let ring = IoUring::builder()
+            .setup_cqsize(entries.saturating_mul(4))
+            .build(entries)
+            .map_err(|e| io::Error::new(e.kind(), format!("io_uring_setup: {e}")))?;
+        Ok(Ring { ring, queued: 0 })
+    }
+
+    /// Operations queued and not yet handed to the kernel.
+    pub fn queued(&self) -> usize {
+        self.queued
+    }
+
+    fn push(&mut self, entry: squeue::Entry) -> io::Result<()> {
+        // SAFETY: every entry built by this type either carries no buffer (poll,
+        // cancel) or comes from `recv`/`send`, whose callers promised the buffer
+        // outlives the operation.
+        if unsafe { self.ring.submission().push(&entry) }.is_err() {
+            // Full: hand the queue to the kernel and retry once.
+            self.submit()?;
+            // SAFETY: as above.
+            unsafe { self.ring.submission().push(&entry) }
+                .map_err(|_| io::Error::other("io_uring submission queue full"))?;
+        }
+        self.queued += 1;
+        Ok(())
+    }
+
+    /// Queues a receive of at most `len` bytes into `buf` on `fd`.
+    ///
+    /// # Safety
+    /// `buf..buf+len` must stay valid, writable and untouched by anyone else until
+    /// the completion with `user_data` has been returned by [`Ring::completions`].
+    pub unsafe fn recv(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        buf: *mut u8,
+        len: usize,
+        user_data: u64,
+    ) -> io::Result<()> {
+        let len = u32::try_from(len).unwrap_or(u32::MAX);
+        let e = opcode::Recv::new(types::Fd(fd.as_raw_fd()), buf, len)
+            .build()
+            .user_data(user_data);
+        self.push(e)
+    }
+
+    /// Queues a send of `len` bytes from `buf` on `fd` (`MSG_NOSIGNAL`: a closed peer
+    /// gives `EPIPE`, never `SIGPIPE`).
+    ///
+    /// # Safety
+    /// `buf..buf+len` must stay valid and unchanged until the completion with
+    /// `user_data` has been returned by [`Ring::completions`].
+    pub unsafe fn send(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        buf: *const u8,
+        len: usize,
+        user_data: u64,
+    ) -> io::Result<()> {
+        let len = u32::try_from(len).unwrap_or(u32::MAX);
+        let e = opcode::Send::new(types::Fd(fd.as_raw_fd()), buf, len)
+            .flags(rustix::net::SendFlags::NOSIGNAL.bits() as i32)
+            .build()
+            .user_data(user_data);
+        self.push(e)
+    }
+
+    /// Queues a wait for `fd` to become readable. `multishot` keeps it armed: it
+    /// completes each time, until a completion comes without [`Completion::more`].
+    pub fn poll_readable(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        multishot: bool,
+        user_data: u64,
+    ) -> io::Result<()> {
+        let e = opcode::PollAdd::new(
+            types::Fd(fd.as_raw_fd()),
+            rustix::event::PollFlags::IN.bits() as u32,
+        )
+        .multi(multishot)
+        .build()
+        .user_data(user_data);
+        self.push(e)
+    }
+
+    /// Queues a cancel of the operation queued with `target`; the cancel itself
+    /// completes with `user_data`.
+    pub fn cancel(&mut self, target: u64, user_data: u64) -> io::Result<()> {
+        let e = opcode::AsyncCancel::new(target)
+            .build()
+            .user_data(user_data);
+        self.push(e)
+    }
+
+    /// Hands the queued operations to the kernel without waiting.
+    pub fn submit(&mut self) -> io::Result<()> {
+        self.submit_and_wait(0, None)
+    }
+
+    /// Hands the queued operations to the kernel and waits until `want` completions
+    /// are ready or `timeout` passed (`None`: no limit). One `io_uring_enter`. A
+    /// timeout or a signal is not an error: check [`Ring::completions`].
+    pub fn submit_and_wait(&mut self, want: usize, timeout: Option<Duration>) -> io::Result<()> {
+        let res = match (want, timeout) {
+            (0, _) | (_, None) => self.ring.submit_and_wait(want),
+            (_, Some(t)) => {
+                let ts = types::Timespec::new()
+                    .sec(t.as_secs())
+                    .nsec(t.subsec_nanos());
+                let args = types::SubmitArgs::new().timespec(&ts);
+                self.ring.submitter().submit_with_args(want, &args)
+            }
+        };
+        match res {
+            Ok(n) => {
+                self.queued = self.queued.saturating_sub(n);
+                Ok(())
+            }
+            Err(e) => match e.raw_os_error() {
+                // Timeout, signal, or completions to reap first (the submission is
+                // retried on the next call).
+                Some(libc_errno::ETIME) | Some(libc_errno::EINTR) | Some(libc_errno::EBUSY) => {
+                    Ok(())
+                }
+                _ => Err(e),
+            },
+        }
+    }
+
+    /// Moves every ready completion into `out` (appending).
+    pub fn completions(&mut self, out: &mut Vec<Completion>) {
+        let cq = self.ring.completion();
+        out.extend(cq.map(|c| Completion {
+            user_data: c.user_data(),
+            result: c.result(),
+            more: cqueue::more(c.flags()),
+        }));
+    }
+}
+
+/// The errno values the ring treats specially (Linux numbering, all architectures).
+mod libc_errno {
+    pub(super) const EINTR: i32 = 4;
+    pub(super) const EBUSY: i32 = 16;
+    pub(super) const ETIME: i32 = 62;
+}
