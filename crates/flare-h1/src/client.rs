@@ -157,7 +157,14 @@ pub fn parse_response(
     let Some(pos) = status_line(b, head, cfg)? else {
         return incomplete();
     };
-    let Some(end) = parse_fields(b, pos, &mut head.headers, limits.get_max_headers(), rules)?
+    let Some(end) = parse_fields(
+        b,
+        pos,
+        &mut head.headers,
+        limits.get_max_headers(),
+        rules,
+        &mut Default::default(),
+    )?
     else {
         return incomplete();
     };

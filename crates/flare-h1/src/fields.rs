@@ -27,9 +27,83 @@ impl FieldRules {
     };
 }
 
+/// The fields whose semantics the request parser interprets, by name.
+pub(crate) const HOST: u8 = 1;
+pub(crate) const EXPECT: u8 = 2;
+pub(crate) const UPGRADE: u8 = 3;
+pub(crate) const CONNECTION: u8 = 4;
+pub(crate) const CONTENT_LENGTH: u8 = 5;
+pub(crate) const TRANSFER_ENCODING: u8 = 6;
+
+/// Which of the interpreted fields (the constants above) `name` is, or 0.
+///
+/// `name` must be a token: then OR-ing 0x20 into a byte lowercases a letter
+/// and maps no other tchar onto a letter or `-` (only CR would become `-`), so
+/// the word compares below are exact case-insensitive compares. The length
+/// picks the one candidate; words overlap instead of looping over bytes.
+#[inline(always)]
+pub(crate) fn field_kind(name: &[u8]) -> u8 {
+    #[inline(always)]
+    fn w8(s: &[u8], at: usize) -> u64 {
+        s.get(at..)
+            .and_then(|s| s.first_chunk::<8>())
+            .map_or(0, |w| u64::from_le_bytes(*w) | 0x2020_2020_2020_2020)
+    }
+    #[inline(always)]
+    fn w4(s: &[u8], at: usize) -> u32 {
+        s.get(at..)
+            .and_then(|s| s.first_chunk::<4>())
+            .map_or(0, |w| u32::from_le_bytes(*w) | 0x2020_2020)
+    }
+    const fn l8(s: &[u8], at: usize) -> u64 {
+        u64::from_le_bytes([
+            s[at],
+            s[at + 1],
+            s[at + 2],
+            s[at + 3],
+            s[at + 4],
+            s[at + 5],
+            s[at + 6],
+            s[at + 7],
+        ])
+    }
+    const fn l4(s: &[u8], at: usize) -> u32 {
+        u32::from_le_bytes([s[at], s[at + 1], s[at + 2], s[at + 3]])
+    }
+    match name.len() {
+        4 if w4(name, 0) == l4(b"host", 0) => HOST,
+        6 if w4(name, 0) == l4(b"expect", 0) && w4(name, 2) == l4(b"expect", 2) => EXPECT,
+        7 if w4(name, 0) == l4(b"upgrade", 0) && w4(name, 3) == l4(b"upgrade", 3) => UPGRADE,
+        10 if w8(name, 0) == l8(b"connection", 0) && w4(name, 6) == l4(b"connection", 6) => {
+            CONNECTION
+        }
+        14 if w8(name, 0) == l8(b"content-length", 0)
+            && w8(name, 6) == l8(b"content-length", 6) =>
+        {
+            CONTENT_LENGTH
+        }
+        17 if w8(name, 0) == l8(b"transfer-encoding", 0)
+            && w8(name, 8) == l8(b"transfer-encoding", 8)
+            && w8(name, 9) == l8(b"transfer-encoding", 9) =>
+        {
+            TRANSFER_ENCODING
+        }
+        _ => 0,
+    }
+}
+
+/// The interpreted fields (see [`field_kind`]) among the parsed ones: bit
+/// `i` of `low` for field `i < 64`; `high` if any field from 64 on is one.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Marked {
+    pub low: u64,
+    pub high: bool,
+}
+
 /// Parses field lines from `pos` (the start of a line) up to and including
 /// the empty line. Returns the offset after the empty line, or `None` if `b`
 /// ends first. `headers` is appended to; more than `max` fields is an error.
+/// `marked` records the fields [`field_kind`] knows.
 #[inline(always)]
 pub(crate) fn parse_fields(
     b: &[u8],
@@ -37,6 +111,7 @@ pub(crate) fn parse_fields(
     headers: &mut Vec<HeaderSpan>,
     max: usize,
     rules: FieldRules,
+    marked: &mut Marked,
 ) -> Result<Option<usize>, Error> {
     loop {
         // Line start: the empty line ends the section.
@@ -126,8 +201,16 @@ pub(crate) fn parse_fields(
         while value_end > value_start && b.get(value_end - 1).is_some_and(|&c| ows(c)) {
             value_end -= 1;
         }
-        if headers.len() >= max {
+        let index = headers.len();
+        if index >= max {
             return Err(Error::TooManyHeaders);
+        }
+        if field_kind(b.get(name_start..name_end).unwrap_or_default()) != 0 {
+            if index < 64 {
+                marked.low |= 1 << index;
+            } else {
+                marked.high = true;
+            }
         }
         headers.push(HeaderSpan {
             name: Span::new(name_start, name_end),

@@ -2,7 +2,10 @@
 //! framing and connection semantics a server needs before reading a body.
 
 use crate::chars::{list_elements, skip_path, skip_tchar, skip_visible, valid_authority};
-use crate::fields::{parse_content_length, parse_fields, transfer_coding, FieldRules};
+use crate::fields::{
+    field_kind, parse_content_length, parse_fields, transfer_coding, FieldRules, Marked,
+    CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING, UPGRADE,
+};
 use crate::{Error, Limits, Span, Status, Version};
 
 /// Request method (RFC 9110 section 9). Methods are case-sensitive.
@@ -270,15 +273,17 @@ pub fn parse_request(buf: &[u8], head: &mut RequestHead, limits: &Limits) -> Res
         }
     }
 
+    let mut marked = Marked::default();
     match parse_fields(
         b,
         pos,
         &mut head.headers,
         limits.get_max_headers(),
         FieldRules::STRICT,
+        &mut marked,
     )? {
         Some(end) => {
-            interpret_fields(b, head, limits)?;
+            interpret_fields(b, head, limits, marked)?;
             Ok(Status::Complete(end))
         }
         None => incomplete(),
@@ -290,14 +295,20 @@ pub fn parse_request(buf: &[u8], head: &mut RequestHead, limits: &Limits) -> Res
 #[inline(always)]
 fn request_line(b: &[u8], mut pos: usize, head: &mut RequestHead) -> Result<Option<usize>, Error> {
     let m_start = pos;
-    pos = skip_tchar(b, pos);
-    match b.get(pos) {
-        None => return Ok(None),
-        Some(b' ') if pos > m_start => {}
-        Some(_) => return Err(Error::BadMethod),
+    // Fast path: `GET ` in one 4-byte compare.
+    if b.get(pos..pos + 4) == Some(b"GET ") {
+        head.method = Method::Get;
+        pos += 3;
+    } else {
+        pos = skip_tchar(b, pos);
+        match b.get(pos) {
+            None => return Ok(None),
+            Some(b' ') if pos > m_start => {}
+            Some(_) => return Err(Error::BadMethod),
+        }
+        let method = b.get(m_start..pos).unwrap_or_default();
+        head.method = Method::from_bytes(method);
     }
-    let method = b.get(m_start..pos).unwrap_or_default();
-    head.method = Method::from_bytes(method);
     head.method_span = Span::new(m_start, pos);
     pos += 1;
 
@@ -313,9 +324,21 @@ fn request_line(b: &[u8], mut pos: usize, head: &mut RequestHead) -> Result<Opti
         Some(b' ') if pos > t_start => {}
         Some(_) => return Err(Error::BadTarget),
     }
-    classify_target(b, t_start, pos, query, head)?;
+    if b.get(t_start) == Some(&b'/') && head.method != Method::Connect {
+        // Origin form, the usual case (see classify_target).
+        head.target = Span::new(t_start, pos);
+        head.path = Span::new(t_start, query.unwrap_or(pos));
+        head.query = query.map(|q| Span::new(q + 1, pos));
+    } else {
+        classify_target(b, t_start, pos, query, head)?;
+    }
     pos += 1;
 
+    // Fast path: `HTTP/1.1` CRLF in one 10-byte compare.
+    if b.get(pos..pos + 10) == Some(b"HTTP/1.1\r\n") {
+        head.version = Version::Http11;
+        return Ok(Some(pos + 10));
+    }
     let Some(v) = b.get(pos..pos + 8) else {
         return Ok(None);
     };
@@ -413,26 +436,44 @@ fn classify_target(
     }
 }
 
-/// Framing, Host, Connection, Upgrade and Expect semantics.
-fn interpret_fields(b: &[u8], head: &mut RequestHead, limits: &Limits) -> Result<(), Error> {
+/// Framing, Host, Connection, Upgrade and Expect semantics, from the fields
+/// `marked` while parsing (in order of arrival, so the first error wins as
+/// it would in a pass over every field).
+fn interpret_fields(
+    b: &[u8],
+    head: &mut RequestHead,
+    limits: &Limits,
+    marked: Marked,
+) -> Result<(), Error> {
     let mut content_length = None;
     let mut chunked = false;
     let mut hosts = 0u32;
     let mut expect = Expect::None;
-    for h in &head.headers {
-        let name = h.name.get(b);
-        // Cheap filter on (length, lowercased first byte) before comparing
-        // names: most fields are none of these.
-        let key = (name.len(), name.first().map_or(0, |c| c | 0x20));
-        if !matches!(
-            key,
-            (4, b'h') | (6, b'e') | (7, b'u') | (10, b'c') | (14, b'c') | (17, b't')
-        ) {
-            continue;
-        }
+    let mut low = marked.low;
+    let mut i = 0;
+    loop {
+        let index = if low != 0 {
+            let index = low.trailing_zeros() as usize;
+            low &= low - 1;
+            index
+        } else if marked.high {
+            // Fields from 64 on are rare: classify them again here.
+            i = i.max(64);
+            if i >= head.headers.len() {
+                break;
+            }
+            i += 1;
+            i - 1
+        } else {
+            break;
+        };
+        let Some(&h) = head.headers.get(index) else {
+            break;
+        };
+        let kind = field_kind(h.name.get(b));
         let value = h.value.get(b);
-        match name.len() {
-            4 if name.eq_ignore_ascii_case(b"host") => {
+        match kind {
+            HOST => {
                 // RFC 9112 section 3.2: 400 for more than one Host field line
                 // or an invalid Host value.
                 hosts += 1;
@@ -444,7 +485,7 @@ fn interpret_fields(b: &[u8], head: &mut RequestHead, limits: &Limits) -> Result
                 }
                 head.host = Some(h.value);
             }
-            6 if name.eq_ignore_ascii_case(b"expect") => {
+            EXPECT => {
                 for el in list_elements(value) {
                     if el.eq_ignore_ascii_case(b"100-continue") {
                         if expect == Expect::None {
@@ -455,10 +496,10 @@ fn interpret_fields(b: &[u8], head: &mut RequestHead, limits: &Limits) -> Result
                     }
                 }
             }
-            7 if head.upgrade.is_none() && name.eq_ignore_ascii_case(b"upgrade") => {
+            UPGRADE if head.upgrade.is_none() => {
                 head.upgrade = Some(h.value);
             }
-            10 if name.eq_ignore_ascii_case(b"connection") => {
+            CONNECTION => {
                 for opt in list_elements(value) {
                     if opt.eq_ignore_ascii_case(b"close") {
                         head.connection_close = true;
@@ -469,13 +510,13 @@ fn interpret_fields(b: &[u8], head: &mut RequestHead, limits: &Limits) -> Result
                     }
                 }
             }
-            14 if name.eq_ignore_ascii_case(b"content-length") => {
+            CONTENT_LENGTH => {
                 if content_length.is_some() {
                     return Err(Error::DuplicateContentLength);
                 }
                 content_length = Some(parse_content_length(value)?);
             }
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+            TRANSFER_ENCODING => {
                 // RFC 9112 section 6.1: Transfer-Encoding in HTTP/1.0 means
                 // faulty framing.
                 if head.version == Version::Http10 {

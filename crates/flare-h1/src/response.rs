@@ -302,6 +302,7 @@ fn write_status_and_fixed<const CHECK: bool>(out: &mut Vec<u8>, head: &ResponseH
 }
 
 /// `content-type`, framing, `connection`, `trailer`.
+#[inline(always)]
 fn write_rest<const CHECK: bool>(out: &mut Vec<u8>, head: &ResponseHead<'_>) {
     let status = if (100..=999).contains(&head.status) {
         head.status
@@ -309,27 +310,55 @@ fn write_rest<const CHECK: bool>(out: &mut Vec<u8>, head: &ResponseHead<'_>) {
         500
     };
     if let Some(ct) = head.content_type {
-        write_field::<CHECK>(out, b"content-type", ct);
+        if CHECK {
+            write_header(out, b"content-type", ct);
+        } else {
+            // Constant pieces are copied inline; only the value is a memcpy.
+            out.extend_from_slice(b"content-type: ");
+            out.extend_from_slice(ct);
+            out.extend_from_slice(b"\r\n");
+        }
     }
     let bodyless = is_bodyless_status(status);
+    let chunked_on_wire = head.body == ResponseBody::Chunked && !bodyless;
     match head.body {
         ResponseBody::Length(n) if !bodyless => {
             out.extend_from_slice(b"content-length: ");
-            write_decimal(out, n);
-            out.extend_from_slice(b"\r\n");
+            write_decimal_crlf(out, n);
         }
-        ResponseBody::Chunked if head.chunked_on_wire() => {
+        ResponseBody::Chunked if chunked_on_wire && head.version == Version::Http11 => {
             out.extend_from_slice(b"transfer-encoding: chunked\r\n");
         }
         _ => {}
     }
-    if head.closes() {
+    if head.close || (chunked_on_wire && head.version == Version::Http10) {
         out.extend_from_slice(b"connection: close\r\n");
     } else if head.keep_alive_10 {
         out.extend_from_slice(b"connection: keep-alive\r\n");
     }
-    if let (Some(names), true) = (head.trailer_names, head.chunked_on_wire()) {
+    if let (Some(names), true) = (
+        head.trailer_names,
+        chunked_on_wire && head.version == Version::Http11,
+    ) {
         write_field::<CHECK>(out, b"trailer", names);
+    }
+}
+
+/// Appends `n` in decimal and CRLF; up to four digits as one fixed-size copy.
+#[inline(always)]
+fn write_decimal_crlf(out: &mut Vec<u8>, n: u64) {
+    let d = |x: u64| b'0' + (x % 10) as u8;
+    if n < 10 {
+        out.extend_from_slice(&[d(n), b'\r', b'\n']);
+    } else if n < 100 {
+        out.extend_from_slice(&[d(n / 10), d(n), b'\r', b'\n']);
+    } else if n < 1000 {
+        out.extend_from_slice(&[d(n / 100), d(n / 10), d(n), b'\r', b'\n']);
+    } else if n < 10_000 {
+        out.extend_from_slice(&[d(n / 1000), d(n / 100), d(n / 10), d(n), b'\r', b'\n']);
+    } else {
+        write_decimal(out, n);
+        out.extend_from_slice(b"\r\n");
     }
 }
 

@@ -236,3 +236,39 @@ fn a_head_written_with_a_prefix_equals_the_full_head() {
         );
     }
 }
+
+/// Content-Length digits at every width boundary, through all three writers
+/// (checked, trusted and with a prefix), with the same bytes from each.
+#[test]
+fn content_length_digits_at_every_width() {
+    let mut prefix = Vec::new();
+    flare_h1::encode_head_prefix(&mut prefix, Version::Http11, 200, DATE, Some(b"flare"));
+    let mut values = vec![0u64, u64::MAX];
+    let mut p = 1u64;
+    while let Some(next) = p.checked_mul(10) {
+        values.extend([p - 1, p, p + 1]);
+        p = next;
+    }
+    for n in values {
+        let head = ResponseHead {
+            date: Some(DATE),
+            server: Some(b"flare"),
+            content_type: Some(b"text/plain"),
+            body: ResponseBody::Length(n),
+            ..ResponseHead::new(200)
+        };
+        let want = format!(
+            "HTTP/1.1 200 OK\r\ndate: Sun, 06 Nov 1994 08:49:37 GMT\r\nserver: flare\r\n\
+             content-type: text/plain\r\ncontent-length: {n}\r\n\r\n"
+        );
+        assert_eq!(render(&head), want);
+        let mut out = Vec::new();
+        flare_h1::write_response_head_trusted(&mut out, &head);
+        finish_head(&mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), want);
+        let mut out = Vec::new();
+        flare_h1::write_response_head_with_prefix(&mut out, &prefix, &head);
+        finish_head(&mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), want);
+    }
+}
