@@ -148,10 +148,59 @@ fn first(flags: u64) -> usize {
     (flags.trailing_zeros() / 8) as usize
 }
 
+/// Flags the bytes of the 16 at `b[i..]` for which `bad` holds: byte `k` of
+/// the result is 0xFF if `bad(b[i + k])`, else 0. `None` if fewer than 16
+/// bytes are left. Written so that LLVM vectorizes it with baseline SSE2
+/// (one compare chain for 16 bytes, no per-byte branch), which is why `bad`
+/// must use `&`/`|` on `bool`s, not `&&`/`||`.
+#[inline(always)]
+fn block(b: &[u8], i: usize, bad: impl Fn(u8) -> bool) -> Option<u128> {
+    let block = b.get(i..)?.first_chunk::<16>()?;
+    let mut m = [0u8; 16];
+    for (m, &c) in m.iter_mut().zip(block) {
+        *m = u8::from(bad(c)).wrapping_neg();
+    }
+    Some(u128::from_le_bytes(m))
+}
+
+/// Index of the first flagged byte of a non-zero [`block`] result.
+#[inline(always)]
+fn first16(flags: u128) -> usize {
+    (flags.trailing_zeros() / 8) as usize
+}
+
+#[inline(always)]
+fn not_visible(c: u8) -> bool {
+    c.wrapping_sub(0x21) >= 0x5e
+}
+
+#[inline(always)]
+fn not_field(c: u8) -> bool {
+    (c < 0x20) & (c != b'\t') | (c == 0x7f)
+}
+
+/// Not a letter, digit or `-` (the usual field-name bytes).
+#[inline(always)]
+fn not_name_common(c: u8) -> bool {
+    !(((c | 0x20).wrapping_sub(b'a') < 26) | (c.wrapping_sub(b'0') < 10) | (c == b'-'))
+}
+
+/// Not a letter, digit, `-` or `.` (the usual host bytes).
+#[inline(always)]
+fn not_host_common(c: u8) -> bool {
+    not_name_common(c) & (c != b'.')
+}
+
 /// Skips visible ASCII (0x21..=0x7E) other than `?` from `i`; returns the
 /// index of the first other byte (or `b.len()`).
-#[inline]
+#[inline(always)]
 pub(crate) fn skip_path(b: &[u8], mut i: usize) -> usize {
+    while let Some(bad) = block(b, i, |c| not_visible(c) | (c == b'?')) {
+        if bad != 0 {
+            return i + first16(bad);
+        }
+        i += 16;
+    }
     while let Some(w) = word(b, i) {
         let bad = lt(w, 0x21) | (w & HIGHS) | eq(w, 0x7f) | eq(w, b'?');
         if bad != 0 {
@@ -169,8 +218,14 @@ pub(crate) fn skip_path(b: &[u8], mut i: usize) -> usize {
 }
 
 /// Skips visible ASCII (0x21..=0x7E) from `i`.
-#[inline]
+#[inline(always)]
 pub(crate) fn skip_visible(b: &[u8], mut i: usize) -> usize {
+    while let Some(bad) = block(b, i, not_visible) {
+        if bad != 0 {
+            return i + first16(bad);
+        }
+        i += 16;
+    }
     while let Some(w) = word(b, i) {
         let bad = lt(w, 0x21) | (w & HIGHS) | eq(w, 0x7f);
         if bad != 0 {
@@ -188,8 +243,14 @@ pub(crate) fn skip_visible(b: &[u8], mut i: usize) -> usize {
 }
 
 /// Skips field-value bytes (HTAB, SP, VCHAR, obs-text) from `i`.
-#[inline]
+#[inline(always)]
 pub(crate) fn skip_field(b: &[u8], mut i: usize) -> usize {
+    while let Some(bad) = block(b, i, not_field) {
+        if bad != 0 {
+            return i + first16(bad);
+        }
+        i += 16;
+    }
     while let Some(w) = word(b, i) {
         let bad = (lt(w, 0x20) & !eq(w, b'\t')) | eq(w, 0x7f);
         if bad != 0 {
@@ -222,21 +283,31 @@ pub(crate) fn has_line_break_or_nul(v: &[u8]) -> bool {
         .any(|&c| matches!(c, b'\r' | b'\n' | 0))
 }
 
-/// Skips tchar bytes from `i`. Words of the common name bytes (letters,
-/// digits, `-`) are skipped eight at a time; other tchars one at a time.
-#[inline]
+/// Skips tchar bytes from `i`. Runs of the common name bytes (letters,
+/// digits, `-`) are skipped sixteen (near the end of `b`, eight) at a time;
+/// other tchars one at a time.
+#[inline(always)]
 pub(crate) fn skip_tchar(b: &[u8], mut i: usize) -> usize {
     loop {
-        while let Some(w) = word(b, i) {
-            let folded = w | (ONES * 0x20);
-            let letter = !lt(folded, b'a') & lt(folded, b'z' + 1);
-            let digit = !lt(w, b'0') & lt(w, b'9' + 1);
-            let other = !(letter | digit | eq(w, b'-')) & HIGHS;
-            if other != 0 {
-                i += first(other);
-                break;
+        match block(b, i, not_name_common) {
+            Some(0) => {
+                i += 16;
+                continue;
             }
-            i += 8;
+            Some(other) => i += first16(other),
+            None => {
+                while let Some(w) = word(b, i) {
+                    let folded = w | (ONES * 0x20);
+                    let letter = !lt(folded, b'a') & lt(folded, b'z' + 1);
+                    let digit = !lt(w, b'0') & lt(w, b'9' + 1);
+                    let other = !(letter | digit | eq(w, b'-')) & HIGHS;
+                    if other != 0 {
+                        i += first(other);
+                        break;
+                    }
+                    i += 8;
+                }
+            }
         }
         match b.get(i) {
             Some(&c) if tchar(c) => i += 1,
@@ -285,6 +356,22 @@ fn skip_common_host(v: &[u8]) -> usize {
         !(letter | digit | eq(w, b'-') | eq(w, b'.')) & HIGHS
     }
     let n = v.len();
+    if n >= 16 {
+        let mut i = 0;
+        loop {
+            // `i + 16 <= n` here, and the last block is taken at `n - 16`.
+            let Some(bad) = block(v, i, not_host_common) else {
+                return n;
+            };
+            if bad != 0 {
+                return i + first16(bad);
+            }
+            if i + 16 == n {
+                return n;
+            }
+            i = (i + 16).min(n - 16);
+        }
+    }
     if n < 8 {
         return v
             .iter()
@@ -384,6 +471,35 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// For `1 <= v.len() <= 16` made only of letters, digits, `-`, `.` and
+    /// `:`: whether `v` is a non-empty host of those bytes, optionally followed
+    /// by `:` and digits (an empty port is allowed here; the caller checks
+    /// `require_port`). `None` (decide the long way) for other values.
+    #[inline(always)]
+    fn short_host_port(v: &[u8]) -> Option<bool> {
+        let n = v.len();
+        if n > 16 {
+            return None;
+        }
+        // Padding with a host byte keeps the block test exact for short values.
+        let mut tmp = [b'a'; 16];
+        tmp.get_mut(..n)?.copy_from_slice(v);
+        let others = block(&tmp, 0, not_host_common)?;
+        if others == 0 {
+            return Some(true);
+        }
+        let colon = first16(others);
+        if colon == 0 || tmp[colon] != b':' {
+            // An empty host, or a byte needing the reg-name table.
+            return if colon == 0 { Some(false) } else { None };
+        }
+        // Every byte after the colon and before `n` must be a digit.
+        let not_digit = block(&tmp, 0, |c| c.wrapping_sub(b'0') >= 10)?;
+        let after_colon = (!0u128 << (8 * (colon + 1))) & (!0u128 >> (8 * (16 - n)));
+        let after_colon = if colon + 1 >= 16 { 0 } else { after_colon };
+        Some(not_digit & after_colon == 0)
     }
 
     /// `uri-host [ ":" port ]` with `port = *DIGIT`; with `require_port`, the

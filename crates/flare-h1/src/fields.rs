@@ -70,21 +70,27 @@ pub(crate) fn field_kind(name: &[u8]) -> u8 {
     const fn l4(s: &[u8], at: usize) -> u32 {
         u32::from_le_bytes([s[at], s[at + 1], s[at + 2], s[at + 3]])
     }
+    const CONNECTION_6: u32 = l4(b"connection", 6);
+    const EXPECT_0: u32 = l4(b"expect", 0);
+    const EXPECT_2: u32 = l4(b"expect", 2);
+    const HOST_0: u32 = l4(b"host", 0);
+    const UPGRADE_0: u32 = l4(b"upgrade", 0);
+    const UPGRADE_3: u32 = l4(b"upgrade", 3);
+    const CONNECTION_0: u64 = l8(b"connection", 0);
+    const CONTENT_LENGTH_0: u64 = l8(b"content-length", 0);
+    const CONTENT_LENGTH_6: u64 = l8(b"content-length", 6);
+    const TRANSFER_ENCODING_0: u64 = l8(b"transfer-encoding", 0);
+    const TRANSFER_ENCODING_8: u64 = l8(b"transfer-encoding", 8);
+    const TRANSFER_ENCODING_9: u64 = l8(b"transfer-encoding", 9);
     match name.len() {
-        4 if w4(name, 0) == l4(b"host", 0) => HOST,
-        6 if w4(name, 0) == l4(b"expect", 0) && w4(name, 2) == l4(b"expect", 2) => EXPECT,
-        7 if w4(name, 0) == l4(b"upgrade", 0) && w4(name, 3) == l4(b"upgrade", 3) => UPGRADE,
-        10 if w8(name, 0) == l8(b"connection", 0) && w4(name, 6) == l4(b"connection", 6) => {
-            CONNECTION
-        }
-        14 if w8(name, 0) == l8(b"content-length", 0)
-            && w8(name, 6) == l8(b"content-length", 6) =>
-        {
-            CONTENT_LENGTH
-        }
-        17 if w8(name, 0) == l8(b"transfer-encoding", 0)
-            && w8(name, 8) == l8(b"transfer-encoding", 8)
-            && w8(name, 9) == l8(b"transfer-encoding", 9) =>
+        4 if w4(name, 0) == HOST_0 => HOST,
+        6 if w4(name, 0) == EXPECT_0 && w4(name, 2) == EXPECT_2 => EXPECT,
+        7 if w4(name, 0) == UPGRADE_0 && w4(name, 3) == UPGRADE_3 => UPGRADE,
+        10 if w8(name, 0) == CONNECTION_0 && w4(name, 6) == CONNECTION_6 => CONNECTION,
+        14 if w8(name, 0) == CONTENT_LENGTH_0 && w8(name, 6) == CONTENT_LENGTH_6 => CONTENT_LENGTH,
+        17 if w8(name, 0) == TRANSFER_ENCODING_0
+            && w8(name, 8) == TRANSFER_ENCODING_8
+            && w8(name, 9) == TRANSFER_ENCODING_9 =>
         {
             TRANSFER_ENCODING
         }

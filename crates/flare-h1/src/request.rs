@@ -130,6 +130,13 @@ pub struct RequestHead {
     /// Method bytes (needed for [`Method::Other`]).
     pub method_span: Span,
     /// The whole request-target.
+    ///
+    /// Guarantee: after a successful parse, the bytes of `target` (hence of
+    /// `path`, `query` and `authority`, which lie within it) are visible
+    /// ASCII, 0x21..=0x7E, so `std::str::from_utf8` on them cannot fail (a
+    /// caller may skip the check, e.g. with `from_utf8_unchecked`). The
+    /// method bytes are a token, also ASCII. Field values, however, may hold obs-text
+    /// (0x80..=0xFF).
     pub target: Span,
     /// Form of the target.
     pub target_form: TargetForm,

@@ -1140,3 +1140,49 @@ fn error_statuses_and_reasons() {
         let _: &dyn std::error::Error = &e;
     }
 }
+
+/// API guarantee (see `RequestHead::target`): a parsed request-target, and
+/// the path, query and authority within it, is visible ASCII. Every byte
+/// value at every position of a few targets of each form.
+#[test]
+fn parsed_target_is_always_visible_ascii() {
+    let limits = flare_h1::Limits::default();
+    let mut head = flare_h1::RequestHead::default();
+    let cases: [(&str, &str); 4] = [
+        ("GET", "/a/b?c=d&e=f/g"),
+        ("GET", "http://example.com:80/p?q"),
+        ("CONNECT", "example.com:443"),
+        ("OPTIONS", "*"),
+    ];
+    for (method, target) in cases {
+        for pos in 0..target.len() {
+            for c in 0..=255u8 {
+                let mut t = target.as_bytes().to_vec();
+                t[pos] = c;
+                let mut req = format!("{method} ").into_bytes();
+                req.extend_from_slice(&t);
+                req.extend_from_slice(b" HTTP/1.1\r\nHost: example.com\r\n\r\n");
+                if let Ok(flare_h1::Status::Complete(_)) =
+                    flare_h1::parse_request(&req, &mut head, &limits)
+                {
+                    let spans = [
+                        Some(head.target),
+                        Some(head.path),
+                        head.query,
+                        head.authority,
+                    ];
+                    for span in spans.into_iter().flatten() {
+                        let bytes = span.get(&req);
+                        assert!(
+                            bytes.iter().all(|c| (0x21..=0x7e).contains(c)),
+                            "{:?}",
+                            String::from_utf8_lossy(&req)
+                        );
+                        assert!(std::str::from_utf8(bytes).is_ok());
+                    }
+                    assert!(head.method_span.get(&req).is_ascii());
+                }
+            }
+        }
+    }
+}
