@@ -36,6 +36,9 @@ use std::time::Duration;
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 
+/// `IORING_RECVSEND_POLL_FIRST`.
+const RECVSEND_POLL_FIRST: u16 = 1;
+
 /// One finished operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Completion {
@@ -60,7 +63,9 @@ impl Completion {
 
 /// An io_uring instance with a submission queue of `entries` and a completion queue
 /// four times that (the kernel keeps overflowing completions rather than dropping
-/// them, see `IORING_FEAT_NODROP`).
+/// them, see `IORING_FEAT_NODROP`). Use it from the thread that created it: where the
+/// kernel allows, completions are posted only when that thread waits in
+/// [`Ring::submit_and_wait`] (`IORING_SETUP_DEFER_TASKRUN`).
 pub struct Ring {
     ring: IoUring,
     /// Queued, not yet submitted.
@@ -80,9 +85,20 @@ impl Ring {
     /// Sets up a ring. Fails when the kernel has no io_uring or forbids it (seccomp,
     /// `kernel.io_uring_disabled`); the error says so.
     pub fn new(entries: u32) -> io::Result<Ring> {
+        // One thread submits and reaps (a worker), so the kernel may defer completion
+        // work until that thread waits (6.1+): no interrupts of the worker while it
+        // runs handlers. Older kernels refuse the flags; fall back to the plain ring.
         let ring = IoUring::builder()
             .setup_cqsize(entries.saturating_mul(4))
+            .setup_single_issuer()
+            .setup_defer_taskrun()
+            .setup_submit_all()
             .build(entries)
+            .or_else(|_| {
+                IoUring::builder()
+                    .setup_cqsize(entries.saturating_mul(4))
+                    .build(entries)
+            })
             .map_err(|e| io::Error::new(e.kind(), format!("io_uring_setup: {e}")))?;
         Ok(Ring { ring, queued: 0 })
     }
@@ -120,7 +136,10 @@ impl Ring {
         user_data: u64,
     ) -> io::Result<()> {
         let len = u32::try_from(len).unwrap_or(u32::MAX);
+        // Poll first: the caller queues a receive right after reading everything, so
+        // trying the socket before data arrives would only fail.
         let e = opcode::Recv::new(types::Fd(fd.as_raw_fd()), buf, len)
+            .ioprio(RECVSEND_POLL_FIRST)
             .build()
             .user_data(user_data);
         self.push(e)

@@ -164,3 +164,21 @@ fn more_operations_than_entries_are_all_submitted() {
         );
     }
 }
+
+#[test]
+fn a_non_blocking_socket_waits_instead_of_failing_with_eagain() {
+    // Workers accept non-blocking sockets; the ring must still wait for data.
+    let (server, mut client) = pair();
+    server.set_nonblocking(true).unwrap();
+    let mut ring = Ring::new(8).unwrap();
+    let mut rbuf = vec![0u8; 64];
+    // SAFETY: rbuf is not touched until its completion is reaped.
+    unsafe { ring.recv(server.as_fd(), rbuf.as_mut_ptr(), rbuf.len(), 1) }.unwrap();
+    ring.submit_and_wait(1, Some(Duration::from_millis(30))).unwrap();
+    let mut done = Vec::new();
+    ring.completions(&mut done);
+    assert!(done.is_empty(), "completed before data came: {done:?}");
+    client.write_all(b"late").unwrap();
+    let done = wait_for(&mut ring, 1);
+    assert_eq!(done[0].result, 4);
+}

@@ -114,7 +114,9 @@ fn bad_input_against_the_static_response_path() {
     let handle = HttpServer::bind("127.0.0.1:0")
         .unwrap()
         .workers(1)
-        .config(ServerConfig::default().limits(limits.clone()))
+        .config(common::with_test_backend(
+            ServerConfig::default().limits(limits.clone()),
+        ))
         .start_static(StaticResponse::new(200, "text/plain", "Hello, World!"))
         .unwrap();
     run_suite_on(handle.local_addr().port(), &limits, &["--static"]);

@@ -489,6 +489,7 @@ fn start_on(addr: &str, shared_listener: bool) -> ServerHandle {
         .unwrap()
         .workers(2)
         .shared_listener(shared_listener)
+        .configure(common::with_test_backend)
         .start(handler)
         .unwrap()
 }

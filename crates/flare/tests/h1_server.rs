@@ -388,6 +388,7 @@ fn serve_static_answers_every_request_with_the_pre_encoded_response() {
     let handle = HttpServer::bind("127.0.0.1:0")
         .unwrap()
         .workers(1)
+        .configure(with_test_backend)
         .start_static(StaticResponse::new(200, "text/plain", "Hello, World!"))
         .unwrap();
     let addr = handle.local_addr();

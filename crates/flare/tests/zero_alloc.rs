@@ -87,8 +87,14 @@ fn plaintext_keep_alive_allocates_nothing_per_request() {
         .unwrap()
         .workers(1)
         // The default (10,000) would close the connection during the run.
-        .configure(|c| c.max_requests_per_connection(100_000))
+        .configure(|c| backend(c).max_requests_per_connection(100_000))
         .start(plaintext)
         .unwrap();
     run(handle);
+}
+
+/// `FLARE_TEST_IO_URING=1` runs this on io_uring (as `cargo xtask test` does in its
+/// second pass); the common helpers are not shared here to keep the allocator alone.
+fn backend(c: flare::ServerConfig) -> flare::ServerConfig {
+    c.io_uring(std::env::var("FLARE_TEST_IO_URING").is_ok_and(|v| v == "1"))
 }

@@ -22,6 +22,7 @@ pub struct ServerConfig {
     pub(crate) h2: flare_h2::Config,
     pub(crate) h2c: bool,
     pub(crate) tcp_nodelay: bool,
+    pub(crate) io_uring: bool,
 }
 
 impl Default for ServerConfig {
@@ -41,6 +42,7 @@ impl Default for ServerConfig {
             h2: flare_h2::Config::new(),
             h2c: true,
             tcp_nodelay: true,
+            io_uring: false,
         }
     }
 }
@@ -139,6 +141,17 @@ impl ServerConfig {
     /// acknowledged, which adds latency for streamed and pipelined responses.
     pub fn tcp_nodelay(mut self, on: bool) -> Self {
         self.tcp_nodelay = on;
+        self
+    }
+    /// Drive plaintext connections through io_uring (Linux only; default: off, epoll).
+    /// Each worker queues its receives and sends in a completion ring and hands them
+    /// to the kernel in one `io_uring_enter` per loop turn, instead of a `recv` and a
+    /// `send` syscall per request. Accepting, TLS connections and cross-thread wakes
+    /// stay on epoll, watched through the ring. Responses are copied once into a
+    /// per-connection staging buffer and files are read instead of `sendfile`d.
+    /// Starting fails with an error where the kernel refuses io_uring.
+    pub fn io_uring(mut self, on: bool) -> Self {
+        self.io_uring = on;
         self
     }
     /// Pause before accepting again after the process ran out of file descriptors

@@ -9,6 +9,8 @@ use super::conn::{Buffers, Conn, Ctx, Deadline, Step, Upgrade, UpgradeParts};
 use super::h2conn::H2Conn;
 use super::tls::{Handshake, HandshakeStep, Negotiated, TlsIo};
 use super::transport::Transport;
+#[cfg(target_os = "linux")]
+use super::uring::{Remains, UringIo};
 
 /// The protocol a connection speaks now. HTTP/1.1 stays inline (the hot path
 /// does not chase a pointer); HTTP/2 is boxed.
@@ -20,6 +22,11 @@ pub(crate) enum Connection {
     Tls(Box<Handshake>),
     H1Tls(Box<Conn<TlsIo>>),
     H2Tls(Box<H2Conn<TlsIo>>),
+    /// HTTP/1.1 with its I/O through the worker's io_uring.
+    #[cfg(target_os = "linux")]
+    H1U(Conn<UringIo>),
+    #[cfg(target_os = "linux")]
+    H2U(Box<H2Conn<UringIo>>),
 }
 
 /// Calls the same method on whichever driver the connection has.
@@ -31,6 +38,10 @@ macro_rules! each {
             Connection::Tls($c) => $e,
             Connection::H1Tls($c) => $e,
             Connection::H2Tls($c) => $e,
+            #[cfg(target_os = "linux")]
+            Connection::H1U($c) => $e,
+            #[cfg(target_os = "linux")]
+            Connection::H2U($c) => $e,
         }
     };
 }
@@ -43,7 +54,35 @@ impl Connection {
             Connection::Tls(h) => h.io.socket(),
             Connection::H1Tls(c) => c.io.socket(),
             Connection::H2Tls(c) => c.io().socket(),
+            #[cfg(target_os = "linux")]
+            Connection::H1U(c) => c.io.socket(),
+            #[cfg(target_os = "linux")]
+            Connection::H2U(c) => c.io().socket(),
         }
+    }
+    /// Whether the connection's I/O goes through the worker's ring.
+    #[inline]
+    pub(crate) fn on_ring(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        return matches!(self, Connection::H1U(_) | Connection::H2U(_));
+        #[cfg(not(target_os = "linux"))]
+        false
+    }
+    /// The io_uring transport, for connections on the ring.
+    #[cfg(target_os = "linux")]
+    #[inline]
+    pub(crate) fn uring_io(&mut self) -> Option<&mut UringIo> {
+        match self {
+            Connection::H1U(c) => Some(&mut c.io),
+            Connection::H2U(c) => Some(c.io_mut()),
+            _ => None,
+        }
+    }
+    /// Takes a ring connection's socket and buffers out before it is dropped (the
+    /// kernel may still own some of them).
+    #[cfg(target_os = "linux")]
+    pub(crate) fn take_uring_remains(&mut self) -> Option<Remains> {
+        self.uring_io().map(UringIo::take_remains)
     }
     pub(crate) fn want_write(&self) -> bool {
         each!(self, c => c.want_write)
@@ -83,27 +122,23 @@ impl Connection {
         match self {
             Connection::H1(c) => c.into_buffers(),
             Connection::H1Tls(c) => c.into_buffers(),
+            #[cfg(target_os = "linux")]
+            Connection::H1U(c) => c.into_buffers(),
             _ => None,
         }
     }
     /// Switches an HTTP/1.1 connection that asked for it to HTTP/2.
     pub(crate) fn upgrade<H: Handler>(self, cx: &Ctx<'_, H>) -> (Connection, Step) {
         match self {
-            Connection::H1(c) => {
-                let registered = c.write_registered;
-                let parts = match c.into_upgrade() {
-                    Ok(p) => p,
-                    Err(c) => return (Connection::H1(c), Step::Close),
-                };
-                let (mut h2, step) = H2Conn::from_upgrade(parts, cx);
-                h2.write_registered = registered;
-                let step = if step == Step::Upgrade {
-                    Step::Close
-                } else {
-                    step
-                };
-                (Connection::H2(Box::new(h2)), step)
-            }
+            Connection::H1(c) => match h1_to_h2(c, cx) {
+                Ok((h2, step)) => (Connection::H2(Box::new(h2)), step),
+                Err(c) => (Connection::H1(c), Step::Close),
+            },
+            #[cfg(target_os = "linux")]
+            Connection::H1U(c) => match h1_to_h2(c, cx) {
+                Ok((h2, step)) => (Connection::H2U(Box::new(h2)), step),
+                Err(c) => (Connection::H1U(c), Step::Close),
+            },
             Connection::Tls(h) => {
                 let Handshake {
                     io,
@@ -148,6 +183,25 @@ impl Connection {
             other => (other, Step::Keep),
         }
     }
+}
+
+/// Hands an HTTP/1.1 connection that asked for h2c to the HTTP/2 driver.
+// Called once per upgrade; boxing the error side would cost the same.
+#[allow(clippy::result_large_err)]
+fn h1_to_h2<T: Transport, H: Handler>(
+    c: Conn<T>,
+    cx: &Ctx<'_, H>,
+) -> Result<(H2Conn<T>, Step), Conn<T>> {
+    let registered = c.write_registered;
+    let parts = c.into_upgrade()?;
+    let (mut h2, step) = H2Conn::from_upgrade(parts, cx);
+    h2.write_registered = registered;
+    let step = if step == Step::Upgrade {
+        Step::Close
+    } else {
+        step
+    };
+    Ok((h2, step))
 }
 
 fn io_negotiated(io: &TlsIo) -> Negotiated {

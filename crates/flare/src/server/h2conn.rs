@@ -152,6 +152,11 @@ impl<T: Transport> H2Conn<T> {
         &self.io
     }
 
+    #[cfg(target_os = "linux")]
+    pub(crate) fn io_mut(&mut self) -> &mut T {
+        &mut self.io
+    }
+
     /// Cancels every request in progress.
     pub(crate) fn cancel(&self) {
         for s in self.streams.values() {

@@ -13,6 +13,8 @@ mod signal;
 mod static_response;
 mod tls;
 mod transport;
+#[cfg(target_os = "linux")]
+mod uring;
 mod worker;
 
 use std::net::{SocketAddr, ToSocketAddrs};

@@ -14,6 +14,8 @@ use super::config::ServerConfig;
 use super::conn::{Buffers, Conn, Ctx, Deadline, Step};
 use super::connection::Connection;
 use super::tls::{Handshake, TlsIo};
+#[cfg(target_os = "linux")]
+use super::uring::{self as ur, IoBuffers, Remains, UringIo};
 use super::Shared;
 
 pub(crate) use super::conn::Service;
@@ -23,6 +25,36 @@ const LISTENER_BASE: usize = usize::MAX - 2;
 const WAKER: Token = Token(usize::MAX - 1);
 /// Buffers kept for new connections.
 const POOL_MAX: usize = 256;
+/// Ring completion for "the epoll instance has events" (listeners, waker, TLS).
+#[cfg(target_os = "linux")]
+const EPOLL_TAG: u64 = u64::MAX;
+/// Submission queue entries of a worker's ring.
+#[cfg(target_os = "linux")]
+const RING_ENTRIES: u32 = 4096;
+
+/// A worker's io_uring state (when [`ServerConfig::io_uring`] is on).
+#[cfg(target_os = "linux")]
+struct Uring {
+    ring: flare_reactor::uring::Ring,
+    cq: Vec<flare_reactor::uring::Completion>,
+    /// Closed connections whose buffers the kernel still holds, or whose last
+    /// output is still going out.
+    graveyard: Vec<Grave>,
+    /// Connections with received bytes their driver has not taken yet (the ring
+    /// only reports new bytes, so the worker offers these again).
+    ready: Vec<(usize, u32)>,
+    io_pool: Vec<IoBuffers>,
+}
+
+#[cfg(target_os = "linux")]
+struct Grave {
+    idx: usize,
+    /// The generation as tagged on its operations.
+    generation: u32,
+    rem: Remains,
+    deadline: Instant,
+    aborted: bool,
+}
 
 /// A listener and, for a TLS port, its configuration.
 struct Listener {
@@ -64,6 +96,8 @@ pub(crate) struct Worker<H> {
     accept_resume_at: Option<Instant>,
     drain_started: bool,
     expired: Vec<(usize, u32)>,
+    #[cfg(target_os = "linux")]
+    uring: Option<Uring>,
 }
 
 impl<H: Handler> Worker<H> {
@@ -89,6 +123,27 @@ impl<H: Handler> Worker<H> {
             .collect();
         let waker = Arc::new(Waker::new(&poller, WAKER)?);
         let now = Instant::now();
+        #[cfg(target_os = "linux")]
+        let uring = if cfg.io_uring {
+            let mut ring = flare_reactor::uring::Ring::new(RING_ENTRIES)?;
+            ring.poll_readable(std::os::fd::AsFd::as_fd(poller.backend()), false, EPOLL_TAG)?;
+            Some(Uring {
+                ring,
+                cq: Vec::with_capacity(1024),
+                graveyard: Vec::new(),
+                ready: Vec::new(),
+                io_pool: Vec::new(),
+            })
+        } else {
+            None
+        };
+        #[cfg(not(target_os = "linux"))]
+        if cfg.io_uring {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "io_uring is Linux only",
+            ));
+        }
         Ok(Worker {
             poller,
             events: Events::with_capacity(1024),
@@ -112,6 +167,8 @@ impl<H: Handler> Worker<H> {
             accept_resume_at: None,
             drain_started: false,
             expired: Vec::new(),
+            #[cfg(target_os = "linux")]
+            uring,
         })
     }
 
@@ -136,10 +193,19 @@ impl<H: Handler> Worker<H> {
                 let t = self.shared.drain_deadline().saturating_duration_since(now);
                 timeout = Some(timeout.map_or(t, |x| x.min(t)));
             }
+            #[cfg(target_os = "linux")]
+            if let Some(at) = self
+                .uring
+                .as_ref()
+                .and_then(|u| u.graveyard.iter().map(|g| g.deadline).min())
+            {
+                let t = at.saturating_duration_since(now);
+                timeout = Some(timeout.map_or(t, |x| x.min(t)));
+            }
             // The Date header must move on even when no timer is due.
             let timeout =
                 Some(timeout.map_or(Duration::from_secs(1), |t| t.min(Duration::from_secs(1))));
-            if let Err(e) = self.poller.poll(&mut self.events, timeout) {
+            if let Err(e) = self.wait(timeout) {
                 log::error!("poll failed: {e}");
                 return;
             }
@@ -154,34 +220,58 @@ impl<H: Handler> Worker<H> {
                     self.cfg.server_header.map(str::as_bytes),
                 );
             }
-            let n = self.events.len();
-            for i in 0..n {
-                let Some(ev) = self.events.iter().nth(i).copied() else {
-                    break;
-                };
-                match ev.token() {
-                    WAKER => self.on_wake(now),
-                    Token(t) if t > LISTENER_BASE - self.listeners.len() && t <= LISTENER_BASE => {
-                        self.accept(LISTENER_BASE - t, now)
-                    }
-                    Token(idx) => self.with_conn(idx, None, now, |conn, cx| {
-                        let mut step = Step::Keep;
-                        if ev.is_readable() || ev.is_error() {
-                            step = conn.on_readable(cx);
-                        }
-                        if step == Step::Keep && ev.is_writable() {
-                            step = conn.on_writable(cx);
-                        }
-                        step
-                    }),
-                }
+            #[cfg(target_os = "linux")]
+            if self.uring.is_some() {
+                self.ring_turn(now);
+            } else {
+                self.dispatch_events(now);
             }
+            #[cfg(not(target_os = "linux"))]
+            self.dispatch_events(now);
             self.expire_timers(now);
             if let Some(at) = self.accept_resume_at {
                 if now >= at {
                     self.accept_resume_at = None;
                     self.resume_accept();
                 }
+            }
+        }
+    }
+
+    /// Waits for readiness (epoll) or completions (io_uring, submitting what the last
+    /// turn queued in the same syscall).
+    fn wait(&mut self, timeout: Option<Duration>) -> std::io::Result<()> {
+        #[cfg(target_os = "linux")]
+        if let Some(u) = self.uring.as_mut() {
+            // Connections with bytes left to offer: do not sleep.
+            let want = usize::from(u.ready.is_empty());
+            return u.ring.submit_and_wait(want, timeout);
+        }
+        self.poller.poll(&mut self.events, timeout)
+    }
+
+    /// Handles the readiness events of the last poll.
+    fn dispatch_events(&mut self, now: Instant) {
+        let n = self.events.len();
+        for i in 0..n {
+            let Some(ev) = self.events.iter().nth(i).copied() else {
+                break;
+            };
+            match ev.token() {
+                WAKER => self.on_wake(now),
+                Token(t) if t > LISTENER_BASE - self.listeners.len() && t <= LISTENER_BASE => {
+                    self.accept(LISTENER_BASE - t, now)
+                }
+                Token(idx) => self.with_conn(idx, None, now, |conn, cx| {
+                    let mut step = Step::Keep;
+                    if ev.is_readable() || ev.is_error() {
+                        step = conn.on_readable(cx);
+                    }
+                    if step == Step::Keep && ev.is_writable() {
+                        step = conn.on_writable(cx);
+                    }
+                    step
+                }),
             }
         }
     }
@@ -196,6 +286,25 @@ impl<H: Handler> Worker<H> {
         };
         if step == Step::Close {
             self.close(idx);
+            return;
+        }
+        #[cfg(target_os = "linux")]
+        if let Some(io) = conn.uring_io() {
+            // On the ring: queue the receive or send it needs, and offer bytes it
+            // left unread again unless it just declined them.
+            let Some(u) = self.uring.as_mut() else {
+                return;
+            };
+            if io.sync(&mut u.ring, idx, slot.generation).is_err() {
+                self.close(idx);
+                return;
+            }
+            if io.buffered() > 0 && !(io.read_event && io.consumed == 0) {
+                u.ready.push((idx, slot.generation));
+            }
+            io.read_event = false;
+            io.consumed = 0;
+            self.sync_timer(idx, now);
             return;
         }
         // Interest: readable always; writable only while the socket is full.
@@ -216,8 +325,19 @@ impl<H: Handler> Worker<H> {
             }
             conn.set_write_registered(want);
         }
-        // Timer: keep one wheel timer at or before the deadline; a later deadline
-        // needs no wheel work (the timer fires early and is re-armed).
+        self.sync_timer(idx, now);
+    }
+
+    /// Timer: keep one wheel timer at or before the deadline; a later deadline needs
+    /// no wheel work (the timer fires early and is re-armed).
+    #[inline]
+    fn sync_timer(&mut self, idx: usize, now: Instant) {
+        let Some(slot) = self.slots.get_mut(idx) else {
+            return;
+        };
+        let Some(conn) = slot.conn.as_ref() else {
+            return;
+        };
         if let Some((at, _)) = conn.deadline() {
             let rearm = match slot.timer {
                 Some((t, _)) => t > at,
@@ -279,6 +399,15 @@ impl<H: Handler> Worker<H> {
                     let (conn, deadline) = match &tls {
                         None => {
                             let bufs = self.pool.pop().unwrap_or_else(Buffers::new);
+                            #[cfg(target_os = "linux")]
+                            let conn = match self.uring.as_mut() {
+                                Some(u) => {
+                                    let io = UringIo::new(stream, u.io_pool.pop());
+                                    Connection::H1U(Conn::new(io, peer, bufs, &self.cfg))
+                                }
+                                None => Connection::H1(Conn::new(stream, peer, bufs, &self.cfg)),
+                            };
+                            #[cfg(not(target_os = "linux"))]
                             let conn = Connection::H1(Conn::new(stream, peer, bufs, &self.cfg));
                             // Idle until the first request: the keep-alive timeout applies.
                             (
@@ -309,10 +438,11 @@ impl<H: Handler> Worker<H> {
                             self.slots.len() - 1
                         }
                     };
-                    if self
-                        .poller
-                        .register(conn.socket(), Token(idx), Interest::READABLE, Mode::Level)
-                        .is_err()
+                    if !conn.on_ring()
+                        && self
+                            .poller
+                            .register(conn.socket(), Token(idx), Interest::READABLE, Mode::Level)
+                            .is_err()
                     {
                         self.free.push(idx);
                         continue;
@@ -379,13 +509,23 @@ impl<H: Handler> Worker<H> {
         let Some(slot) = self.slots.get_mut(idx) else {
             return;
         };
-        let Some(conn) = slot.conn.take() else { return };
+        let Some(mut conn) = slot.conn.take() else {
+            return;
+        };
         if let Some((_, id)) = slot.timer.take() {
             self.wheel.cancel(id);
         }
+        let generation = slot.generation;
         slot.generation = slot.generation.wrapping_add(1);
         conn.cancel();
-        let _ = self.poller.deregister(conn.socket());
+        #[cfg(target_os = "linux")]
+        if let Some(rem) = conn.take_uring_remains() {
+            self.bury(idx, generation, rem);
+        } else {
+            let _ = self.poller.deregister(conn.socket());
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (generation, self.poller.deregister(conn.socket()));
         self.free.push(idx);
         self.live -= 1;
         if self.pool.len() < POOL_MAX {
@@ -486,6 +626,8 @@ impl<H: Handler> Worker<H> {
         for idx in 0..self.slots.len() {
             self.close(idx);
         }
+        #[cfg(target_os = "linux")]
+        self.empty_graveyard();
     }
 }
 
@@ -504,4 +646,230 @@ fn stream_waker(
             .push((idx, generation));
         let _ = waker.wake();
     })
+}
+
+/// The io_uring side of a worker: completions in, receives and sends out.
+#[cfg(target_os = "linux")]
+impl<H: Handler> Worker<H> {
+    /// One turn: every completion the last wait brought, then the epoll events they
+    /// announced, then connections with bytes left to offer, then the graveyard.
+    fn ring_turn(&mut self, now: Instant) {
+        let Some(u) = self.uring.as_mut() else {
+            return;
+        };
+        let mut cq = std::mem::take(&mut u.cq);
+        u.ring.completions(&mut cq);
+        let mut epoll_ready = false;
+        for c in cq.drain(..) {
+            if c.user_data == EPOLL_TAG {
+                epoll_ready = true;
+                continue;
+            }
+            let (idx, generation, op) = ur::untag(c.user_data);
+            match op {
+                ur::OP_RECV | ur::OP_SEND => {
+                    self.on_completion(idx, generation, op == ur::OP_RECV, c.result, now)
+                }
+                _ => {} // a cancel's own completion
+            }
+        }
+        if let Some(u) = self.uring.as_mut() {
+            u.cq = cq;
+        }
+        if epoll_ready {
+            match self.poller.poll(&mut self.events, Some(Duration::ZERO)) {
+                Ok(()) => self.dispatch_events(now),
+                Err(e) => log::warn!("epoll_wait: {e}"),
+            }
+            // One-shot, so it completes again at once if anything is still ready.
+            if let Some(u) = self.uring.as_mut() {
+                let fd = std::os::fd::AsFd::as_fd(self.poller.backend());
+                if let Err(e) = u.ring.poll_readable(fd, false, EPOLL_TAG) {
+                    log::error!("io_uring poll on epoll: {e}");
+                }
+            }
+        }
+        // Offer unread bytes again; those that take some and still leave bytes come
+        // back on the next turn (the wait does not sleep then).
+        let Some(u) = self.uring.as_mut() else {
+            return;
+        };
+        if !u.ready.is_empty() {
+            let mut ready = std::mem::take(&mut u.ready);
+            for (idx, generation) in ready.drain(..) {
+                self.deliver_read(idx, generation, now);
+            }
+            if let Some(u) = self.uring.as_mut() {
+                if u.ready.is_empty() {
+                    u.ready = ready;
+                }
+            }
+        }
+        self.check_graves(now);
+    }
+
+    /// A receive (`recv`) or send of connection `idx` completed.
+    fn on_completion(&mut self, idx: usize, tag_gen: u32, recv: bool, res: i32, now: Instant) {
+        let live = self.slots.get_mut(idx).and_then(|slot| {
+            if ur::tag_generation(slot.generation) != tag_gen {
+                return None;
+            }
+            let generation = slot.generation;
+            let conn = slot.conn.as_mut()?;
+            let want_write = conn.want_write();
+            let io = conn.uring_io()?;
+            if recv {
+                io.on_recv(res);
+            } else {
+                io.on_send(res);
+            }
+            Some((generation, want_write))
+        });
+        match live {
+            Some((generation, _)) if recv => self.deliver_read(idx, generation, now),
+            Some((generation, true)) => {
+                self.with_conn(idx, Some(generation), now, |c, cx| c.on_writable(cx))
+            }
+            // Queue the rest of the output, or a half-close waiting behind it.
+            Some(_) => self.after_step(idx, Step::Keep, now),
+            None => self.on_grave_completion(idx, tag_gen, recv, res),
+        }
+    }
+
+    /// Runs a connection's driver on bytes the ring received.
+    fn deliver_read(&mut self, idx: usize, generation: u32, now: Instant) {
+        let Some(slot) = self.slots.get_mut(idx) else {
+            return;
+        };
+        if slot.generation != generation {
+            return;
+        }
+        if let Some(io) = slot.conn.as_mut().and_then(Connection::uring_io) {
+            io.read_event = true;
+        }
+        self.with_conn(idx, Some(generation), now, |c, cx| c.on_readable(cx));
+    }
+
+    /// A closed connection: stop its receive, let its last output go, and keep its
+    /// buffers until the kernel hands them back.
+    fn bury(&mut self, idx: usize, generation: u32, mut rem: Remains) {
+        let Some(u) = self.uring.as_mut() else {
+            return;
+        };
+        let g = ur::tag_generation(generation);
+        if rem.start_close(&mut u.ring, idx, g) {
+            if let Some(b) = rem.into_buffers() {
+                if u.io_pool.len() < POOL_MAX {
+                    u.io_pool.push(b);
+                }
+            }
+            return;
+        }
+        if rem.recv_inflight {
+            // Shutting the read side ends the receive; the cancel is a second net.
+            let _ = u
+                .ring
+                .cancel(ur::tag(idx, g, ur::OP_RECV), ur::tag(idx, g, ur::OP_CANCEL));
+        }
+        u.graveyard.push(Grave {
+            idx,
+            generation: g,
+            rem,
+            deadline: Instant::now() + self.cfg.write_timeout,
+            aborted: false,
+        });
+    }
+
+    fn on_grave_completion(&mut self, idx: usize, g: u32, recv: bool, res: i32) {
+        let Some(u) = self.uring.as_mut() else {
+            return;
+        };
+        let Some(pos) = u
+            .graveyard
+            .iter()
+            .position(|gr| gr.idx == idx && gr.generation == g)
+        else {
+            return;
+        };
+        let gr = &mut u.graveyard[pos];
+        let settled = if recv {
+            gr.rem.on_recv();
+            gr.rem.settled()
+        } else {
+            gr.rem.on_send(res, &mut u.ring, idx, g)
+        };
+        if settled {
+            let gr = u.graveyard.swap_remove(pos);
+            if let Some(b) = gr.rem.into_buffers() {
+                if u.io_pool.len() < POOL_MAX {
+                    u.io_pool.push(b);
+                }
+            }
+        }
+    }
+
+    /// Graves past their deadline: give up on their output.
+    fn check_graves(&mut self, now: Instant) {
+        let Some(u) = self.uring.as_mut() else {
+            return;
+        };
+        for gr in &mut u.graveyard {
+            if !gr.aborted && gr.deadline <= now {
+                gr.aborted = true;
+                gr.rem.abort();
+                for op in [ur::OP_RECV, ur::OP_SEND] {
+                    let _ = u.ring.cancel(
+                        ur::tag(gr.idx, gr.generation, op),
+                        ur::tag(gr.idx, gr.generation, ur::OP_CANCEL),
+                    );
+                }
+            }
+        }
+    }
+
+    /// At exit: abort every grave and wait (briefly) for the kernel to hand their
+    /// buffers back. Buffers it never returns are leaked, never freed under it.
+    fn empty_graveyard(&mut self) {
+        let Some(u) = self.uring.as_mut() else {
+            return;
+        };
+        for gr in &mut u.graveyard {
+            gr.deadline = Instant::now();
+        }
+        let stop = Instant::now() + Duration::from_secs(2);
+        while !self.uring.as_ref().is_some_and(|u| u.graveyard.is_empty()) {
+            let now = Instant::now();
+            if now >= stop {
+                break;
+            }
+            self.check_graves(now);
+            let Some(u) = self.uring.as_mut() else {
+                return;
+            };
+            if u.ring
+                .submit_and_wait(1, Some(Duration::from_millis(100)))
+                .is_err()
+            {
+                break;
+            }
+            let mut cq = std::mem::take(&mut u.cq);
+            u.ring.completions(&mut cq);
+            for c in cq.drain(..) {
+                let (idx, g, op) = ur::untag(c.user_data);
+                if c.user_data != EPOLL_TAG && (op == ur::OP_RECV || op == ur::OP_SEND) {
+                    self.on_grave_completion(idx, g, op == ur::OP_RECV, c.result);
+                }
+            }
+        }
+        if let Some(u) = self.uring.as_mut() {
+            let left = std::mem::take(&mut u.graveyard);
+            if !left.is_empty() {
+                log::warn!(
+                    "{} io_uring buffers not returned by the kernel; leaked",
+                    left.len()
+                );
+                std::mem::forget(left);
+            }
+        }
+    }
 }

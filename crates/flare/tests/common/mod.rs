@@ -22,6 +22,7 @@ impl TestServer {
     }
 
     pub fn start_with<H: Handler>(handler: H, workers: usize, cfg: ServerConfig) -> TestServer {
+        let cfg = with_test_backend(cfg);
         let server = HttpServer::bind("127.0.0.1:0")
             .unwrap()
             .workers(workers)
@@ -53,6 +54,13 @@ impl Drop for TestServer {
             let _ = h.join();
         }
     }
+}
+
+/// `FLARE_TEST_IO_URING=1` runs the suites' servers on io_uring (`cargo xtask test`
+/// runs the end-to-end tests once on each backend).
+pub fn with_test_backend(cfg: ServerConfig) -> ServerConfig {
+    let on = std::env::var("FLARE_TEST_IO_URING").is_ok_and(|v| v == "1");
+    cfg.io_uring(on)
 }
 
 /// Fails the test (never skips it) when an external peer is missing.
