@@ -393,6 +393,41 @@ fn skip_common_host(v: &[u8]) -> usize {
     }
 }
 
+/// [`valid_authority`]`(value, false)` for a Host value `span` of `b`.
+///
+/// Values of 1 to 16 bytes followed by enough of `b` for one 16-byte block
+/// (the CRLFs after a Host value usually are) and made of letters, digits,
+/// `-`, `.` and `:` are decided from that one block: a non-empty host, then
+/// optionally `:` and digits only.
+#[inline(always)]
+pub(crate) fn valid_host_value(b: &[u8], span: crate::Span) -> bool {
+    let start = span.start as usize;
+    let n = span.len();
+    if (1..=16).contains(&n) {
+        if let Some(others) = block(b, start, not_host_common) {
+            if others == 0 {
+                return true;
+            }
+            let colon = first16(others);
+            if colon >= n {
+                return true;
+            }
+            if b.get(start + colon) == Some(&b':') {
+                // The port: the bytes after the colon, all digits.
+                let port = n - colon - 1;
+                if let Some(w) = word(b, start + colon + 1) {
+                    if port <= 8 {
+                        let in_port = u64::MAX.checked_shr(8 * (8 - port) as u32).unwrap_or(0);
+                        let not_digit = (lt(w, b'0') | !lt(w, b'9' + 1)) & HIGHS & in_port;
+                        return colon > 0 && not_digit == 0;
+                    }
+                }
+            }
+        }
+    }
+    valid_authority(span.get(b), false)
+}
+
 /// `uri-host [ ":" port ]` with `port = *DIGIT`; with `require_port`, the
 /// authority-form of CONNECT (`uri-host ":" port`, non-empty port and host).
 /// Without it, an entirely empty value is allowed (Host of a request whose
@@ -502,6 +537,38 @@ mod tests {
         Some(not_digit & after_colon == 0)
     }
 
+    /// [`valid_authority`]`(value, false)` for a Host value `span` of `b`.
+    ///
+    /// Values of 1 to 16 bytes followed by enough of `b` for one 16-byte block
+    /// (the CRLFs after a Host value usually are) and made of letters, digits,
+    /// `-`, `.` and `:` are decided from that one block: a non-empty host, then
+    /// optionally `:` and digits only.
+    #[inline(always)]
+    pub(crate) fn valid_host_value(b: &[u8], span: crate::Span) -> bool {
+        let start = span.start as usize;
+        let n = span.len();
+        if (1..=16).contains(&n) {
+            if let (Some(others), Some(not_digit)) = (
+                block(b, start, not_host_common),
+                block(b, start, |c| c.wrapping_sub(b'0') >= 10),
+            ) {
+                // Bytes of the value within the block.
+                let value = !0u128 >> (8 * (16 - n));
+                let others = others & value;
+                if others == 0 {
+                    return true;
+                }
+                let colon = first16(others);
+                if b.get(start + colon) == Some(&b':') {
+                    // Bytes after the colon, within the value, must be digits.
+                    let after = (!0u128).checked_shl(8 * (colon as u32 + 1)).unwrap_or(0);
+                    return colon > 0 && not_digit & after & value == 0;
+                }
+            }
+        }
+        valid_authority(span.get(b), false)
+    }
+
     /// `uri-host [ ":" port ]` with `port = *DIGIT`; with `require_port`, the
     /// authority-form of CONNECT (`uri-host ":" port`, non-empty port and host).
     /// Without it, an entirely empty value is allowed (Host of a request whose
@@ -583,6 +650,42 @@ mod tests {
                 for req in [false, true] {
                     let v = &shape[..len];
                     assert_eq!(valid_authority(v, req), valid_authority_naive(v, req));
+                }
+            }
+        }
+    }
+
+    /// The block Host check agrees with `valid_authority` for every byte at
+    /// every position of values of each length up to 20, followed by CRLFs
+    /// or by the end of the buffer.
+    #[test]
+    fn host_value_matches_authority() {
+        let base = b"www.example.com:8080";
+        for len in 0..=base.len() {
+            for split in 0..=len {
+                // Host part of `split` bytes, then `:` and digits.
+                let mut v: Vec<u8> = base[..split].to_vec();
+                if split < len {
+                    v.push(b':');
+                    v.extend(b"12345678901234567890".iter().take(len - split - 1));
+                }
+                for pos in 0..v.len() {
+                    for c in 0..=255u8 {
+                        let mut w = v.clone();
+                        w[pos] = c;
+                        for tail in [&b"\r\n\r\n0123456789abcdef"[..], b""] {
+                            let mut buf = b"Host: ".to_vec();
+                            buf.extend_from_slice(&w);
+                            buf.extend_from_slice(tail);
+                            let span = crate::Span::new(6, 6 + w.len());
+                            assert_eq!(
+                                valid_host_value(&buf, span),
+                                valid_authority(&w, false),
+                                "{:?}",
+                                String::from_utf8_lossy(&w)
+                            );
+                        }
+                    }
                 }
             }
         }

@@ -1,7 +1,9 @@
 //! Request heads: request line (RFC 9112 section 3), field lines, and the
 //! framing and connection semantics a server needs before reading a body.
 
-use crate::chars::{list_elements, skip_path, skip_tchar, skip_visible, valid_authority};
+use crate::chars::{
+    list_elements, skip_path, skip_tchar, skip_visible, valid_authority, valid_host_value,
+};
 use crate::fields::{
     field_kind, parse_content_length, parse_fields, transfer_coding, FieldRules, Marked,
     CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING, UPGRADE,
@@ -446,7 +448,34 @@ fn classify_target(
 /// Framing, Host, Connection, Upgrade and Expect semantics, from the fields
 /// `marked` while parsing (in order of arrival, so the first error wins as
 /// it would in a pass over every field).
+#[inline(always)]
 fn interpret_fields(
+    b: &[u8],
+    head: &mut RequestHead,
+    limits: &Limits,
+    marked: Marked,
+) -> Result<(), Error> {
+    // The usual request: Host is the only interpreted field. Everything
+    // else was reset by `clear`.
+    if !marked.high && marked.low.is_power_of_two() {
+        let index = marked.low.trailing_zeros() as usize;
+        if let Some(&h) = head.headers.get(index) {
+            if h.name.len() == 4 {
+                // Only Host has a 4-byte name among the marked ones.
+                if !valid_host_value(b, h.value) {
+                    return Err(Error::InvalidHost);
+                }
+                head.host = Some(h.value);
+                return Ok(());
+            }
+        }
+    }
+    interpret_all(b, head, limits, marked)
+}
+
+/// [`interpret_fields`] for any set of marked fields.
+#[inline(never)]
+fn interpret_all(
     b: &[u8],
     head: &mut RequestHead,
     limits: &Limits,
@@ -477,7 +506,21 @@ fn interpret_fields(
         let Some(&h) = head.headers.get(index) else {
             break;
         };
-        let kind = field_kind(h.name.get(b));
+        // Below 64 the field is marked, and the interpreted names have
+        // distinct lengths.
+        let kind = if index < 64 {
+            match h.name.len() {
+                4 => HOST,
+                6 => EXPECT,
+                7 => UPGRADE,
+                10 => CONNECTION,
+                14 => CONTENT_LENGTH,
+                17 => TRANSFER_ENCODING,
+                _ => 0,
+            }
+        } else {
+            field_kind(h.name.get(b))
+        };
         let value = h.value.get(b);
         match kind {
             HOST => {
@@ -487,7 +530,7 @@ fn interpret_fields(
                 if hosts > 1 {
                     return Err(Error::MultipleHost);
                 }
-                if !valid_authority(value, false) {
+                if !valid_host_value(b, h.value) {
                     return Err(Error::InvalidHost);
                 }
                 head.host = Some(h.value);
