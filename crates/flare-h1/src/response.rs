@@ -88,6 +88,7 @@ impl<'a> ResponseHead<'a> {
 }
 
 /// 1xx, 204 and 304: statuses that never carry a body (RFC 9112 section 6.3).
+#[inline]
 pub fn is_bodyless_status(status: u16) -> bool {
     (100..200).contains(&status) || status == 204 || status == 304
 }
@@ -304,11 +305,6 @@ fn write_status_and_fixed<const CHECK: bool>(out: &mut Vec<u8>, head: &ResponseH
 /// `content-type`, framing, `connection`, `trailer`.
 #[inline(always)]
 fn write_rest<const CHECK: bool>(out: &mut Vec<u8>, head: &ResponseHead<'_>) {
-    let status = if (100..=999).contains(&head.status) {
-        head.status
-    } else {
-        500
-    };
     if let Some(ct) = head.content_type {
         if CHECK {
             write_header(out, b"content-type", ct);
@@ -319,27 +315,31 @@ fn write_rest<const CHECK: bool>(out: &mut Vec<u8>, head: &ResponseHead<'_>) {
             out.extend_from_slice(b"\r\n");
         }
     }
-    let bodyless = is_bodyless_status(status);
-    let chunked_on_wire = head.body == ResponseBody::Chunked && !bodyless;
+    // A status outside 100..=999 is written as 500; neither is bodyless, so
+    // the raw status decides the same.
+    let bodyless = is_bodyless_status(head.status);
+    let mut chunked = false;
     match head.body {
-        ResponseBody::Length(n) if !bodyless => {
-            out.extend_from_slice(b"content-length: ");
-            write_decimal_crlf(out, n);
+        ResponseBody::Length(n) => {
+            if !bodyless {
+                out.extend_from_slice(b"content-length: ");
+                write_decimal_crlf(out, n);
+            }
         }
-        ResponseBody::Chunked if chunked_on_wire && head.version == Version::Http11 => {
-            out.extend_from_slice(b"transfer-encoding: chunked\r\n");
-        }
-        _ => {}
+        ResponseBody::Chunked => chunked = !bodyless,
+        ResponseBody::None => {}
     }
-    if head.close || (chunked_on_wire && head.version == Version::Http10) {
+    let http11 = matches!(head.version, Version::Http11);
+    if chunked && http11 {
+        out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+    }
+    // `closes()` and `chunked_on_wire()`, from the values at hand.
+    if head.close || (chunked && !http11) {
         out.extend_from_slice(b"connection: close\r\n");
     } else if head.keep_alive_10 {
         out.extend_from_slice(b"connection: keep-alive\r\n");
     }
-    if let (Some(names), true) = (
-        head.trailer_names,
-        chunked_on_wire && head.version == Version::Http11,
-    ) {
+    if let (Some(names), true) = (head.trailer_names, chunked && http11) {
         write_field::<CHECK>(out, b"trailer", names);
     }
 }
