@@ -201,6 +201,13 @@ pub(crate) fn skip_path(b: &[u8], mut i: usize) -> usize {
         }
         i += 16;
     }
+    skip_path_tail(b, i)
+}
+
+/// The end of [`skip_path`]: fewer than 16 bytes left. Out of line to keep
+/// the callers' hot loops small.
+#[inline(never)]
+fn skip_path_tail(b: &[u8], mut i: usize) -> usize {
     while let Some(w) = word(b, i) {
         let bad = lt(w, 0x21) | (w & HIGHS) | eq(w, 0x7f) | eq(w, b'?');
         if bad != 0 {
@@ -226,6 +233,13 @@ pub(crate) fn skip_visible(b: &[u8], mut i: usize) -> usize {
         }
         i += 16;
     }
+    skip_visible_tail(b, i)
+}
+
+/// The end of [`skip_visible`]: fewer than 16 bytes left. Out of line to keep
+/// the callers' hot loops small.
+#[inline(never)]
+fn skip_visible_tail(b: &[u8], mut i: usize) -> usize {
     while let Some(w) = word(b, i) {
         let bad = lt(w, 0x21) | (w & HIGHS) | eq(w, 0x7f);
         if bad != 0 {
@@ -251,6 +265,13 @@ pub(crate) fn skip_field(b: &[u8], mut i: usize) -> usize {
         }
         i += 16;
     }
+    skip_field_tail(b, i)
+}
+
+/// The end of [`skip_field`]: fewer than 16 bytes left. Out of line to keep
+/// the callers' hot loops small.
+#[inline(never)]
+fn skip_field_tail(b: &[u8], mut i: usize) -> usize {
     while let Some(w) = word(b, i) {
         let bad = (lt(w, 0x20) & !eq(w, b'\t')) | eq(w, 0x7f);
         if bad != 0 {
@@ -295,25 +316,30 @@ pub(crate) fn skip_tchar(b: &[u8], mut i: usize) -> usize {
                 continue;
             }
             Some(other) => i += first16(other),
-            None => {
-                while let Some(w) = word(b, i) {
-                    let folded = w | (ONES * 0x20);
-                    let letter = !lt(folded, b'a') & lt(folded, b'z' + 1);
-                    let digit = !lt(w, b'0') & lt(w, b'9' + 1);
-                    let other = !(letter | digit | eq(w, b'-')) & HIGHS;
-                    if other != 0 {
-                        i += first(other);
-                        break;
-                    }
-                    i += 8;
-                }
-            }
+            None => i = skip_name_words(b, i),
         }
         match b.get(i) {
             Some(&c) if tchar(c) => i += 1,
             _ => return i,
         }
     }
+}
+
+/// [`skip_tchar`] with fewer than 16 bytes left: the common name bytes eight
+/// at a time, up to the first other byte. Out of line (see `skip_field_tail`).
+#[inline(never)]
+fn skip_name_words(b: &[u8], mut i: usize) -> usize {
+    while let Some(w) = word(b, i) {
+        let folded = w | (ONES * 0x20);
+        let letter = !lt(folded, b'a') & lt(folded, b'z' + 1);
+        let digit = !lt(w, b'0') & lt(w, b'9' + 1);
+        let other = !(letter | digit | eq(w, b'-')) & HIGHS;
+        if other != 0 {
+            return i + first(other);
+        }
+        i += 8;
+    }
+    i
 }
 
 /// Trims SP / HTAB (and CR / LF, which only reach here inside values the
@@ -390,6 +416,36 @@ fn skip_common_host(v: &[u8]) -> usize {
             return n;
         }
         i = (i + 8).min(n - 8);
+    }
+}
+
+/// If `b[start..]` is a non-empty run of letters, digits, `-` and `.`,
+/// optionally followed by `:` and fewer than eight digits, and then CR, all
+/// within 16 + 8 bytes: the index of that CR. The bytes before it then pass
+/// both the field-value scan and `valid_authority(_, false)`. `None` means
+/// "decide the long way", not "invalid".
+#[inline(always)]
+pub(crate) fn plain_host_then_cr(b: &[u8], start: usize) -> Option<usize> {
+    let others = block(b, start, not_host_common)?;
+    if others == 0 {
+        return None;
+    }
+    let p = start + first16(others);
+    if p == start {
+        return None;
+    }
+    match b.get(p) {
+        Some(b'\r') => Some(p),
+        Some(b':') => {
+            let w = word(b, p + 1)?;
+            let not_digit = (lt(w, b'0') | !lt(w, b'9' + 1)) & HIGHS;
+            if not_digit == 0 {
+                return None;
+            }
+            let q = p + 1 + first(not_digit);
+            (b.get(q) == Some(&b'\r')).then_some(q)
+        }
+        _ => None,
     }
 }
 
@@ -535,6 +591,36 @@ mod tests {
         let after_colon = (!0u128 << (8 * (colon + 1))) & (!0u128 >> (8 * (16 - n)));
         let after_colon = if colon + 1 >= 16 { 0 } else { after_colon };
         Some(not_digit & after_colon == 0)
+    }
+
+    /// If `b[start..]` is a non-empty run of letters, digits, `-` and `.`,
+    /// optionally followed by `:` and fewer than eight digits, and then CR, all
+    /// within 16 + 8 bytes: the index of that CR. The bytes before it then pass
+    /// both the field-value scan and `valid_authority(_, false)`. `None` means
+    /// "decide the long way", not "invalid".
+    #[inline(always)]
+    pub(crate) fn plain_host_then_cr(b: &[u8], start: usize) -> Option<usize> {
+        let others = block(b, start, not_host_common)?;
+        if others == 0 {
+            return None;
+        }
+        let p = start + first16(others);
+        if p == start {
+            return None;
+        }
+        match b.get(p) {
+            Some(b'\r') => Some(p),
+            Some(b':') => {
+                let w = word(b, p + 1)?;
+                let not_digit = (lt(w, b'0') | !lt(w, b'9' + 1)) & HIGHS;
+                if not_digit == 0 {
+                    return None;
+                }
+                let q = p + 1 + first(not_digit);
+                (b.get(q) == Some(&b'\r')).then_some(q)
+            }
+            _ => None,
+        }
     }
 
     /// [`valid_authority`]`(value, false)` for a Host value `span` of `b`.

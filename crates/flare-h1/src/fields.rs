@@ -100,10 +100,13 @@ pub(crate) fn field_kind(name: &[u8]) -> u8 {
 
 /// The interpreted fields (see [`field_kind`]) among the parsed ones: bit
 /// `i` of `low` for field `i < 64`; `high` if any field from 64 on is one.
+/// Bit `i` of `host_ok`: field `i` is a Host field whose value is already
+/// known to pass `valid_authority(value, false)`.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Marked {
     pub low: u64,
     pub high: bool,
+    pub host_ok: u64,
 }
 
 /// Parses field lines from `pos` (the start of a line) up to and including
@@ -175,9 +178,23 @@ pub(crate) fn parse_fields(
             pos += 1;
         }
         let value_start = pos;
+        let kind = field_kind(b.get(name_start..name_end).unwrap_or_default());
+        // A Host value that is plainly `host[:port]` up to the CR is checked
+        // here, from the block the value scan would load anyway.
+        let mut host_ok = false;
+        if kind == HOST {
+            if let Some(cr) = crate::chars::plain_host_then_cr(b, pos) {
+                pos = cr;
+                host_ok = true;
+            }
+        }
+        let mut scanned = host_ok;
         let mut value_end;
         loop {
-            pos = skip_field(b, pos);
+            if !scanned {
+                pos = skip_field(b, pos);
+            }
+            scanned = false;
             match b.get(pos) {
                 None => return Ok(None),
                 Some(b'\r') => match b.get(pos + 1) {
@@ -198,7 +215,11 @@ pub(crate) fn parse_fields(
             if rules.obs_fold {
                 match b.get(pos) {
                     None => return Ok(None),
-                    Some(b' ' | b'\t') => continue,
+                    Some(b' ' | b'\t') => {
+                        // Folded: the hint covered the first line only.
+                        host_ok = false;
+                        continue;
+                    }
                     Some(_) => {}
                 }
             }
@@ -211,9 +232,12 @@ pub(crate) fn parse_fields(
         if index >= max {
             return Err(Error::TooManyHeaders);
         }
-        if field_kind(b.get(name_start..name_end).unwrap_or_default()) != 0 {
+        if kind != 0 {
             if index < 64 {
                 marked.low |= 1 << index;
+                if host_ok {
+                    marked.host_ok |= 1 << index;
+                }
             } else {
                 marked.high = true;
             }

@@ -462,7 +462,7 @@ fn interpret_fields(
         if let Some(&h) = head.headers.get(index) {
             if h.name.len() == 4 {
                 // Only Host has a 4-byte name among the marked ones.
-                if !valid_host_value(b, h.value) {
+                if marked.host_ok & marked.low == 0 && !valid_host_value(b, h.value) {
                     return Err(Error::InvalidHost);
                 }
                 head.host = Some(h.value);
@@ -530,7 +530,8 @@ fn interpret_all(
                 if hosts > 1 {
                     return Err(Error::MultipleHost);
                 }
-                if !valid_host_value(b, h.value) {
+                let checked = index < 64 && marked.host_ok & (1 << index) != 0;
+                if !checked && !valid_host_value(b, h.value) {
                     return Err(Error::InvalidHost);
                 }
                 head.host = Some(h.value);
