@@ -1,6 +1,7 @@
 //! The request a handler sees.
 
 use std::net::SocketAddr;
+use std::ops::Range;
 
 use http::{Method, Version};
 
@@ -18,13 +19,24 @@ impl Span {
         buf.get(self.start as usize..self.end as usize)
             .unwrap_or(&[])
     }
+    fn get_str<'a>(&self, s: &'a str) -> &'a str {
+        s.get(self.start as usize..self.end as usize).unwrap_or("")
+    }
+    /// `base + r`, or an empty span when `r` is not inside `0..len` or the offsets
+    /// do not fit in `u32`.
+    fn offset(base: usize, r: Range<usize>, len: usize) -> Span {
+        match (u32::try_from(base + r.start), u32::try_from(base + r.end)) {
+            (Ok(start), Ok(end)) if r.start <= r.end && r.end <= len => Span { start, end },
+            _ => Span::default(),
+        }
+    }
 }
 
 /// An HTTP request, whatever protocol carried it.
 ///
-/// The target and header fields live in one byte buffer owned by the request, and the
-/// body in another; a connection reuses one `Request` for all its requests, so once
-/// the buffers have grown, filling a request allocates nothing.
+/// The target lives in a string owned by the request, the header fields in one byte
+/// buffer and the body in another; a connection reuses one `Request` for all its
+/// requests, so once the buffers have grown, filling a request allocates nothing.
 ///
 /// Header lookups are case-insensitive. Header values are bytes (HTTP allows non-UTF-8
 /// `obs-text`); [`header`](Self::header) gives them as `&str` when they are UTF-8.
@@ -32,8 +44,10 @@ impl Span {
 pub struct Request {
     method: Method,
     version: Version,
+    /// Header and trailer fields, and decoded path parameters.
     buf: Vec<u8>,
-    target: Span,
+    /// The request target; `path` and `query` index into it.
+    target: String,
     path: Span,
     query: Option<Span>,
     headers: Vec<(Span, Span)>,
@@ -51,7 +65,7 @@ impl Default for Request {
             method: Method::GET,
             version: Version::HTTP_11,
             buf: Vec::new(),
-            target: Span::default(),
+            target: String::new(),
             path: Span::default(),
             query: None,
             headers: Vec::new(),
@@ -86,16 +100,19 @@ impl Request {
         self.version
     }
     /// The request target as sent (`/a/b?x=1`; for HTTP/2, `:path`).
+    #[inline]
     pub fn target(&self) -> &str {
-        str_of(self.target.get(&self.buf))
+        &self.target
     }
     /// The path part of the target, not percent-decoded.
+    #[inline]
     pub fn path(&self) -> &str {
-        str_of(self.path.get(&self.buf))
+        self.path.get_str(&self.target)
     }
     /// The query string after `?`, without the `?`, not decoded.
+    #[inline]
     pub fn query(&self) -> Option<&str> {
-        self.query.map(|s| str_of(s.get(&self.buf)))
+        self.query.map(|s| s.get_str(&self.target))
     }
     /// The first value of a header, case-insensitive name, when it is UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -183,7 +200,7 @@ impl Request {
         self.method = Method::GET;
         self.version = Version::HTTP_11;
         self.buf.clear();
-        self.target = Span::default();
+        self.target.clear();
         self.path = Span::default();
         self.query = None;
         self.headers.clear();
@@ -213,10 +230,20 @@ impl Request {
     }
     /// Sets the target; the path and query are split at the first `?`. For an
     /// absolute-form target (`http://host/p?q`) the path starts at the first `/` after
-    /// the authority.
+    /// the authority. A target that is not UTF-8 is stored with its bad sequences
+    /// replaced by U+FFFD (HTTP/1.1 and HTTP/2 targets are ASCII, so only a request
+    /// built by hand can have one).
     pub fn set_target(&mut self, target: &[u8]) {
-        let t = self.push_bytes(target);
-        self.target = t;
+        match std::str::from_utf8(target) {
+            Ok(t) => self.set_target_str(t),
+            Err(_) => self.set_target_str(&String::from_utf8_lossy(target)),
+        }
+    }
+    /// Sets the target from a string (see [`set_target`](Self::set_target)).
+    pub fn set_target_str(&mut self, target: &str) {
+        self.target.clear();
+        self.target.push_str(target);
+        let target = target.as_bytes();
         let mut path_start = 0usize;
         if let Some(rest) = target
             .strip_prefix(b"http://")
@@ -234,14 +261,42 @@ impl Request {
             .position(|&b| b == b'?')
             .map(|i| i + path_start);
         let path_end = q.unwrap_or(target.len());
-        self.path = Span {
-            start: t.start + path_start as u32,
-            end: t.start + path_end as u32,
-        };
-        self.query = q.map(|i| Span {
-            start: t.start + i as u32 + 1,
-            end: t.end,
-        });
+        let len = target.len();
+        self.path = Span::offset(0, path_start..path_end, len);
+        self.query = q.map(|i| Span::offset(0, i + 1..len, len));
+    }
+    /// Sets the target with its path and query already found (byte ranges of
+    /// `target`; the query without its `?`), for a protocol driver whose parser split
+    /// them. A range outside `target` or not on a character boundary reads as empty.
+    #[inline]
+    pub fn set_target_parts(
+        &mut self,
+        target: &str,
+        path: Range<usize>,
+        query: Option<Range<usize>>,
+    ) {
+        self.target.clear();
+        self.target.push_str(target);
+        let len = target.len();
+        self.path = Span::offset(0, path, len);
+        self.query = query.map(|q| Span::offset(0, q, len));
+    }
+    /// Appends the header fields found in `block` (a header section as received):
+    /// each item is the byte ranges of a field's name and value in `block`. The block
+    /// is copied once for all its fields; a range outside it reads as empty.
+    #[inline]
+    pub fn push_header_block<I>(&mut self, block: &[u8], fields: I)
+    where
+        I: IntoIterator<Item = (Range<usize>, Range<usize>)>,
+    {
+        let base = self.buf.len();
+        let len = block.len();
+        self.buf.extend_from_slice(block);
+        self.headers.extend(
+            fields
+                .into_iter()
+                .map(|(n, v)| (Span::offset(base, n, len), Span::offset(base, v, len))),
+        );
     }
     /// Appends a header field.
     pub fn push_header(&mut self, name: &[u8], value: &[u8]) {
@@ -279,12 +334,13 @@ impl Request {
         let mark = self.buf.len();
         let n = self.push_bytes(name.as_bytes());
         let vstart = self.buf.len();
+        let src = self.target.as_bytes();
         let mut i = from;
         while i < to {
-            let b = self.buf.get(i).copied().unwrap_or(0);
+            let b = src.get(i).copied().unwrap_or(0);
             if b == b'%' {
-                let hi = self.buf.get(i + 1).copied().and_then(hex_value);
-                let lo = self.buf.get(i + 2).copied().and_then(hex_value);
+                let hi = src.get(i + 1).copied().and_then(hex_value);
+                let lo = src.get(i + 2).copied().and_then(hex_value);
                 match (hi, lo) {
                     (Some(h), Some(l)) if i + 2 < to => {
                         self.buf.push(h << 4 | l);
@@ -377,7 +433,7 @@ impl RequestBuilder {
     }
     /// The target (path and query).
     pub fn uri(mut self, target: &str) -> Self {
-        self.req.set_target(target.as_bytes());
+        self.req.set_target_str(target);
         self
     }
     /// The version.
@@ -409,6 +465,47 @@ impl RequestBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn target_parts_and_header_block_are_stored_as_given() {
+        let mut r = Request::default();
+        let head = b"GET /a/b%20c?x=1 HTTP/1.1\r\nHost: h\r\nX-A:  v  \r\n\r\n";
+        r.set_target_parts("/a/b%20c?x=1", 0..8, Some(9..12));
+        assert_eq!(
+            (r.target(), r.path(), r.query()),
+            ("/a/b%20c?x=1", "/a/b%20c", Some("x=1"))
+        );
+        // The fields' block is `Host: h\r\nX-A:  v  `, at offset 27 of the head.
+        let block = &head[27..44];
+        r.push_header_block(block, [(0..4, 6..7), (9..12, 15..16), (3..99, 0..1)]);
+        assert_eq!(r.header("host"), Some("h"));
+        assert_eq!(r.header("x-a"), Some("v"));
+        // A range outside the block reads as empty.
+        let all: Vec<(&str, &[u8])> = r.headers().collect();
+        assert_eq!(all, [("Host", &b"h"[..]), ("X-A", b"v"), ("", b"H")]);
+        assert_eq!(r.capture_param("p", 3, 8), Ok(()));
+        assert_eq!(r.param("p"), Some("b c"));
+        // Ranges off the target or off a character boundary read as empty.
+        r.set_target_parts("/é", 0..2, Some(5..9));
+        assert_eq!((r.path(), r.query()), ("", Some("")));
+        r.clear();
+        assert_eq!(
+            (r.target(), r.path(), r.query(), r.header_count()),
+            ("", "", None, 0)
+        );
+    }
+
+    #[test]
+    fn set_target_splits_and_replaces() {
+        let mut r = Request::builder().uri("http://h:1/p?q").build();
+        assert_eq!((r.path(), r.query()), ("/p", Some("q")));
+        r.set_target(b"/x?");
+        assert_eq!((r.target(), r.path(), r.query()), ("/x?", "/x", Some("")));
+        r.set_target(b"/\xff?\xfe");
+        assert_eq!((r.path(), r.query()), ("/\u{fffd}", Some("\u{fffd}")));
+        r.set_target_str("*");
+        assert_eq!((r.path(), r.query()), ("*", None));
+    }
 
     #[test]
     fn capture_param_decodes_and_refuses() {

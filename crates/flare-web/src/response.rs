@@ -13,7 +13,7 @@ use crate::body::Body;
 #[derive(Debug)]
 pub struct Response {
     status: StatusCode,
-    content_type: Option<HeaderValue>,
+    content_type: ContentType,
     headers: Vec<(HeaderName, HeaderValue)>,
     body: Body,
 }
@@ -24,17 +24,37 @@ impl Default for Response {
     }
 }
 
-const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
-const HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
-const JSON: HeaderValue = HeaderValue::from_static("application/json");
-const OCTETS: HeaderValue = HeaderValue::from_static("application/octet-stream");
+/// The `content-type` of a response. The constructors' values are statics, so a
+/// response built by `Response::text` and friends has nothing to drop here.
+#[derive(Debug)]
+enum ContentType {
+    None,
+    Static(&'static HeaderValue),
+    Owned(HeaderValue),
+}
+
+impl ContentType {
+    #[inline]
+    fn get(&self) -> Option<&HeaderValue> {
+        match self {
+            ContentType::None => None,
+            ContentType::Static(v) => Some(v),
+            ContentType::Owned(v) => Some(v),
+        }
+    }
+}
+
+static TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+static HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
+static JSON: HeaderValue = HeaderValue::from_static("application/json");
+static OCTETS: HeaderValue = HeaderValue::from_static("application/octet-stream");
 
 impl Response {
     /// An empty response with `status`.
     pub fn new(status: StatusCode) -> Self {
         Response {
             status,
-            content_type: None,
+            content_type: ContentType::None,
             headers: Vec::new(),
             body: Body::Empty,
         }
@@ -42,19 +62,19 @@ impl Response {
     /// `200` with a `text/plain; charset=utf-8` body.
     pub fn text(body: impl Into<Body>) -> Self {
         Response::new(StatusCode::OK)
-            .with_content_type(TEXT)
+            .with_static_content_type(&TEXT)
             .with_body(body)
     }
     /// `200` with a `text/html; charset=utf-8` body.
     pub fn html(body: impl Into<Body>) -> Self {
         Response::new(StatusCode::OK)
-            .with_content_type(HTML)
+            .with_static_content_type(&HTML)
             .with_body(body)
     }
     /// `200` with an `application/octet-stream` body.
     pub fn bytes(body: impl Into<Body>) -> Self {
         Response::new(StatusCode::OK)
-            .with_content_type(OCTETS)
+            .with_static_content_type(&OCTETS)
             .with_body(body)
     }
     /// `200` with `value` serialized as JSON; a value that cannot be serialized gives a
@@ -62,7 +82,7 @@ impl Response {
     pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> Self {
         match serde_json::to_vec(value) {
             Ok(v) => Response::new(StatusCode::OK)
-                .with_content_type(JSON)
+                .with_static_content_type(&JSON)
                 .with_body(v),
             Err(_) => Response::error(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -73,14 +93,14 @@ impl Response {
     /// `200` with a JSON body given as already serialized bytes.
     pub fn json_bytes(body: impl Into<Body>) -> Self {
         Response::new(StatusCode::OK)
-            .with_content_type(JSON)
+            .with_static_content_type(&JSON)
             .with_body(body)
     }
     /// `status` with a short plain-text reason (for errors; never echo request input
     /// into it).
     pub fn error(status: StatusCode, reason: &'static str) -> Self {
         Response::new(status)
-            .with_content_type(TEXT)
+            .with_static_content_type(&TEXT)
             .with_body(reason)
     }
     /// A streamed body.
@@ -100,7 +120,12 @@ impl Response {
     }
     /// Sets `content-type`.
     pub fn with_content_type(mut self, v: HeaderValue) -> Self {
-        self.content_type = Some(v);
+        self.content_type = ContentType::Owned(v);
+        self
+    }
+    #[inline]
+    fn with_static_content_type(mut self, v: &'static HeaderValue) -> Self {
+        self.content_type = ContentType::Static(v);
         self
     }
     /// Appends a header field. A `content-type` here replaces the one set by the
@@ -112,7 +137,7 @@ impl Response {
     /// Appends a header field (see [`with_header`](Self::with_header)).
     pub fn insert_header(&mut self, name: HeaderName, value: HeaderValue) {
         if name == http::header::CONTENT_TYPE {
-            self.content_type = Some(value);
+            self.content_type = ContentType::Owned(value);
         } else {
             self.headers.push((name, value));
         }
@@ -120,7 +145,7 @@ impl Response {
     /// Removes every field named `name`.
     pub fn remove_header(&mut self, name: &HeaderName) {
         if name == http::header::CONTENT_TYPE {
-            self.content_type = None;
+            self.content_type = ContentType::None;
         }
         self.headers.retain(|(n, _)| n != name);
     }
@@ -134,13 +159,14 @@ impl Response {
         self.status = status;
     }
     /// `content-type`, if set.
+    #[inline]
     pub fn content_type(&self) -> Option<&HeaderValue> {
-        self.content_type.as_ref()
+        self.content_type.get()
     }
     /// The first value of a header (`content-type` included).
     pub fn header(&self, name: &str) -> Option<&HeaderValue> {
         if name.eq_ignore_ascii_case("content-type") {
-            return self.content_type.as_ref();
+            return self.content_type.get();
         }
         self.headers
             .iter()

@@ -79,7 +79,7 @@ pub use method::{any, delete, get, head, on, options, patch, post, put, MethodRo
 pub use trie::{PatternError, MAX_PARAMS};
 
 use endpoint::{erase, BoxedEndpoint};
-use trie::{param_names, parse_pattern, Captures, Node};
+use trie::{param_names, parse_pattern, Captures, Node, Segment};
 
 /// What to do with a path that matches no route but would with its trailing slash
 /// added or removed.
@@ -118,6 +118,11 @@ impl<S> Clone for Route<S> {
 
 struct Table<S> {
     trie: Node,
+    /// Routes whose patterns are static text, by the path they match, sorted by
+    /// [`PathKey`]: such a route wins over any other that matches (static beats
+    /// parameter at every segment), so one search here answers most requests
+    /// without the trie.
+    exact: Vec<(PathKey, Box<[u8]>, usize)>,
     routes: Vec<Route<S>>,
     fallback: Option<BoxedEndpoint<S>>,
     /// Fallbacks of nested routers, longest prefix first.
@@ -130,6 +135,7 @@ impl<S> Clone for Table<S> {
     fn clone(&self) -> Self {
         Table {
             trie: self.trie.clone(),
+            exact: self.exact.clone(),
             routes: self.routes.clone(),
             fallback: self.fallback.clone(),
             nested_fallbacks: self.nested_fallbacks.clone(),
@@ -176,6 +182,7 @@ impl<S: 'static> Router<S> {
         Router {
             table: Arc::new(Table {
                 trie: Node::default(),
+                exact: Vec::new(),
                 routes: Vec::new(),
                 fallback: None,
                 nested_fallbacks: Vec::new(),
@@ -220,6 +227,16 @@ impl<S: 'static> Router<S> {
             },
             None => {
                 *slot = Some(next);
+                if segments.iter().all(|s| matches!(s, Segment::Static(_))) {
+                    let path = exact_path(&segments);
+                    let key = PathKey::of(&path);
+                    // Keys of paths up to 16 bytes are the paths themselves; longer
+                    // ones may share a key, so their place is found by the bytes too.
+                    let at = t
+                        .exact
+                        .partition_point(|(k, p, _)| (*k, &**p) < (key, &*path));
+                    t.exact.insert(at, (key, path, next));
+                }
                 t.routes.push(Route {
                     pattern: pattern.into(),
                     names: param_names(&segments),
@@ -325,6 +342,9 @@ impl<S: 'static> Router<S> {
     pub fn call(&self, req: &mut Request, state: &S) -> Response {
         req.clear_params();
         let t = &*self.table;
+        if let Some(route) = t.exact_route(req.path()).and_then(|i| t.routes.get(i)) {
+            return route.methods.dispatch(req, state);
+        }
         let mut caps = Captures::new();
         let found = t.trie.lookup(req.path(), &mut caps);
         if let Some(route) = found.and_then(|i| t.routes.get(i)) {
@@ -374,8 +394,10 @@ impl<S: 'static> Router<S> {
             Some(p) => p.to_string(),
             None => format!("{path}/"),
         };
-        let mut caps = Captures::new();
-        self.table.trie.lookup(&alt, &mut caps)?;
+        if self.table.exact_route(&alt).is_none() {
+            let mut caps = Captures::new();
+            self.table.trie.lookup(&alt, &mut caps)?;
+        }
         let location = match req.query() {
             Some(q) => format!("{alt}?{q}"),
             None => alt,
@@ -393,8 +415,10 @@ impl<S: 'static> Router<S> {
         if !t.any_limit {
             return None;
         }
-        let mut caps = Captures::new();
-        let i = t.trie.lookup(req.path(), &mut caps)?;
+        let i = match t.exact_route(req.path()) {
+            Some(i) => i,
+            None => t.trie.lookup(req.path(), &mut Captures::new())?,
+        };
         t.routes.get(i)?.methods.limit()
     }
 
@@ -405,9 +429,90 @@ impl<S: 'static> Router<S> {
 
     /// Whether `path` matches a route (for benchmarks and tests; allocation-free).
     pub fn matches(&self, path: &str) -> bool {
+        if self.table.exact_route(path).is_some() {
+            return true;
+        }
         let mut caps = Captures::new();
         self.table.trie.lookup(path, &mut caps).is_some()
     }
+}
+
+impl<S> Table<S> {
+    /// The route whose static pattern is exactly `path`.
+    #[inline]
+    fn exact_route(&self, path: &str) -> Option<usize> {
+        let path = path.as_bytes();
+        let key = PathKey::of(path);
+        // Equal keys are equal paths up to 16 bytes; past that, compare the bytes
+        // (long static paths may share length, first and last 8 bytes).
+        let same = |(k, p, _): &&(PathKey, Box<[u8]>, usize)| {
+            *k == key && (path.len() <= 16 || **p == *path)
+        };
+        if self.exact.len() <= EXACT_LINEAR {
+            return self.exact.iter().find(same).map(|&(_, _, r)| r);
+        }
+        let from = self.exact.partition_point(|(k, _, _)| *k < key);
+        self.exact
+            .get(from..)?
+            .iter()
+            .take_while(|(k, _, _)| *k == key)
+            .find(same)
+            .map(|&(_, _, r)| r)
+    }
+}
+
+/// Up to this many static routes are scanned rather than bisected.
+const EXACT_LINEAR: usize = 8;
+
+/// A path's length with its first and last 8 (or 4) bytes, zero when shorter:
+/// compared as integers, with no call to `memcmp`, and for a path of at most 16
+/// bytes it is the path itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct PathKey {
+    len: usize,
+    head: u64,
+    tail: u64,
+}
+
+impl PathKey {
+    #[inline]
+    fn of(p: &[u8]) -> PathKey {
+        let (head, tail) = if let (Some(h), Some(t)) = (p.first_chunk::<8>(), p.last_chunk::<8>()) {
+            (u64::from_le_bytes(*h), u64::from_le_bytes(*t))
+        } else if let (Some(h), Some(t)) = (p.first_chunk::<4>(), p.last_chunk::<4>()) {
+            (
+                u64::from(u32::from_le_bytes(*h)),
+                u64::from(u32::from_le_bytes(*t)),
+            )
+        } else {
+            let mut w = 0u64;
+            for (i, &b) in p.iter().enumerate() {
+                w |= u64::from(b) << (8 * i);
+            }
+            (w, 0)
+        };
+        PathKey {
+            len: p.len(),
+            head,
+            tail,
+        }
+    }
+}
+
+/// The path a static pattern matches: `/` and its segments joined by `/` (the
+/// trie splits a path the same way, so this is the only path it matches).
+fn exact_path(segments: &[Segment<'_>]) -> Box<[u8]> {
+    let mut key = Vec::new();
+    for s in segments {
+        key.push(b'/');
+        if let Segment::Static(text) = s {
+            key.extend_from_slice(text.as_bytes());
+        }
+    }
+    if key.is_empty() {
+        key.push(b'/');
+    }
+    key.into()
 }
 
 /// Whether the nest prefix `prefix` (a pattern without a catch-all) covers `path`:

@@ -441,3 +441,67 @@ fn prefix_coverage() {
     assert!(!prefix_covers("/a/{b}/c", "/a//c"));
     assert!(!prefix_covers("/a/{b}/c", "/a/1"));
 }
+
+#[test]
+fn static_routes_are_found_by_exact_path_whatever_their_number_and_length() {
+    // Paths past 16 bytes sharing length, first and last 8 bytes, short paths of
+    // every length, and enough routes to be bisected rather than scanned.
+    let long = [
+        "/aaaaaaa/x/bbbbbbbb",
+        "/aaaaaaa/y/bbbbbbbb",
+        "/aaaaaaa/z/bbbbbbbb",
+    ];
+    let short: Vec<String> = (1..=17).map(|n| format!("/{}", "q".repeat(n))).collect();
+    let mut r = Router::new()
+        .get("/", text("root"))
+        .get("/a//b", text("empty segment"));
+    for p in long {
+        r = r.get(p, move |_req: &Request| Response::text(p));
+    }
+    for p in &short {
+        let body = String::from(p.as_str());
+        r = r.get(p, move |_req: &Request| Response::text(body.clone()));
+    }
+    r = r.get("/{id}/x/bbbbbbbb", echo_params);
+    assert_eq!(body(&call(&r, Method::GET, "/")), "root");
+    assert_eq!(body(&call(&r, Method::GET, "/a//b")), "empty segment");
+    for p in long {
+        assert_eq!(body(&call(&r, Method::GET, p)), p);
+        assert!(r.matches(p));
+    }
+    for p in &short {
+        assert_eq!(body(&call(&r, Method::GET, p)), *p);
+    }
+    // Near misses fall through to the trie (a parameter route) or miss.
+    assert_eq!(call(&r, Method::GET, "/aaaaaaa/w/bbbbbbbb").status(), 404);
+    assert_eq!(
+        body(&call(&r, Method::GET, "/aaaaaab/x/bbbbbbbb")),
+        "id=aaaaaab"
+    );
+    assert_eq!(call(&r, Method::GET, "/qqqqqqqqqqqqqqqqqq").status(), 404);
+    assert_eq!(call(&r, Method::GET, "/q?x=1").status(), 200);
+    assert_eq!(call(&r, Method::GET, "/Q").status(), 404);
+    // A static route beats a parameter route for the same path, whichever came first.
+    let r = Router::new()
+        .get("/users/{id}", echo_params)
+        .get("/users/me", text("me"));
+    assert_eq!(body(&call(&r, Method::GET, "/users/me")), "me");
+    assert_eq!(body(&call(&r, Method::GET, "/users/you")), "id=you");
+}
+
+#[test]
+fn static_routes_under_nest_and_merge_and_with_body_limits() {
+    let api = Router::new()
+        .get("/", text("api root"))
+        .get("/v1", text("v1"));
+    let r = Router::new()
+        .nest("/api", api)
+        .merge(Router::new().route("/up", post(text("up")).body_limit(10)))
+        .route("/up", get(text("up get")));
+    assert_eq!(body(&call(&r, Method::GET, "/api")), "api root");
+    assert_eq!(body(&call(&r, Method::GET, "/api/v1")), "v1");
+    assert_eq!(body(&call(&r, Method::POST, "/up")), "up");
+    assert_eq!(body(&call(&r, Method::GET, "/up")), "up get");
+    let req = Request::builder().method(Method::POST).uri("/up").build();
+    assert_eq!(r.route_body_limit(&req), Some(10));
+}

@@ -681,7 +681,9 @@ impl<T: Transport> Conn<T> {
     fn write_response<H>(&mut self, mut resp: Response, keep: bool, cx: &Ctx<'_, H>) {
         let status = resp.status().as_u16();
         let bodyless = is_bodyless_status(status);
-        let body = resp.take_body();
+        // The body stays in `resp` unless it must outlive it (small bodies are
+        // copied out of it below).
+        let body = resp.body();
         let mut keep = keep;
         let framing = if bodyless {
             ResponseBody::None
@@ -691,7 +693,7 @@ impl<T: Transport> Conn<T> {
                 None => ResponseBody::Chunked,
             }
         };
-        let trailer_names = match &body {
+        let trailer_names = match body {
             Body::Stream(s) => s.trailer_names(),
             _ => None,
         };
@@ -732,16 +734,26 @@ impl<T: Transport> Conn<T> {
         if self.cur_is_head || bodyless {
             return;
         }
-        match body {
+        match resp.body() {
+            Body::Empty => return,
+            Body::Static(b) if b.len() <= COPY_BODY_MAX => {
+                self.wbuf.extend_from_slice(b);
+                return;
+            }
+            Body::Bytes(b) if b.len() <= COPY_BODY_MAX => {
+                self.wbuf.extend_from_slice(b);
+                return;
+            }
+            _ => {}
+        }
+        match resp.take_body() {
             Body::Empty => {}
-            Body::Static(b) if b.len() <= COPY_BODY_MAX => self.wbuf.extend_from_slice(b),
             Body::Static(b) => {
                 self.out_body = Some(OutBody {
                     bytes: Bytes::from_static(b),
                     pos: 0,
                 })
             }
-            Body::Bytes(b) if b.len() <= COPY_BODY_MAX => self.wbuf.extend_from_slice(&b),
             Body::Bytes(b) => self.out_body = Some(OutBody { bytes: b, pos: 0 }),
             Body::File(f) => self.out_file = Some(f),
             Body::Stream(s) => {
@@ -1032,11 +1044,42 @@ fn fill_request(req: &mut Request, head: &RequestHead, buf: &[u8], peer: SocketA
         H1Version::Http10 => Version::HTTP_10,
         _ => Version::HTTP_11,
     });
-    req.set_target(head.target.get(buf));
-    for h in &head.headers {
-        req.push_header(h.name.get(buf), h.value.get(buf));
+    set_target(req, head, buf);
+    // The fields lie one after another in the head: copy their block once.
+    if let (Some(first), Some(last)) = (head.headers.first(), head.headers.last()) {
+        let (lo, hi) = (first.name.start, last.value.end);
+        let at =
+            |s: flare_h1::Span| s.start.wrapping_sub(lo) as usize..s.end.wrapping_sub(lo) as usize;
+        match buf.get(lo as usize..hi as usize) {
+            Some(block) => req.push_header_block(
+                block,
+                head.headers.iter().map(|h| (at(h.name), at(h.value))),
+            ),
+            None => {
+                for h in &head.headers {
+                    req.push_header(h.name.get(buf), h.value.get(buf));
+                }
+            }
+        }
     }
     req.set_peer_addr(Some(peer));
+}
+
+/// Gives the request its target, with the path and query the parser already split.
+#[inline]
+fn set_target(req: &mut Request, head: &RequestHead, buf: &[u8]) {
+    let target = head.target.get(buf);
+    if head.target_form == flare_h1::TargetForm::Authority || !target.is_ascii() {
+        // CONNECT's `host:port` is its own path, as `Request::set_target` reads it.
+        req.set_target(target);
+        return;
+    }
+    // SAFETY: `target` is ASCII (checked just above), and ASCII is UTF-8.
+    let text = unsafe { std::str::from_utf8_unchecked(target) };
+    let base = head.target.start;
+    let at =
+        |s: flare_h1::Span| s.start.wrapping_sub(base) as usize..s.end.wrapping_sub(base) as usize;
+    req.set_target_parts(text, at(head.path), head.query.map(at));
 }
 
 /// Reads up to 64 KiB of a file range into `out` (for transports without sendfile).
