@@ -305,29 +305,36 @@ fn write_status_and_fixed<const CHECK: bool>(out: &mut Vec<u8>, head: &ResponseH
 /// `content-type`, framing, `connection`, `trailer`.
 #[inline(always)]
 fn write_rest<const CHECK: bool>(out: &mut Vec<u8>, head: &ResponseHead<'_>) {
+    // The trusted `content-type` line's CRLF is written together with the
+    // next constant piece when there is one.
+    let mut crlf_due = false;
     if let Some(ct) = head.content_type {
         if CHECK {
             write_header(out, b"content-type", ct);
         } else {
-            // Constant pieces are copied inline; only the value is a memcpy.
             out.extend_from_slice(b"content-type: ");
             out.extend_from_slice(ct);
-            out.extend_from_slice(b"\r\n");
+            crlf_due = true;
         }
     }
     // A status outside 100..=999 is written as 500; neither is bodyless, so
     // the raw status decides the same.
-    let bodyless = is_bodyless_status(head.status);
     let mut chunked = false;
     match head.body {
-        ResponseBody::Length(n) => {
-            if !bodyless {
+        ResponseBody::Length(n) if !is_bodyless_status(head.status) => {
+            if crlf_due {
+                out.extend_from_slice(b"\r\ncontent-length: ");
+                crlf_due = false;
+            } else {
                 out.extend_from_slice(b"content-length: ");
-                write_decimal_crlf(out, n);
             }
+            write_decimal_crlf(out, n);
         }
-        ResponseBody::Chunked => chunked = !bodyless,
-        ResponseBody::None => {}
+        ResponseBody::Chunked => chunked = !is_bodyless_status(head.status),
+        _ => {}
+    }
+    if crlf_due {
+        out.extend_from_slice(b"\r\n");
     }
     let http11 = matches!(head.version, Version::Http11);
     if chunked && http11 {
@@ -339,8 +346,10 @@ fn write_rest<const CHECK: bool>(out: &mut Vec<u8>, head: &ResponseHead<'_>) {
     } else if head.keep_alive_10 {
         out.extend_from_slice(b"connection: keep-alive\r\n");
     }
-    if let (Some(names), true) = (head.trailer_names, chunked && http11) {
-        write_field::<CHECK>(out, b"trailer", names);
+    if chunked && http11 {
+        if let Some(names) = head.trailer_names {
+            write_field::<CHECK>(out, b"trailer", names);
+        }
     }
 }
 

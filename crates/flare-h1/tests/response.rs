@@ -272,3 +272,98 @@ fn content_length_digits_at_every_width() {
         assert_eq!(String::from_utf8(out).unwrap(), want);
     }
 }
+
+/// The trusted writers and the prefix writer produce the same bytes as the
+/// checked one for clean values, over a matrix of statuses, versions,
+/// framings, connection flags, content types and trailers.
+#[test]
+fn trusted_and_prefix_writers_match_checked() {
+    let statuses = [100u16, 101, 200, 204, 304, 404, 500, 42, 1000];
+    let bodies = [
+        ResponseBody::None,
+        ResponseBody::Length(0),
+        ResponseBody::Length(7),
+        ResponseBody::Length(123_456),
+        ResponseBody::Chunked,
+    ];
+    for status in statuses {
+        for version in [Version::Http11, Version::Http10] {
+            for body in bodies {
+                for (close, keep_alive_10) in [(false, false), (true, false), (false, true)] {
+                    for content_type in [None, Some(&b"text/plain"[..])] {
+                        for trailer_names in [None, Some(&b"x-checksum"[..])] {
+                            let head = ResponseHead {
+                                version,
+                                date: Some(DATE),
+                                server: Some(b"flare"),
+                                content_type,
+                                body,
+                                close,
+                                keep_alive_10,
+                                trailer_names,
+                                ..ResponseHead::new(status)
+                            };
+                            let want = render(&head);
+                            assert_eq!(want, reference(&head), "{head:?}");
+                            let mut out = Vec::new();
+                            flare_h1::write_response_head_trusted(&mut out, &head);
+                            finish_head(&mut out);
+                            assert_eq!(String::from_utf8(out).unwrap(), want, "{head:?}");
+                            let mut prefix = Vec::new();
+                            flare_h1::encode_head_prefix(
+                                &mut prefix,
+                                version,
+                                status,
+                                DATE,
+                                Some(b"flare"),
+                            );
+                            let mut out = Vec::new();
+                            flare_h1::write_response_head_with_prefix(&mut out, &prefix, &head);
+                            finish_head(&mut out);
+                            assert_eq!(String::from_utf8(out).unwrap(), want, "{head:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The documented head, written the plain way (see `write_response_head`).
+fn reference(h: &ResponseHead<'_>) -> String {
+    let status = if (100..=999).contains(&h.status) {
+        h.status
+    } else {
+        500
+    };
+    let bodyless = is_bodyless_status(h.status);
+    let v = h.version.as_str();
+    let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
+    let mut s = format!("{v} {status} {}\r\n", reason_phrase(status));
+    if let Some(d) = h.date {
+        s += &format!("date: {}\r\n", text(d));
+    }
+    if let Some(d) = h.server {
+        s += &format!("server: {}\r\n", text(d));
+    }
+    if let Some(d) = h.content_type {
+        s += &format!("content-type: {}\r\n", text(d));
+    }
+    let chunked_on_wire =
+        h.body == ResponseBody::Chunked && h.version == Version::Http11 && !bodyless;
+    match h.body {
+        ResponseBody::Length(n) if !bodyless => s += &format!("content-length: {n}\r\n"),
+        _ if chunked_on_wire => s += "transfer-encoding: chunked\r\n",
+        _ => {}
+    }
+    let until_close = h.body == ResponseBody::Chunked && h.version == Version::Http10 && !bodyless;
+    if h.close || until_close {
+        s += "connection: close\r\n";
+    } else if h.keep_alive_10 {
+        s += "connection: keep-alive\r\n";
+    }
+    if let (Some(t), true) = (h.trailer_names, chunked_on_wire) {
+        s += &format!("trailer: {}\r\n", text(t));
+    }
+    s + "\r\n"
+}
