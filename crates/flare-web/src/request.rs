@@ -22,14 +22,25 @@ impl Span {
     fn get_str<'a>(&self, s: &'a str) -> &'a str {
         s.get(self.start as usize..self.end as usize).unwrap_or("")
     }
-    /// `base + r`, or an empty span when `r` is not inside `0..len` or the offsets
-    /// do not fit in `u32`.
+    /// `base + r`, or an empty span when `r` is not inside `0..len`. Callers check
+    /// that `base + len` fits in `u32` ([`fits`]).
+    #[inline]
     fn offset(base: usize, r: Range<usize>, len: usize) -> Span {
-        match (u32::try_from(base + r.start), u32::try_from(base + r.end)) {
-            (Ok(start), Ok(end)) if r.start <= r.end && r.end <= len => Span { start, end },
-            _ => Span::default(),
+        if r.start <= r.end && r.end <= len {
+            Span {
+                start: (base + r.start) as u32,
+                end: (base + r.end) as u32,
+            }
+        } else {
+            Span::default()
         }
     }
+}
+
+/// Whether offsets up to `end` fit in a [`Span`].
+#[inline]
+fn fits(end: usize) -> bool {
+    u32::try_from(end).is_ok()
 }
 
 /// An HTTP request, whatever protocol carried it.
@@ -196,6 +207,7 @@ impl Request {
     // ---- filling, for protocol drivers and the router ----
 
     /// Clears the request for reuse, keeping its buffers' capacity.
+    #[inline(always)]
     pub fn clear(&mut self) {
         self.method = Method::GET;
         self.version = Version::HTTP_11;
@@ -261,9 +273,9 @@ impl Request {
             .position(|&b| b == b'?')
             .map(|i| i + path_start);
         let path_end = q.unwrap_or(target.len());
-        let len = target.len();
+        let len = if fits(target.len()) { target.len() } else { 0 };
         self.path = Span::offset(0, path_start..path_end, len);
-        self.query = q.map(|i| Span::offset(0, i + 1..len, len));
+        self.query = q.map(|i| Span::offset(0, i + 1..target.len(), len));
     }
     /// Sets the target with its path and query already found (byte ranges of
     /// `target`; the query without its `?`), for a protocol driver whose parser split
@@ -277,7 +289,7 @@ impl Request {
     ) {
         self.target.clear();
         self.target.push_str(target);
-        let len = target.len();
+        let len = if fits(target.len()) { target.len() } else { 0 };
         self.path = Span::offset(0, path, len);
         self.query = query.map(|q| Span::offset(0, q, len));
     }
@@ -291,6 +303,9 @@ impl Request {
     {
         let base = self.buf.len();
         let len = block.len();
+        if !fits(base + len) {
+            return;
+        }
         self.buf.extend_from_slice(block);
         self.headers.extend(
             fields

@@ -678,6 +678,7 @@ impl<T: Transport> Conn<T> {
         }
     }
 
+    #[inline(always)]
     fn write_response<H>(&mut self, mut resp: Response, keep: bool, cx: &Ctx<'_, H>) {
         let status = resp.status().as_u16();
         let bodyless = is_bodyless_status(status);
@@ -856,6 +857,7 @@ impl<T: Transport> Conn<T> {
 
     /// Writes what is buffered. `Ok(true)`: everything is out; `Ok(false)`: the
     /// socket is full (the worker watches for writability); `Err`: close.
+    #[inline(always)]
     fn flush<H>(&mut self, cx: &Ctx<'_, H>) -> Result<bool, ()> {
         loop {
             let head_left = self.wbuf.len() - self.wpos;
