@@ -353,22 +353,32 @@ fn write_rest<const CHECK: bool>(out: &mut Vec<u8>, head: &ResponseHead<'_>) {
     }
 }
 
-/// Appends `n` in decimal and CRLF; up to four digits as one fixed-size copy.
+/// Appends `n` in decimal and CRLF. One or two digits (small bodies) are
+/// pushed; longer numbers take the general path.
 #[inline(always)]
 fn write_decimal_crlf(out: &mut Vec<u8>, n: u64) {
-    let d = |x: u64| b'0' + (x % 10) as u8;
-    if n < 10 {
-        out.extend_from_slice(&[d(n), b'\r', b'\n']);
-    } else if n < 100 {
-        out.extend_from_slice(&[d(n / 10), d(n), b'\r', b'\n']);
-    } else if n < 1000 {
-        out.extend_from_slice(&[d(n / 100), d(n / 10), d(n), b'\r', b'\n']);
-    } else if n < 10_000 {
-        out.extend_from_slice(&[d(n / 1000), d(n / 100), d(n / 10), d(n), b'\r', b'\n']);
+    if n < 100 {
+        let n = n as u8;
+        if n >= 10 {
+            out.push(b'0' + n / 10);
+        }
+        out.push(b'0' + n % 10);
+        // Pushes, not a 2-byte extend: LLVM would merge that extend with the
+        // slow path's into one out-of-line call.
+        out.push(b'\r');
+        out.push(b'\n');
     } else {
-        write_decimal(out, n);
-        out.extend_from_slice(b"\r\n");
+        write_decimal_crlf_slow(out, n);
     }
+}
+
+/// [`write_decimal_crlf`] from 100 on; out of line so that the fast path
+/// keeps its fixed-size write (LLVM otherwise merges the two copies into one
+/// variable-length call).
+#[inline(never)]
+fn write_decimal_crlf_slow(out: &mut Vec<u8>, n: u64) {
+    write_decimal(out, n);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Appends `name: value\r\n`. The name is written as given (non-tchar bytes
