@@ -679,7 +679,52 @@ impl<T: Transport> Conn<T> {
     }
 
     #[inline(always)]
-    fn write_response<H>(&mut self, mut resp: Response, keep: bool, cx: &Ctx<'_, H>) {
+    fn write_response<H>(&mut self, resp: Response, keep: bool, cx: &Ctx<'_, H>) {
+        if keep
+            && resp.status() == StatusCode::OK
+            && resp.headers().is_empty()
+            && self.cur_version == H1Version::Http11
+            && !self.cur_is_head
+        {
+            let small = match resp.body() {
+                Body::Empty => Some(&[][..]),
+                Body::Static(b) => Some(*b),
+                Body::Bytes(b) => Some(&b[..]),
+                Body::Stream(_) | Body::File(_) => None,
+            };
+            if let Some(b) = small.filter(|b| b.len() <= COPY_BODY_MAX) {
+                self.write_plain_200(b, resp.content_type(), cx);
+                return;
+            }
+        }
+        self.write_response_general(resp, keep, cx);
+    }
+
+    /// The usual answer: `200`, HTTP/1.1, keep-alive, a small body in memory and no
+    /// fields but `content-type` (what [`write_response_general`] writes
+    /// for it, without its other cases).
+    ///
+    /// [`write_response_general`]: Self::write_response_general
+    #[inline(always)]
+    fn write_plain_200<H>(
+        &mut self,
+        body: &[u8],
+        content_type: Option<&http::HeaderValue>,
+        cx: &Ctx<'_, H>,
+    ) {
+        let mut head = ResponseHead::new(200);
+        head.date = Some(cx.date);
+        head.server = cx.cfg.server_header.map(str::as_bytes);
+        head.content_type = content_type.map(|v| v.as_bytes());
+        head.body = ResponseBody::Length(body.len() as u64);
+        // The values are an http::HeaderValue, the Date cache and the static Server
+        // string, none of which can hold CR, LF or NUL.
+        write_response_head_with_prefix(&mut self.wbuf, cx.prefix_200, &head);
+        finish_head(&mut self.wbuf);
+        self.wbuf.extend_from_slice(body);
+    }
+
+    fn write_response_general<H>(&mut self, mut resp: Response, keep: bool, cx: &Ctx<'_, H>) {
         let status = resp.status().as_u16();
         let bodyless = is_bodyless_status(status);
         // The body stays in `resp` unless it must outlive it (small bodies are
@@ -859,6 +904,26 @@ impl<T: Transport> Conn<T> {
     /// socket is full (the worker watches for writability); `Err`: close.
     #[inline(always)]
     fn flush<H>(&mut self, cx: &Ctx<'_, H>) -> Result<bool, ()> {
+        // The usual case: only the send buffer, taken whole by one write.
+        if self.out_body.is_none() && self.out_file.is_none() && self.wpos < self.wbuf.len() {
+            match self.io.write(&self.wbuf[self.wpos..]) {
+                Ok(n) => {
+                    self.wpos += n;
+                    if self.wpos == self.wbuf.len() {
+                        match self.io.flush() {
+                            Ok(true) => return Ok(self.flushed(cx)),
+                            Ok(false) => return Ok(self.write_blocked(cx)),
+                            Err(e) if e.is_would_block() => return Ok(self.write_blocked(cx)),
+                            Err(flare_net::Error::Interrupted) => {}
+                            Err(_) => return Err(()),
+                        }
+                    }
+                }
+                Err(e) if e.is_would_block() => return Ok(self.write_blocked(cx)),
+                Err(flare_net::Error::Interrupted) => {}
+                Err(_) => return Err(()),
+            }
+        }
         loop {
             let head_left = self.wbuf.len() - self.wpos;
             let res = match &self.out_body {
@@ -907,15 +972,28 @@ impl<T: Transport> Conn<T> {
                         }
                     }
                 }
-                Err(e) if e.is_would_block() => {
-                    self.want_write = true;
-                    self.deadline = Some((cx.now + cx.cfg.write_timeout, Deadline::Write));
-                    return Ok(false);
-                }
+                Err(e) if e.is_would_block() => return Ok(self.write_blocked(cx)),
                 Err(flare_net::Error::Interrupted) => {}
                 Err(_) => return Err(()),
             }
         }
+        Ok(self.flushed(cx))
+    }
+
+    /// The socket is full: watch for writability, under the write deadline.
+    /// Returns false ("not everything is out") for [`flush`](Self::flush).
+    #[inline]
+    fn write_blocked<H>(&mut self, cx: &Ctx<'_, H>) -> bool {
+        self.want_write = true;
+        self.deadline = Some((cx.now + cx.cfg.write_timeout, Deadline::Write));
+        false
+    }
+
+    /// Everything is out: reset the send buffer and arm what comes next (the
+    /// linger after a close, or the keep-alive deadline). Returns true for
+    /// [`flush`](Self::flush).
+    #[inline(always)]
+    fn flushed<H>(&mut self, cx: &Ctx<'_, H>) -> bool {
         self.wbuf.clear();
         self.wpos = 0;
         self.want_write = false;
@@ -933,7 +1011,7 @@ impl<T: Transport> Conn<T> {
         } else if self.is_idle() && self.deadline.is_none() {
             self.deadline = Some((cx.now + cx.cfg.keep_alive_timeout, Deadline::KeepAlive));
         }
-        Ok(true)
+        true
     }
 
     /// While lingering: drop what arrives; close on EOF, error or too much.
@@ -1028,24 +1106,26 @@ pub(crate) fn call_handler<H: Handler>(h: &H, req: &mut Request) -> Response {
 
 /// Fills the protocol-neutral request from a parsed HTTP/1.1 head.
 fn fill_request(req: &mut Request, head: &RequestHead, buf: &[u8], peer: SocketAddr) {
+    // `clear` leaves GET and HTTP/1.1, the usual case.
     req.clear();
     let method = match head.method {
-        flare_h1::Method::Get => Method::GET,
-        flare_h1::Method::Head => Method::HEAD,
-        flare_h1::Method::Post => Method::POST,
-        flare_h1::Method::Put => Method::PUT,
-        flare_h1::Method::Delete => Method::DELETE,
-        flare_h1::Method::Connect => Method::CONNECT,
-        flare_h1::Method::Options => Method::OPTIONS,
-        flare_h1::Method::Trace => Method::TRACE,
-        flare_h1::Method::Patch => Method::PATCH,
-        _ => Method::from_bytes(head.method_span.get(buf)).unwrap_or(Method::GET),
+        flare_h1::Method::Get => None,
+        flare_h1::Method::Head => Some(Method::HEAD),
+        flare_h1::Method::Post => Some(Method::POST),
+        flare_h1::Method::Put => Some(Method::PUT),
+        flare_h1::Method::Delete => Some(Method::DELETE),
+        flare_h1::Method::Connect => Some(Method::CONNECT),
+        flare_h1::Method::Options => Some(Method::OPTIONS),
+        flare_h1::Method::Trace => Some(Method::TRACE),
+        flare_h1::Method::Patch => Some(Method::PATCH),
+        _ => Method::from_bytes(head.method_span.get(buf)).ok(),
     };
-    req.set_method(method);
-    req.set_version(match head.version {
-        H1Version::Http10 => Version::HTTP_10,
-        _ => Version::HTTP_11,
-    });
+    if let Some(m) = method {
+        req.set_method(m);
+    }
+    if head.version == H1Version::Http10 {
+        req.set_version(Version::HTTP_10);
+    }
     set_target(req, head, buf);
     // The fields lie one after another in the head: copy their block once.
     if let (Some(first), Some(last)) = (head.headers.first(), head.headers.last()) {
