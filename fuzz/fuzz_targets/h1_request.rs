@@ -43,6 +43,16 @@ fuzz_target!(|data: &[u8]| {
         for s in spans {
             assert!(in_bounds(s, n), "{s:?} past the head ({n})");
         }
+        // API guarantee: the request-target (and the path, query and
+        // authority within it) is visible ASCII; the method is a token.
+        let mut target_spans = vec![head.target, head.path];
+        target_spans.extend(head.query);
+        target_spans.extend(head.authority);
+        for s in target_spans {
+            let bytes = s.get(input);
+            assert!(bytes.iter().all(|c| (0x21..=0x7e).contains(c)), "{bytes:?}");
+        }
+        assert!(head.method_span.get(input).is_ascii());
         // The same head alone is complete with the same length, and one
         // byte short of it is not complete.
         let mut again = RequestHead::default();
