@@ -1186,3 +1186,59 @@ fn parsed_target_is_always_visible_ascii() {
         }
     }
 }
+
+/// Interpreted fields past the 64th are still found (the parser marks the
+/// first 64 in a bit set and re-classifies the rest), in order of arrival.
+#[test]
+fn interpreted_fields_after_the_64th() {
+    let limits = flare_h1::Limits::default().max_headers(100);
+    let mut head = flare_h1::RequestHead::default();
+    let build = |tail: &str| {
+        let mut req = String::from("POST / HTTP/1.1\r\n");
+        for i in 0..66 {
+            req += &format!("x-filler-{i}: {i}\r\n");
+        }
+        req += tail;
+        req += "\r\n";
+        req.into_bytes()
+    };
+    let req = build("Host: example.com\r\nContent-Length: 5\r\nConnection: close\r\n");
+    assert!(matches!(
+        flare_h1::parse_request(&req, &mut head, &limits),
+        Ok(flare_h1::Status::Complete(_))
+    ));
+    assert_eq!(head.host.map(|s| s.get(&req)), Some(&b"example.com"[..]));
+    assert_eq!(head.framing, flare_h1::BodyFraming::Length(5));
+    assert!(head.connection_close);
+
+    let req = build("Host: exa mple.com\r\n");
+    assert_eq!(
+        flare_h1::parse_request(&req, &mut head, &limits),
+        Err(flare_h1::Error::InvalidHost)
+    );
+    let req = build("Host: a\r\nHost: b\r\n");
+    assert_eq!(
+        flare_h1::parse_request(&req, &mut head, &limits),
+        Err(flare_h1::Error::MultipleHost)
+    );
+    // One Host before the 64th field and one after.
+    let mut req = String::from("GET / HTTP/1.1\r\nHost: a\r\n");
+    for i in 0..70 {
+        req += &format!("x-filler-{i}: {i}\r\n");
+    }
+    req += "host: b\r\n\r\n";
+    assert_eq!(
+        flare_h1::parse_request(req.as_bytes(), &mut head, &limits),
+        Err(flare_h1::Error::MultipleHost)
+    );
+    // Errors keep their order across the boundary: the earlier field wins.
+    let mut req = String::from("GET / HTTP/1.1\r\nContent-Length: x\r\n");
+    for i in 0..70 {
+        req += &format!("x-filler-{i}: {i}\r\n");
+    }
+    req += "Host: a\r\nHost: b\r\n\r\n";
+    assert_eq!(
+        flare_h1::parse_request(req.as_bytes(), &mut head, &limits),
+        Err(flare_h1::Error::ContentLengthInvalid)
+    );
+}
