@@ -307,11 +307,19 @@ impl Request {
             return;
         }
         self.buf.extend_from_slice(block);
-        self.headers.extend(
-            fields
-                .into_iter()
-                .map(|(n, v)| (Span::offset(base, n, len), Span::offset(base, v, len))),
-        );
+        let at = |r: Range<usize>| Span {
+            start: (base + r.start) as u32,
+            end: (base + r.end) as u32,
+        };
+        for (n, v) in fields {
+            // One test for both ranges; `base + len` fits in u32 (checked above).
+            let field = if n.start <= n.end && n.end <= len && v.start <= v.end && v.end <= len {
+                (at(n), at(v))
+            } else {
+                (Span::offset(base, n, len), Span::offset(base, v, len))
+            };
+            self.headers.push(field);
+        }
     }
     /// Appends a header field.
     pub fn push_header(&mut self, name: &[u8], value: &[u8]) {
