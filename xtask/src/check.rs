@@ -21,7 +21,10 @@ Steps, in order; the first failure stops the run and is named:
                  FLARE_PYTHON=<target/venv python> and FLARE_PEERS_REQUIRED=1
                  (a test missing a peer fails); ends with one line
                  `tests: N passed, N failed` over every test binary
-  5. fuzz regressions  lists fuzz/corpus/* and fuzz/regressions/* that exist
+  5. test on io_uring  (Linux, when flare is in scope) the flare crate's
+                 end-to-end tests again with FLARE_TEST_IO_URING=1: every
+                 server they start drives its connections through io_uring
+  6. fuzz regressions  lists fuzz/corpus/* and fuzz/regressions/* that exist
                  (the crates replay regressions as unit tests; skipped
                  when there are none)
 
@@ -82,7 +85,9 @@ pub fn main(args: &[String]) -> Result<()> {
             .flat_map(|p| ["-p".to_string(), p.clone()])
             .collect()
     };
-    let total = 3 + usize::from(opts.fmt) + usize::from(opts.clippy);
+    let uring_pass = cfg!(target_os = "linux")
+        && (opts.packages.is_empty() || opts.packages.iter().any(|p| p == "flare"));
+    let total = 3 + usize::from(opts.fmt) + usize::from(opts.clippy) + usize::from(uring_pass);
     let mut progress = Progress::new(total);
 
     if opts.fmt {
@@ -111,7 +116,7 @@ pub fn main(args: &[String]) -> Result<()> {
         peers::ensure_debian()?;
         peers::ensure_python()
     })?;
-    let totals = progress.step("test", || {
+    let mut totals = progress.step("test", || {
         run_tests(
             util::cargo()
                 .arg("test")
@@ -121,6 +126,20 @@ pub fn main(args: &[String]) -> Result<()> {
                 .env("FLARE_PEERS_REQUIRED", "1"),
         )
     })?;
+    if uring_pass {
+        let more = progress.step("test on io_uring", || {
+            run_tests(
+                util::cargo()
+                    .args(["test", "-p", "flare", "--tests", "--no-fail-fast"])
+                    .env("FLARE_PYTHON", &python)
+                    .env("FLARE_PEERS_REQUIRED", "1")
+                    .env("FLARE_TEST_IO_URING", "1"),
+            )
+        })?;
+        totals.passed += more.passed;
+        totals.failed += more.failed;
+        totals.ignored += more.ignored;
+    }
     progress.step("fuzz regressions", || report_regressions(&fuzz::fuzz_dir()))?;
 
     println!(

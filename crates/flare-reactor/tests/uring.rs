@@ -53,7 +53,9 @@ fn receive_and_send_round_trip() {
     let out = b"pong pong".to_vec();
     // SAFETY: out lives until the completion is reaped.
     unsafe { ring.send(server.as_fd(), out.as_ptr(), out.len(), 2) }.unwrap();
+    assert_eq!(ring.small_sends_queued(), 1);
     let done = wait_for(&mut ring, 1);
+    assert_eq!(ring.small_sends_queued(), 0, "reset by the submission");
     assert_eq!(done[0].io_result().unwrap(), 9);
     let mut got = [0u8; 9];
     client.read_exact(&mut got).unwrap();
@@ -174,7 +176,8 @@ fn a_non_blocking_socket_waits_instead_of_failing_with_eagain() {
     let mut rbuf = vec![0u8; 64];
     // SAFETY: rbuf is not touched until its completion is reaped.
     unsafe { ring.recv(server.as_fd(), rbuf.as_mut_ptr(), rbuf.len(), 1) }.unwrap();
-    ring.submit_and_wait(1, Some(Duration::from_millis(30))).unwrap();
+    ring.submit_and_wait(1, Some(Duration::from_millis(30)))
+        .unwrap();
     let mut done = Vec::new();
     ring.completions(&mut done);
     assert!(done.is_empty(), "completed before data came: {done:?}");

@@ -243,9 +243,19 @@ impl<H: Handler> Worker<H> {
     fn wait(&mut self, timeout: Option<Duration>) -> std::io::Result<()> {
         #[cfg(target_os = "linux")]
         if let Some(u) = self.uring.as_mut() {
-            // Connections with bytes left to offer: do not sleep.
-            let want = usize::from(u.ready.is_empty());
-            return u.ring.submit_and_wait(want, timeout);
+            // Connections with bytes left to offer: do not sleep. Otherwise sleep
+            // until something beyond our own small sends (which complete during
+            // submission) happened, but not long if one of them found a full socket.
+            if !u.ready.is_empty() {
+                return u.ring.submit_and_wait(0, None);
+            }
+            let sends = u.ring.small_sends_queued();
+            let timeout = if sends > 0 {
+                timeout.map(|t| t.min(Duration::from_millis(1)))
+            } else {
+                timeout
+            };
+            return u.ring.submit_and_wait(1 + sends, timeout);
         }
         self.poller.poll(&mut self.events, timeout)
     }

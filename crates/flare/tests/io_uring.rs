@@ -1,0 +1,122 @@
+//! The io_uring backend seen from outside: the example server, run under `strace`,
+//! answers curl on one keep-alive connection while making about one syscall per
+//! request (`io_uring_enter`) where epoll makes three (`epoll_wait`, `recvfrom`,
+//! `sendto`). Both backends are measured in the same test so the comparison cannot
+//! pass by accident.
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use common::{require, run_ok};
+
+const REQUESTS: u64 = 1000;
+
+fn example_server() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .unwrap()
+        .join("examples")
+        .join("server");
+    assert!(
+        bin.exists(),
+        "example server not built at {} (`cargo test -p flare` builds examples)",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs the example under `strace -f -c`, sends REQUESTS requests with curl on one
+/// connection, stops the server, returns the syscall counts.
+fn syscalls(extra: &[&str]) -> HashMap<String, u64> {
+    let strace = require("strace");
+    let curl = require("curl");
+    let out = std::env::temp_dir().join(format!(
+        "flare-strace-{}-{}.txt",
+        std::process::id(),
+        extra.len()
+    ));
+    let mut child = Command::new(strace)
+        .args(["-f", "-c", "-o"])
+        .arg(&out)
+        .arg(example_server())
+        .args(["--addr", "127.0.0.1:0", "--workers", "1"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    // "flare listening on http://127.0.0.1:PORT with 1 workers ..."
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    let body = run_ok(Command::new(curl).args([
+        "-s",
+        "--fail",
+        &format!("{url}/plaintext?i=[1-{REQUESTS}]"),
+    ]));
+    assert_eq!(body, "Hello, World!".repeat(REQUESTS as usize));
+    // SIGINT to the server (strace's child): it drains and exits; strace then
+    // writes its summary and exits too.
+    let children = format!("/proc/{0}/task/{0}/children", child.id());
+    let server_pid = std::fs::read_to_string(&children).unwrap();
+    let server_pid = server_pid
+        .split_whitespace()
+        .next()
+        .expect("the traced server");
+    run_ok(Command::new("kill").args(["-INT", server_pid]));
+    assert!(child.wait().unwrap().success());
+    let text = std::fs::read_to_string(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    let mut counts = HashMap::new();
+    for l in text.lines() {
+        let cols: Vec<&str> = l.split_whitespace().collect();
+        // % time, seconds, usecs/call, calls, [errors], syscall
+        if cols.len() >= 5 && cols[0].parse::<f64>().is_ok() {
+            if let Ok(calls) = cols[3].parse::<u64>() {
+                counts.insert(cols[cols.len() - 1].to_string(), calls);
+            }
+        }
+    }
+    assert!(!counts.is_empty(), "no strace summary in {text}");
+    counts
+}
+
+#[test]
+fn io_uring_answers_curl_with_one_syscall_per_request_where_epoll_needs_three() {
+    let get = |m: &HashMap<String, u64>, k: &str| m.get(k).copied().unwrap_or(0);
+    let epoll = syscalls(&[]);
+    let uring = syscalls(&["--io-uring"]);
+    let per_epoll = get(&epoll, "recvfrom")
+        + get(&epoll, "sendto")
+        + get(&epoll, "epoll_wait")
+        + get(&epoll, "epoll_pwait");
+    let per_uring = get(&uring, "io_uring_enter");
+    eprintln!("epoll: {epoll:?}\nio_uring: {uring:?}");
+    // Epoll: a wait, a receive and a send per request (the control).
+    assert!(per_epoll >= 3 * REQUESTS, "epoll made {per_epoll} calls");
+    // io_uring: the same requests with no socket syscall on the connection.
+    assert!(
+        get(&uring, "recvfrom") + get(&uring, "sendto") < 10,
+        "{uring:?}"
+    );
+    assert!(
+        per_uring >= REQUESTS / 2,
+        "io_uring_enter only {per_uring} times"
+    );
+    assert!(
+        per_uring <= REQUESTS + REQUESTS / 5,
+        "io_uring_enter {per_uring} times for {REQUESTS} requests"
+    );
+}
