@@ -305,36 +305,29 @@ fn write_status_and_fixed<const CHECK: bool>(out: &mut Vec<u8>, head: &ResponseH
 /// `content-type`, framing, `connection`, `trailer`.
 #[inline(always)]
 fn write_rest<const CHECK: bool>(out: &mut Vec<u8>, head: &ResponseHead<'_>) {
-    // The trusted `content-type` line's CRLF is written together with the
-    // next constant piece when there is one.
-    let mut crlf_due = false;
     if let Some(ct) = head.content_type {
         if CHECK {
             write_header(out, b"content-type", ct);
         } else {
+            // Constant pieces are copied inline; only the value is a memcpy.
             out.extend_from_slice(b"content-type: ");
             out.extend_from_slice(ct);
-            crlf_due = true;
+            out.extend_from_slice(b"\r\n");
         }
     }
     // A status outside 100..=999 is written as 500; neither is bodyless, so
     // the raw status decides the same.
+    let bodyless = is_bodyless_status(head.status);
     let mut chunked = false;
     match head.body {
-        ResponseBody::Length(n) if !is_bodyless_status(head.status) => {
-            if crlf_due {
-                out.extend_from_slice(b"\r\ncontent-length: ");
-                crlf_due = false;
-            } else {
+        ResponseBody::Length(n) => {
+            if !bodyless {
                 out.extend_from_slice(b"content-length: ");
+                write_decimal_crlf(out, n);
             }
-            write_decimal_crlf(out, n);
         }
-        ResponseBody::Chunked => chunked = !is_bodyless_status(head.status),
-        _ => {}
-    }
-    if crlf_due {
-        out.extend_from_slice(b"\r\n");
+        ResponseBody::Chunked => chunked = !bodyless,
+        ResponseBody::None => {}
     }
     let http11 = matches!(head.version, Version::Http11);
     if chunked && http11 {
@@ -346,39 +339,27 @@ fn write_rest<const CHECK: bool>(out: &mut Vec<u8>, head: &ResponseHead<'_>) {
     } else if head.keep_alive_10 {
         out.extend_from_slice(b"connection: keep-alive\r\n");
     }
-    if chunked && http11 {
-        if let Some(names) = head.trailer_names {
-            write_field::<CHECK>(out, b"trailer", names);
-        }
+    if let (Some(names), true) = (head.trailer_names, chunked && http11) {
+        write_field::<CHECK>(out, b"trailer", names);
     }
 }
 
-/// Appends `n` in decimal and CRLF. One or two digits (small bodies) are
-/// pushed; longer numbers take the general path.
+/// Appends `n` in decimal and CRLF; up to four digits as one fixed-size copy.
 #[inline(always)]
 fn write_decimal_crlf(out: &mut Vec<u8>, n: u64) {
-    if n < 100 {
-        let n = n as u8;
-        if n >= 10 {
-            out.push(b'0' + n / 10);
-        }
-        out.push(b'0' + n % 10);
-        // Pushes, not a 2-byte extend: LLVM would merge that extend with the
-        // slow path's into one out-of-line call.
-        out.push(b'\r');
-        out.push(b'\n');
+    let d = |x: u64| b'0' + (x % 10) as u8;
+    if n < 10 {
+        out.extend_from_slice(&[d(n), b'\r', b'\n']);
+    } else if n < 100 {
+        out.extend_from_slice(&[d(n / 10), d(n), b'\r', b'\n']);
+    } else if n < 1000 {
+        out.extend_from_slice(&[d(n / 100), d(n / 10), d(n), b'\r', b'\n']);
+    } else if n < 10_000 {
+        out.extend_from_slice(&[d(n / 1000), d(n / 100), d(n / 10), d(n), b'\r', b'\n']);
     } else {
-        write_decimal_crlf_slow(out, n);
+        write_decimal(out, n);
+        out.extend_from_slice(b"\r\n");
     }
-}
-
-/// [`write_decimal_crlf`] from 100 on; out of line so that the fast path
-/// keeps its fixed-size write (LLVM otherwise merges the two copies into one
-/// variable-length call).
-#[inline(never)]
-fn write_decimal_crlf_slow(out: &mut Vec<u8>, n: u64) {
-    write_decimal(out, n);
-    out.extend_from_slice(b"\r\n");
 }
 
 /// Appends `name: value\r\n`. The name is written as given (non-tchar bytes
