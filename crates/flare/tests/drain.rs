@@ -26,6 +26,7 @@ fn example_server() -> std::path::PathBuf {
 fn sigterm_drains_200_in_flight_slow_requests() {
     let mut child = Command::new(example_server())
         .args(["--addr", "127.0.0.1:0", "--workers", "2"])
+        .args(common::test_backend_args())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

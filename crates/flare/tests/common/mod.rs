@@ -34,6 +34,14 @@ impl TestServer {
         }
     }
 
+    /// Wraps a server started by the test itself.
+    pub fn from_handle(handle: ServerHandle) -> TestServer {
+        TestServer {
+            addr: handle.local_addr(),
+            handle: Some(handle),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
@@ -61,6 +69,15 @@ impl Drop for TestServer {
 pub fn with_test_backend(cfg: ServerConfig) -> ServerConfig {
     let on = std::env::var("FLARE_TEST_IO_URING").is_ok_and(|v| v == "1");
     cfg.io_uring(on)
+}
+
+/// The example server's flags for the backend `with_test_backend` picks.
+pub fn test_backend_args() -> &'static [&'static str] {
+    if std::env::var("FLARE_TEST_IO_URING").is_ok_and(|v| v == "1") {
+        &["--io-uring"]
+    } else {
+        &[]
+    }
 }
 
 /// Fails the test (never skips it) when an external peer is missing.
