@@ -210,6 +210,7 @@ impl<S: 'static> MethodRouter<S> {
     }
 
     /// Answers `req` (see the type's docs for the order).
+    #[inline(always)]
     pub(crate) fn dispatch(&self, req: &mut Request, state: &S) -> Response {
         let method = req.method();
         if let Some(h) = self.find(method) {

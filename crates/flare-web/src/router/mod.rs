@@ -439,7 +439,7 @@ impl<S: 'static> Router<S> {
 
 impl<S> Table<S> {
     /// The route whose static pattern is exactly `path`.
-    #[inline]
+    #[inline(always)]
     fn exact_route(&self, path: &str) -> Option<usize> {
         let path = path.as_bytes();
         let key = PathKey::of(path);
