@@ -1,5 +1,6 @@
-//! `cargo xtask bench h1`: TechEmpower plaintext, flare against nginx in
-//! the same run with the same client, plain and pipelined.
+//! `cargo xtask bench h1`: TechEmpower plaintext, flare (on epoll and on
+//! io_uring) against nginx in the same run with the same client, plain and
+//! pipelined, with the goals of issue 3 checked at the end.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -19,12 +20,16 @@ const HELP: &str = "\
 cargo xtask bench h1 [OPTIONS]
 
 TechEmpower plaintext (GET /plaintext -> `Hello, World!`) against flare's
-example server and nginx, 1 worker each, pinned to CPU 1; wrk pinned to
+example server on epoll (`flare`), the same binary with `--io-uring`
+(`flare-uring`) and nginx, 1 worker each, pinned to CPU 1; wrk pinned to
 CPU 0 with 1 thread and 64 connections. Rounds alternate between servers.
 Per server and variant it reports median req/s, p50/p99 latency, server
 CPU time per request (user, system, total; /proc utime+stime over the
 rounds divided by requests) and syscalls per request (a separate run
-under `strace -c -f`, top 5 by name).
+under `strace -c -f`, all calls including io_uring_enter, top 5 by
+name), then whether each flare target meets the goals of issue 3: user
+CPU <= 0.5 us/request at keep-alive, total CPU and syscalls per request
+below nginx's at keep-alive, total CPU <= 0.6 us/request pipelined x16.
 
 Builds flare with `cargo build --profile bench-abort -p flare --example
 server`. Writes target/bench/DATE-SHA/h1.json with wrk's raw output, and
@@ -34,7 +39,7 @@ Options:
   --quick            1 round of 3 s, 2 s strace runs (a smoke test)
   --rounds N         rounds per server and variant (default 3)
   --duration SECS    length of each wrk run (default 10)
-  --servers LIST     comma list of flare,nginx (default both)
+  --servers LIST     comma list of flare,flare-uring,nginx (default all)
   --depth N          pipelined requests per write (default 16)
   --no-pipeline      skip the pipelined variant
   --no-strace        skip the syscall runs
@@ -48,8 +53,33 @@ const SCRIPT: &str = "benches/lua/pipeline.lua";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Target {
+    /// flare's example server on epoll.
     Flare,
+    /// The same binary with `--io-uring`.
+    FlareUring,
     Nginx,
+}
+
+impl Target {
+    const ALL: [Target; 3] = [Target::Flare, Target::FlareUring, Target::Nginx];
+
+    /// Name in `--servers`, tables, file names and h1.json.
+    fn name(self) -> &'static str {
+        match self {
+            Target::Flare => "flare",
+            Target::FlareUring => "flare-uring",
+            Target::Nginx => "nginx",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Target> {
+        Target::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// Runs flare's example server (and needs it built).
+    fn is_flare(self) -> bool {
+        matches!(self, Target::Flare | Target::FlareUring)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +99,7 @@ fn parse(args: &[String]) -> Result<Option<Options>> {
         rounds: 3,
         duration: 10,
         strace_secs: 3,
-        targets: vec![Target::Flare, Target::Nginx],
+        targets: Target::ALL.to_vec(),
         depth: 16,
         pipeline: true,
         strace: true,
@@ -93,20 +123,17 @@ fn parse(args: &[String]) -> Result<Option<Options>> {
             "--duration" => o.duration = number(arg, it.next())?,
             "--depth" => o.depth = number(arg, it.next())? as u32,
             "--servers" => {
-                let list = it
-                    .next()
-                    .ok_or_else(|| Error::Usage("--servers needs flare,nginx".into()))?;
+                let list = it.next().ok_or_else(|| {
+                    Error::Usage("--servers needs a list of flare,flare-uring,nginx".into())
+                })?;
                 o.targets = Vec::new();
                 for name in list.split(',') {
-                    let t = match name.trim() {
-                        "flare" => Target::Flare,
-                        "nginx" => Target::Nginx,
-                        other => {
-                            return Err(Error::Usage(format!(
-                                "unknown server `{other}` (flare, nginx)"
-                            )))
-                        }
-                    };
+                    let t = Target::from_name(name.trim()).ok_or_else(|| {
+                        Error::Usage(format!(
+                            "unknown server `{}` (flare, flare-uring, nginx)",
+                            name.trim()
+                        ))
+                    })?;
                     if !o.targets.contains(&t) {
                         o.targets.push(t);
                     }
@@ -188,7 +215,7 @@ pub fn main(args: &[String]) -> Result<()> {
     };
 
     let o = &plan.o;
-    let has_flare = o.targets.contains(&Target::Flare);
+    let has_flare = o.targets.iter().any(|t| t.is_flare());
     let pairs = plan.variants.len() * o.targets.len();
     let traces = if o.strace { pairs } else { 0 };
     let steps = usize::from(has_flare) + 1 + o.rounds as usize * pairs + traces + 1;
@@ -253,8 +280,14 @@ fn start_servers(plan: &Plan, flare_binary: Option<&Path>) -> Result<Vec<Server>
     let mut started = Vec::new();
     for t in &plan.o.targets {
         let s = match (t, flare_binary) {
-            (Target::Flare, Some(bin)) => Server::start_flare(bin, &plan.out_dir, plan.server_cpu)?,
-            (Target::Flare, None) => {
+            (Target::Flare | Target::FlareUring, Some(bin)) => Server::start_flare(
+                t.name(),
+                bin,
+                *t == Target::FlareUring,
+                &plan.out_dir,
+                plan.server_cpu,
+            )?,
+            (Target::Flare | Target::FlareUring, None) => {
                 return Err(Error::Missing {
                     what: "flare binary".into(),
                     hint: "the build step did not run".into(),
@@ -371,6 +404,7 @@ fn write_report(
     let o = &plan.o;
     let clk_tck = procfs::clock_ticks_per_sec();
     let summaries = report::summarize(rounds, traced, clk_tck);
+    let goals = report::goals(&summaries, o.depth);
     let mut settings = vec![
         ("wrk threads".to_string(), "1".to_string()),
         ("connections".into(), CONNECTIONS.to_string()),
@@ -401,7 +435,7 @@ fn write_report(
     let json = plan.out_dir.join("h1.json");
     util::write_file(
         &json,
-        &publish::to_json(&info, rounds, traced, &summaries).render(),
+        &publish::to_json(&info, rounds, traced, &summaries, &goals).render(),
     )?;
     println!();
     print!("{}", report::render_text(&report::main_rows(&summaries)));
@@ -409,12 +443,19 @@ fn write_report(
         println!();
         print!("{}", report::render_text(&report::syscall_rows(&summaries)));
     }
+    if !goals.is_empty() {
+        println!();
+        println!("  Where flare stands (goals of issue 3):");
+        for line in report::render_goals(&goals, false).lines() {
+            println!("  {line}");
+        }
+    }
     println!();
     println!("    results: {}", json.display());
     if o.docs {
         let doc = util::workspace_root().join("docs/benchmark.md");
         let old = fs::read_to_string(&doc).ok();
-        let section = publish::docs_section(&info, &summaries);
+        let section = publish::docs_section(&info, &summaries, &goals);
         util::write_file(&doc, &publish::splice_section(old.as_deref(), &section))?;
         println!("    updated: {}", doc.display());
     }
@@ -467,7 +508,7 @@ fn commands(
     pinned: bool,
 ) -> Vec<(String, String)> {
     let mut out = vec![("this run".to_string(), invocation.to_string())];
-    if o.targets.contains(&Target::Flare) {
+    if o.targets.iter().any(|t| t.is_flare()) {
         out.push((
             "build flare".into(),
             "cargo build --profile bench-abort -p flare --example server".into(),
@@ -524,8 +565,30 @@ mod tests {
     fn defaults_match_the_issue() {
         let o = parse(&[]).expect("parses").expect("not help");
         assert_eq!((o.rounds, o.duration, o.depth), (3, 10, 16));
-        assert_eq!(o.targets, [Target::Flare, Target::Nginx]);
+        assert_eq!(
+            o.targets,
+            [Target::Flare, Target::FlareUring, Target::Nginx]
+        );
         assert!(o.pipeline && o.strace && o.docs);
+    }
+
+    #[test]
+    fn flare_on_io_uring_is_a_target_of_its_own() {
+        let o = parse(&args(&["--servers", "flare-uring, nginx,flare-uring"]))
+            .expect("parses")
+            .expect("not help");
+        assert_eq!(o.targets, [Target::FlareUring, Target::Nginx]);
+        let o = parse(&args(&["--servers", "flare,flare-uring,nginx"]))
+            .expect("parses")
+            .expect("not help");
+        assert_eq!(o.targets, Target::ALL);
+        for t in Target::ALL {
+            assert_eq!(Target::from_name(t.name()), Some(t));
+        }
+        assert_eq!(Target::FlareUring.name(), "flare-uring");
+        assert!(Target::FlareUring.is_flare() && Target::Flare.is_flare());
+        assert!(!Target::Nginx.is_flare());
+        assert!(parse(&args(&["--servers", "uring"])).is_err());
     }
 
     #[test]

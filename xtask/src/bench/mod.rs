@@ -24,8 +24,9 @@ const HELP: &str = "\
 cargo xtask bench [--quick] [OPTIONS]
 cargo xtask bench SUITE [OPTIONS]
 
-Without a suite: the full suite, flare against nginx, hyper (current-thread
-and multi-thread), axum, actix-web and may_minihttp (benches/peers):
+Without a suite: the full suite, flare (epoll and io_uring) against nginx,
+hyper (current-thread and multi-thread), axum, actix-web and may_minihttp
+(benches/peers):
 keep-alive, pipelined x16, JSON, Connection: close churn and a constant-rate
 run; server CPU us/request, req/s, p50/p99/p99.9, median and sigma over 5
 alternating rounds; docs/benchmark.md and docs/benchmark.svg. `--quick`:
@@ -33,9 +34,10 @@ alternating rounds; docs/benchmark.md and docs/benchmark.svg. `--quick`:
 for its options.
 
 Suites:
-  h1      TechEmpower plaintext: flare vs nginx (1 worker each), wrk
-          1 thread / 64 connections, plain and pipelined (16 per write),
-          req/s, p50/p99, server CPU us/request (user/sys), syscalls/request.
+  h1      TechEmpower plaintext: flare on epoll, flare on io_uring and
+          nginx (1 worker each), wrk 1 thread / 64 connections, plain and
+          pipelined (16 per write), req/s, p50/p99, server CPU us/request
+          (user/sys), syscalls/request, and the goals of issue 3.
           Writes target/bench/DATE-SHA/h1.json and the h1 section of
           docs/benchmark.md. `cargo xtask bench h1 --help` for options.
   h2      HTTP/2 cleartext plaintext: flare vs nginx (1 worker each,

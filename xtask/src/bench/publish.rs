@@ -2,7 +2,9 @@
 //! `docs/benchmark.md`.
 
 use super::json::Json;
-use super::report::{main_rows, render_markdown, syscall_rows, Round, Summary, SyscallRun};
+use super::report::{
+    main_rows, render_goals, render_markdown, syscall_rows, Goal, Round, Summary, SyscallRun,
+};
 
 /// Where and how the run was made.
 pub struct RunInfo {
@@ -32,7 +34,7 @@ pub const START: &str = "<!-- bench:h1:start -->";
 pub const END: &str = "<!-- bench:h1:end -->";
 
 /// The docs section, markers included.
-pub fn docs_section(info: &RunInfo, summaries: &[Summary]) -> String {
+pub fn docs_section(info: &RunInfo, summaries: &[Summary], goals: &[Goal]) -> String {
     let mut s = String::new();
     s.push_str(START);
     s.push_str("\n## HTTP/1.1 plaintext (TechEmpower style): flare vs nginx\n\n");
@@ -54,8 +56,15 @@ pub fn docs_section(info: &RunInfo, summaries: &[Summary]) -> String {
         "\nreq/s, p50 and p99 are medians over the rounds. CPU us/req is the server's utime and \
          stime (`/proc/PID/stat`, summed over its processes and threads) across all rounds, divided \
          by the requests wrk completed. Syscalls/req come from a separate shorter run with \
-         `strace -c -f` attached to the server, divided by that run's requests.\n\n",
+         `strace -c -f` attached to the server, divided by that run's requests (every call \
+         counts, `io_uring_enter` included). `flare` is the example server on epoll, \
+         `flare-uring` the same binary with `--io-uring`.\n\n",
     );
+    if !goals.is_empty() {
+        s.push_str("Where flare stands against the goals of issue 3:\n\n");
+        s.push_str(&render_goals(goals, true));
+        s.push('\n');
+    }
     if summaries.iter().any(|x| x.syscalls_per_req.is_some()) {
         s.push_str("Most frequent syscalls, per request:\n\n");
         s.push_str(&render_markdown(&syscall_rows(summaries)));
@@ -142,6 +151,7 @@ pub fn to_json(
     rounds: &[Round],
     traced: &[SyscallRun],
     summaries: &[Summary],
+    goals: &[Goal],
 ) -> Json {
     run_json(
         info,
@@ -176,6 +186,22 @@ pub fn to_json(
                                             .collect(),
                                     ),
                                 ),
+                            ])
+                        })
+                        .collect(),
+                ),
+            ),
+            (
+                "goals",
+                Json::Arr(
+                    goals
+                        .iter()
+                        .map(|g| {
+                            Json::obj([
+                                ("server", Json::str(g.server)),
+                                ("goal", Json::str(&g.goal)),
+                                ("met", g.met.map_or(Json::Null, Json::Bool)),
+                                ("detail", Json::str(&g.detail)),
                             ])
                         })
                         .collect(),
@@ -238,7 +264,7 @@ pub fn to_json(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::report::{summarize, tests::sample};
+    use crate::bench::report::{goals, summarize, tests::sample};
 
     #[test]
     fn splicing_keeps_everything_outside_the_markers() {
@@ -277,7 +303,8 @@ mod tests {
             settings: vec![("connections".into(), "64".into())],
         };
         let summaries = summarize(&rounds, &traced, 100);
-        let s = docs_section(&info, &summaries);
+        let goals = goals(&summaries, 16);
+        let s = docs_section(&info, &summaries, &goals);
         assert!(s.starts_with(START) && s.ends_with(END));
         for needle in [
             "2026-11-26 01:40 UTC",
@@ -287,11 +314,14 @@ mod tests {
             "6.1.0",
             "wrk -t1 -c64",
             "recvfrom 0.75",
+            "goals of issue 3",
+            "- flare, keep-alive: syscalls per request below nginx's: met (1.50 vs nginx 2.00, 0.75x)",
         ] {
             assert!(s.contains(needle), "missing {needle} in\n{s}");
         }
-        let json = to_json(&info, &rounds, &traced, &summaries).render();
+        let json = to_json(&info, &rounds, &traced, &summaries, &goals).render();
         assert!(json.contains("\"cpu_user_us_per_req\": 1"));
         assert!(json.contains("\"raw\": \"nginx-plain-r3.txt\""));
+        assert!(json.contains("\"goal\": \"keep-alive: user CPU <= 0.50 us/request\""));
     }
 }

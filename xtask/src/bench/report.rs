@@ -1,5 +1,6 @@
 //! Turning benchmark rounds into figures: medians, CPU per request,
-//! syscalls per request, ratios against nginx, as table rows.
+//! syscalls per request, ratios against nginx, as table rows; and the goals
+//! of issue 3 checked against them.
 
 use super::procfs::CpuTicks;
 use super::strace::SyscallCounts;
@@ -26,7 +27,7 @@ impl Variant {
 
 /// One wrk run against one server.
 pub struct Round {
-    /// `flare` or `nginx`.
+    /// `flare`, `flare-uring` or `nginx`.
     pub server: &'static str,
     /// Load shape.
     pub variant: Variant,
@@ -42,7 +43,7 @@ pub struct Round {
 
 /// One run under strace.
 pub struct SyscallRun {
-    /// `flare` or `nginx`.
+    /// `flare`, `flare-uring` or `nginx`.
     pub server: &'static str,
     /// Load shape.
     pub variant: Variant,
@@ -55,7 +56,7 @@ pub struct SyscallRun {
 /// Figures for one server and variant.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
-    /// `flare` or `nginx`.
+    /// `flare`, `flare-uring` or `nginx`.
     pub server: &'static str,
     /// Load shape.
     pub variant: Variant,
@@ -233,6 +234,129 @@ pub fn syscall_rows(summaries: &[Summary]) -> Vec<Vec<String>> {
     rows
 }
 
+/// Issue 3: user CPU per request at keep-alive, at most this (us).
+pub const GOAL_USER_US: f64 = 0.5;
+/// Issue 3: total CPU per request pipelined x[`GOAL_DEPTH`], at most this (us).
+pub const GOAL_PIPELINED_US: f64 = 0.6;
+/// The pipeline depth the pipelined goal is stated for.
+pub const GOAL_DEPTH: u32 = 16;
+
+/// One goal of issue 3 for one server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Goal {
+    /// `flare` or `flare-uring`.
+    pub server: &'static str,
+    /// What is asked, e.g. `keep-alive: user CPU <= 0.50 us/request`.
+    pub goal: String,
+    /// Met or not; `None` when this run cannot tell (not measured).
+    pub met: Option<bool>,
+    /// The figures behind the verdict, or why there is none.
+    pub detail: String,
+}
+
+/// The goals of issue 3 for every server but nginx, in table order:
+/// keep-alive user CPU, keep-alive total CPU and syscalls against nginx's,
+/// pipelined total CPU (only at depth [`GOAL_DEPTH`]; the run used `depth`).
+pub fn goals(summaries: &[Summary], depth: u32) -> Vec<Goal> {
+    let find = |server: &str, variant: Variant| {
+        summaries
+            .iter()
+            .find(|s| s.server == server && s.variant == variant)
+    };
+    let nginx = find("nginx", Variant::Plain);
+    let mut servers: Vec<&'static str> = Vec::new();
+    for s in summaries.iter().filter(|s| s.server != "nginx") {
+        if !servers.contains(&s.server) {
+            servers.push(s.server);
+        }
+    }
+    let mut out = Vec::new();
+    for server in servers {
+        let plain = find(server, Variant::Plain);
+        let mut goal = |goal: String, verdict: std::result::Result<(bool, String), String>| {
+            let (met, detail) = match verdict {
+                Ok((met, detail)) => (Some(met), detail),
+                Err(why) => (None, why),
+            };
+            out.push(Goal {
+                server,
+                goal,
+                met,
+                detail,
+            });
+        };
+        let no_plain = || "keep-alive not measured".to_string();
+        goal(
+            format!("keep-alive: user CPU <= {GOAL_USER_US:.2} us/request"),
+            plain
+                .map(|p| (p.user_us <= GOAL_USER_US, format!("{:.2} us", p.user_us)))
+                .ok_or_else(no_plain),
+        );
+        goal(
+            "keep-alive: total CPU per request below nginx's".into(),
+            match (plain, nginx) {
+                (None, _) => Err(no_plain()),
+                (_, None) => Err("nginx not measured".into()),
+                (Some(p), Some(n)) => Ok((
+                    p.cpu_us() < n.cpu_us(),
+                    format!(
+                        "{:.2} us vs nginx {:.2} us, {}",
+                        p.cpu_us(),
+                        n.cpu_us(),
+                        ratio(p.cpu_us(), n.cpu_us())
+                    ),
+                )),
+            },
+        );
+        goal(
+            "keep-alive: syscalls per request below nginx's".into(),
+            match (plain, nginx) {
+                (None, _) => Err(no_plain()),
+                (_, None) => Err("nginx not measured".into()),
+                (Some(p), Some(n)) => match (p.syscalls_per_req, n.syscalls_per_req) {
+                    (Some(a), Some(b)) => {
+                        Ok((a < b, format!("{a:.2} vs nginx {b:.2}, {}", ratio(a, b))))
+                    }
+                    _ => Err("not traced".into()),
+                },
+            },
+        );
+        goal(
+            format!("pipelined x{GOAL_DEPTH}: total CPU <= {GOAL_PIPELINED_US:.2} us/request"),
+            match find(server, Variant::Pipelined) {
+                None => Err("pipelined not measured".into()),
+                Some(_) if depth != GOAL_DEPTH => {
+                    Err(format!("this run pipelined x{depth}, not x{GOAL_DEPTH}"))
+                }
+                Some(p) => Ok((
+                    p.cpu_us() <= GOAL_PIPELINED_US,
+                    format!("{:.2} us", p.cpu_us()),
+                )),
+            },
+        );
+    }
+    out
+}
+
+/// The goals as a list, one line each: `- SERVER, GOAL: met (FIGURES)`; a
+/// goal not met is in bold when `markdown`.
+pub fn render_goals(goals: &[Goal], markdown: bool) -> String {
+    let mut out = String::new();
+    for g in goals {
+        let verdict = match g.met {
+            Some(true) => "met",
+            Some(false) if markdown => "**not met**",
+            Some(false) => "NOT MET",
+            None => "not known",
+        };
+        out.push_str(&format!(
+            "- {}, {}: {verdict} ({})\n",
+            g.server, g.goal, g.detail
+        ));
+    }
+    out
+}
+
 /// Columns padded for a terminal.
 pub fn render_text(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
@@ -362,6 +486,75 @@ pub(super) mod tests {
         assert_eq!(md.lines().count(), 4);
         let text = render_text(&rows);
         assert_eq!(text.lines().count(), 3);
+    }
+
+    fn summary(
+        server: &'static str,
+        variant: Variant,
+        user_us: f64,
+        sys_us: f64,
+        calls: Option<f64>,
+    ) -> Summary {
+        Summary {
+            server,
+            variant,
+            rounds: 1,
+            rps: 100_000.0,
+            p50_us: 200.0,
+            p99_us: 900.0,
+            user_us,
+            sys_us,
+            socket_errors: 0,
+            syscalls_per_req: calls,
+            top_syscalls: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn goals_of_issue_3_per_flare_target() {
+        let sums = vec![
+            summary("flare", Variant::Plain, 0.8, 4.7, Some(2.03)),
+            summary("flare-uring", Variant::Plain, 0.45, 3.0, Some(1.02)),
+            summary("nginx", Variant::Plain, 1.7, 4.8, Some(2.03)),
+            summary("flare", Variant::Pipelined, 0.3, 0.4, Some(0.13)),
+            summary("flare-uring", Variant::Pipelined, 0.3, 0.2, Some(0.07)),
+            summary("nginx", Variant::Pipelined, 1.3, 3.2, Some(1.07)),
+        ];
+        let g = goals(&sums, 16);
+        assert_eq!(g.len(), 8);
+        let met: Vec<(&str, Option<bool>)> = g.iter().map(|g| (g.server, g.met)).collect();
+        assert_eq!(
+            met,
+            [
+                ("flare", Some(false)), // user 0.8 > 0.5
+                ("flare", Some(true)),  // total 5.5 < 6.5
+                ("flare", Some(false)), // 2.03 is not below 2.03
+                ("flare", Some(false)), // pipelined 0.7 > 0.6
+                ("flare-uring", Some(true)),
+                ("flare-uring", Some(true)),
+                ("flare-uring", Some(true)),
+                ("flare-uring", Some(true)),
+            ]
+        );
+        assert_eq!(g[6].detail, "1.02 vs nginx 2.03, 0.50x");
+        let text = render_goals(&g, true);
+        assert_eq!(text.lines().count(), 8);
+        assert!(text.starts_with(
+            "- flare, keep-alive: user CPU <= 0.50 us/request: **not met** (0.80 us)\n"
+        ));
+        assert!(render_goals(&g, false).contains("NOT MET"));
+
+        // Without nginx, strace or depth 16 the verdicts are unknown, not invented.
+        let alone = vec![
+            summary("flare-uring", Variant::Plain, 0.4, 3.0, None),
+            summary("flare-uring", Variant::Pipelined, 0.2, 0.2, None),
+        ];
+        let g = goals(&alone, 8);
+        assert_eq!(g[0].met, Some(true));
+        assert!(g[1..].iter().all(|g| g.met.is_none()), "{g:?}");
+        assert_eq!(g[3].detail, "this run pipelined x8, not x16");
+        let g = goals(&[summary("nginx", Variant::Plain, 1.0, 1.0, None)], 16);
+        assert!(g.is_empty());
     }
 
     #[test]

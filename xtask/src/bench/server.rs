@@ -22,7 +22,7 @@ pub const NGINX: &str = "/usr/sbin/nginx";
 
 /// A running server process tree.
 pub struct Server {
-    /// `flare` or `nginx`.
+    /// `flare`, `flare-uring` or `nginx`.
     pub name: &'static str,
     /// The loopback port it listens on.
     pub port: u16,
@@ -120,12 +120,22 @@ impl Server {
         Server::spawn("nginx", cmd, port, dir.join("stderr.log"))
     }
 
-    /// Starts flare's example server binary with one worker.
-    pub fn start_flare(binary: &Path, log_dir: &Path, cpu: Option<&str>) -> Result<Server> {
+    /// Starts flare's example server binary with one worker, on epoll, or on
+    /// io_uring (`--io-uring`) when `io_uring` is set; `name` labels it.
+    pub fn start_flare(
+        name: &'static str,
+        binary: &Path,
+        io_uring: bool,
+        log_dir: &Path,
+        cpu: Option<&str>,
+    ) -> Result<Server> {
         let port = free_port()?;
         let mut cmd = pinned(cpu, &binary.to_string_lossy());
         cmd.args(["--addr", &format!("127.0.0.1:{port}"), "--workers", "1"]);
-        Server::spawn("flare", cmd, port, log_dir.join("flare-stderr.log"))
+        if io_uring {
+            cmd.arg("--io-uring");
+        }
+        Server::spawn(name, cmd, port, log_dir.join(format!("{name}-stderr.log")))
     }
 
     fn spawn(name: &'static str, mut cmd: Command, port: u16, log: PathBuf) -> Result<Server> {

@@ -26,10 +26,10 @@ use targets::{Running, Target};
 const HELP: &str = "\
 cargo xtask bench [--quick] [OPTIONS]
 
-The full suite: flare's example server against nginx (Debian) and the
-crates.io peers of benches/peers (hyper-ct, hyper-mt, axum, actix-web,
-may-minihttp), one worker each, server pinned to CPU 1 and the client to
-CPU 0. An integrity gate first asks every target for /plaintext and /json
+The full suite: flare's example server, on epoll (flare) and with
+--io-uring (flare-uring), against nginx (Debian) and the crates.io peers
+of benches/peers (hyper-ct, hyper-mt, axum, actix-web, may-minihttp), one
+worker each, server pinned to CPU 1 and the client to CPU 0. An integrity gate first asks every target for /plaintext and /json
 and leaves out any that breaks the TechEmpower rules. Then, per config,
 rounds alternate targets (A B C ... A B C):
 
@@ -53,8 +53,8 @@ Options:
   --quick            1 round of 3 s, keepalive and pipelined only (< 5 min)
   --rounds N         rounds per target and config (default 5)
   --duration SECS    length of each run (default 8)
-  --targets LIST     comma list (default all): flare,nginx,hyper-ct,
-                     hyper-mt,axum,actix-web,may-minihttp
+  --targets LIST     comma list (default all): flare,flare-uring,nginx,
+                     hyper-ct,hyper-mt,axum,actix-web,may-minihttp
   --configs LIST     comma list (default all): keepalive,pipelined,json,
                      close,rate
   --no-docs          do not touch docs/benchmark.md or docs/benchmark.svg
@@ -537,7 +537,7 @@ fn commands(
     rate: Option<u64>,
 ) -> Vec<(String, String)> {
     let mut out = vec![("this run".to_string(), invocation.to_string())];
-    if o.targets.contains(&Target::Flare) {
+    if o.targets.iter().any(|t| t.is_flare()) {
         out.push((
             "build flare".into(),
             "cargo build --profile bench-abort -p flare --example server".into(),
@@ -607,8 +607,8 @@ mod tests {
         assert_eq!(o.rounds, 5);
         assert_eq!(o.targets, Target::ALL);
         assert_eq!(o.configs, Config::ALL);
-        // 7 targets x 5 configs x 5 rounds x 8 s = 23.3 min of load: the
-        // full run fits in 40 minutes with builds and gaps.
+        // 8 targets x 5 configs x 5 rounds x 8 s = 26.7 min of load: the
+        // full run fits in 45 minutes with builds and gaps.
         let load_secs = o.targets.len() * o.configs.len() * o.rounds as usize * o.duration as usize;
         assert!(load_secs <= 30 * 60, "{load_secs} s");
     }
@@ -636,6 +636,13 @@ mod tests {
         .expect("not help");
         assert_eq!(o.targets, [Target::Flare, Target::Nginx]);
         assert_eq!(o.configs, [Config::Json]);
+        let o = parse(&args(&["--targets", "nginx,flare-uring,flare"]))
+            .expect("parses")
+            .expect("not help");
+        assert_eq!(
+            o.targets,
+            [Target::Flare, Target::FlareUring, Target::Nginx]
+        );
         for bad in [
             &["--targets", "apache"][..],
             &["--configs"],

@@ -109,11 +109,14 @@ pub fn to_json(info: &RunInfo, runs: &[Run], summaries: &[Summary]) -> Json {
             ])
         })
         .collect();
-    let standings = Config::ALL
+    let standings = Target::ALL
         .into_iter()
-        .filter_map(|c| stats::standing(summaries, c))
+        .filter(|t| t.is_flare())
+        .flat_map(|t| Config::ALL.into_iter().map(move |c| (t, c)))
+        .filter_map(|(t, c)| stats::standing(summaries, t, c))
         .map(|st| {
             Json::obj([
+                ("target", Json::str(st.target.name())),
                 ("config", Json::str(st.config.name())),
                 ("cpu_vs_best_peer", Json::Num(st.cpu_vs_best)),
                 ("best_cpu_peer", Json::str(st.best_cpu_peer.name())),
@@ -221,51 +224,55 @@ fn config_table(summaries: &[Summary], config: Config) -> String {
     render_markdown(&table)
 }
 
-/// The goal the suite measures, checked against this run.
+/// The goals the suite measures, checked against this run for each flare
+/// target (epoll, io_uring) that was measured.
 fn goals(summaries: &[Summary]) -> String {
     let mut out = String::new();
     let verdict = |ok: bool| if ok { "met" } else { "**not met**" };
-    if let Some(st) = stats::standing(summaries, Config::KeepAlive) {
-        let _ = writeln!(
-            out,
-            "- Keep-alive, total CPU per request below every peer's: {} \
-             (flare / best peer {} = {:.2}x).",
-            verdict(st.cpu_vs_best < 1.0),
-            st.best_cpu_peer.name(),
-            st.cpu_vs_best
-        );
-        let _ = writeln!(
-            out,
-            "- Keep-alive, user CPU per request at most half the best peer's: {} \
-             (flare / {} = {:.2}x).",
-            verdict(st.user_vs_best <= 0.5),
-            st.best_user_peer.name(),
-            st.user_vs_best
-        );
-    }
-    if let Some(st) = stats::standing(summaries, Config::Pipelined) {
-        let _ = writeln!(
-            out,
-            "- Pipelined x{DEPTH}, total CPU per request at most 0.9x the best peer's: {} \
-             (flare / {} = {:.2}x).",
-            verdict(st.cpu_vs_best <= 0.9),
-            st.best_cpu_peer.name(),
-            st.cpu_vs_best
-        );
-    }
-    for config in Config::ALL {
-        if config == Config::Rate {
-            continue; // a fixed offered rate: req/s is not a result there
-        }
-        if let Some(st) = stats::standing(summaries, config) {
+    for who in Target::ALL.into_iter().filter(|t| t.is_flare()) {
+        let name = who.name();
+        if let Some(st) = stats::standing(summaries, who, Config::KeepAlive) {
             let _ = writeln!(
                 out,
-                "- {}: req/s at least every peer's: {} (flare / {} = {:.2}x).",
-                config.name(),
-                verdict(st.rps_vs_best >= 1.0),
-                st.best_rps_peer.name(),
-                st.rps_vs_best
+                "- {name}, keep-alive: total CPU per request below every peer's: {} \
+                 ({name} / best peer {} = {:.2}x).",
+                verdict(st.cpu_vs_best < 1.0),
+                st.best_cpu_peer.name(),
+                st.cpu_vs_best
             );
+            let _ = writeln!(
+                out,
+                "- {name}, keep-alive: user CPU per request at most half the best peer's: {} \
+                 ({name} / {} = {:.2}x).",
+                verdict(st.user_vs_best <= 0.5),
+                st.best_user_peer.name(),
+                st.user_vs_best
+            );
+        }
+        if let Some(st) = stats::standing(summaries, who, Config::Pipelined) {
+            let _ = writeln!(
+                out,
+                "- {name}, pipelined x{DEPTH}: total CPU per request at most 0.9x the best \
+                 peer's: {} ({name} / {} = {:.2}x).",
+                verdict(st.cpu_vs_best <= 0.9),
+                st.best_cpu_peer.name(),
+                st.cpu_vs_best
+            );
+        }
+        for config in Config::ALL {
+            if config == Config::Rate {
+                continue; // a fixed offered rate: req/s is not a result there
+            }
+            if let Some(st) = stats::standing(summaries, who, config) {
+                let _ = writeln!(
+                    out,
+                    "- {name}, {}: req/s at least every peer's: {} ({name} / {} = {:.2}x).",
+                    config.name(),
+                    verdict(st.rps_vs_best >= 1.0),
+                    st.best_rps_peer.name(),
+                    st.rps_vs_best
+                );
+            }
         }
     }
     out
@@ -295,7 +302,8 @@ pub fn section(info: &RunInfo, summaries: &[Summary]) -> String {
     s.push_str("### Method\n\n");
     let _ = writeln!(
         s,
-        "- Targets: flare's example server (`bench-abort` profile), nginx (Debian, generated \
+        "- Targets: flare's example server (`bench-abort` profile) on epoll (`flare`) and the \
+         same binary with `--io-uring` (`flare-uring`), nginx (Debian, generated \
          config: `worker_processes 1`, `access_log off`, `keepalive_requests 100000`, `return \
          200`), and minimal TechEmpower servers from crates.io in `benches/peers` (hyper 1.x \
          with a current-thread runtime per worker and on the multi-thread runtime, axum, \
@@ -460,6 +468,7 @@ mod tests {
     fn the_section_has_every_part() {
         let runs = vec![
             run(Target::Flare, Config::KeepAlive, 200_000.0, 100, 800),
+            run(Target::FlareUring, Config::KeepAlive, 250_000.0, 100, 600),
             run(Target::Nginx, Config::KeepAlive, 150_000.0, 300, 900),
         ];
         let sums = stats::summarize(&runs, 100);
@@ -475,6 +484,9 @@ mod tests {
             "left out: GET /json: no Date header",
             "### plaintext, keep-alive, 64 connections",
             "| flare | 200k |",
+            "| flare-uring | 250k |",
+            "- flare-uring, keep-alive: total CPU per request below every peer's: met \
+             (flare-uring / best peer nginx = 0.35x).",
             "Not run: oha is not installed.",
             "cargo xtask bench",
         ] {
@@ -482,6 +494,7 @@ mod tests {
         }
         let json = to_json(&info(), &runs, &sums).render();
         assert!(json.contains("\"flare_vs_best_peer\""));
+        assert!(json.contains("\"target\": \"flare-uring\""));
         assert!(json.contains("\"cpu_user_us_per_req\""));
     }
 

@@ -129,9 +129,11 @@ pub fn summarize(runs: &[Run], clk_tck: u64) -> Vec<Summary> {
     out
 }
 
-/// flare against the peers under one config.
+/// flare (one of its targets) against the peers under one config.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Standing {
+    /// Which flare: `Flare` (epoll) or `FlareUring`.
+    pub target: Target,
     /// Which load.
     pub config: Config,
     /// flare's CPU per request over the lowest peer's (< 1 is ahead).
@@ -148,11 +150,12 @@ pub struct Standing {
     pub best_rps_peer: Target,
 }
 
-/// Where flare stands under `config`, when flare and a peer were measured.
-pub fn standing(summaries: &[Summary], config: Config) -> Option<Standing> {
+/// Where flare target `who` stands under `config` against the peers (flare's
+/// other backend is not a peer), when both were measured.
+pub fn standing(summaries: &[Summary], who: Target, config: Config) -> Option<Standing> {
     let of = |c: Config| summaries.iter().filter(move |s| s.config == c);
-    let flare = of(config).find(|s| s.target == Target::Flare)?;
-    let peers: Vec<&Summary> = of(config).filter(|s| s.target != Target::Flare).collect();
+    let flare = of(config).find(|s| s.target == who)?;
+    let peers: Vec<&Summary> = of(config).filter(|s| !s.target.is_flare()).collect();
     let min_by =
         |f: fn(&Summary) -> f64| peers.iter().min_by(|a, b| f(a).total_cmp(&f(b))).copied();
     let cpu = min_by(|s| s.cpu_us.median)?;
@@ -160,6 +163,7 @@ pub fn standing(summaries: &[Summary], config: Config) -> Option<Standing> {
     let rps = min_by(|s| -s.rps.median)?;
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
     Some(Standing {
+        target: who,
         config,
         cpu_vs_best: ratio(flare.cpu_us.median, cpu.cpu_us.median),
         best_cpu_peer: cpu.target,
@@ -175,7 +179,7 @@ pub fn standing(summaries: &[Summary], config: Config) -> Option<Standing> {
 pub fn constant_rate(summaries: &[Summary], share: f64) -> Option<u64> {
     summaries
         .iter()
-        .filter(|s| s.config == Config::KeepAlive && s.target != Target::Flare)
+        .filter(|s| s.config == Config::KeepAlive && !s.target.is_flare())
         .map(|s| s.rps.median)
         .filter(|r| *r > 0.0)
         .min_by(f64::total_cmp)
@@ -246,14 +250,35 @@ mod tests {
         let sums = summarize(&runs, 100);
         assert_eq!(sums.len(), 3);
         assert_eq!(sums[0].target, Target::Flare);
-        let st = standing(&sums, Config::KeepAlive).expect("both measured");
+        let st = standing(&sums, Target::Flare, Config::KeepAlive).expect("both measured");
         assert_eq!(st.best_rps_peer, Target::MayMinihttp);
         assert!((st.rps_vs_best - 200.0 / 180.0).abs() < 1e-9);
         // Total: nginx 800 ticks / 1.5M = 5.3 us, may 1150 / 1.8M = 6.4 us;
         // user: may 1.1 us, nginx 2.0 us.
         assert_eq!(st.best_cpu_peer, Target::Nginx);
         assert_eq!(st.best_user_peer, Target::MayMinihttp);
-        assert!(standing(&sums, Config::Json).is_none());
+        assert!(standing(&sums, Target::Flare, Config::Json).is_none());
+        assert!(standing(&sums, Target::FlareUring, Config::KeepAlive).is_none());
+        assert_eq!(constant_rate(&sums, 0.8), Some(120_000));
+
+        // flare on io_uring is held against the same peers, never against
+        // flare on epoll, and is no peer for the constant rate either.
+        let mut runs = runs;
+        runs.push(run(
+            Target::FlareUring,
+            Config::KeepAlive,
+            1,
+            100_000.0,
+            40,
+            300,
+        ));
+        let sums = summarize(&runs, 100);
+        assert_eq!(sums[1].target, Target::FlareUring);
+        let st = standing(&sums, Target::FlareUring, Config::KeepAlive).expect("measured");
+        assert_eq!(st.best_cpu_peer, Target::Nginx);
+        assert_eq!(st.best_rps_peer, Target::MayMinihttp);
+        let flare = standing(&sums, Target::Flare, Config::KeepAlive).expect("measured");
+        assert_eq!(flare.best_user_peer, Target::MayMinihttp);
         assert_eq!(constant_rate(&sums, 0.8), Some(120_000));
     }
 }

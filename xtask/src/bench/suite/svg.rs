@@ -19,10 +19,10 @@ const BAR: f64 = 13.0;
 
 /// Bar colours: (user or req/s, system).
 fn colours(t: Target) -> (&'static str, &'static str) {
-    if t == Target::Flare {
-        ("#d9480f", "#ffa94d")
-    } else {
-        ("#1864ab", "#74c0fc")
+    match t {
+        Target::Flare => ("#d9480f", "#ffa94d"),
+        Target::FlareUring => ("#a61e4d", "#f783ac"),
+        _ => ("#1864ab", "#74c0fc"),
     }
 }
 

@@ -1,6 +1,6 @@
-//! The servers the suite measures: flare's example server, nginx, and the
-//! crates.io peers of `benches/peers`, each started with one worker pinned
-//! to the server CPU and stopped by pid.
+//! The servers the suite measures: flare's example server (on epoll, and on
+//! io_uring), nginx, and the crates.io peers of `benches/peers`, each started
+//! with one worker pinned to the server CPU and stopped by pid.
 
 use std::fs::{self, File};
 use std::net::{SocketAddr, TcpStream};
@@ -23,6 +23,8 @@ pub const PEERS_MANIFEST: &str = "benches/peers/Cargo.toml";
 pub enum Target {
     /// `crates/flare/examples/server.rs`, `bench-abort` profile.
     Flare,
+    /// The same binary with `--io-uring`.
+    FlareUring,
     /// Debian's nginx with a generated config.
     Nginx,
     /// hyper 1.x, a current-thread tokio runtime per worker.
@@ -39,8 +41,9 @@ pub enum Target {
 
 impl Target {
     /// Every target, in report order.
-    pub const ALL: [Target; 7] = [
+    pub const ALL: [Target; 8] = [
         Target::Flare,
+        Target::FlareUring,
         Target::Nginx,
         Target::HyperCt,
         Target::HyperMt,
@@ -53,6 +56,7 @@ impl Target {
     pub fn name(self) -> &'static str {
         match self {
             Target::Flare => "flare",
+            Target::FlareUring => "flare-uring",
             Target::Nginx => "nginx",
             Target::HyperCt => "hyper-ct",
             Target::HyperMt => "hyper-mt",
@@ -69,7 +73,13 @@ impl Target {
 
     /// Built from `benches/peers`.
     pub fn is_cargo_peer(self) -> bool {
-        !matches!(self, Target::Flare | Target::Nginx)
+        !matches!(self, Target::Flare | Target::FlareUring | Target::Nginx)
+    }
+
+    /// flare itself (either I/O backend), as opposed to a peer it is held
+    /// against.
+    pub fn is_flare(self) -> bool {
+        matches!(self, Target::Flare | Target::FlareUring)
     }
 }
 
@@ -85,7 +95,7 @@ pub struct Binaries {
 /// their own release profile (LTO, one codegen unit, panic = abort) into
 /// `benches/peers/target`.
 pub fn build(targets: &[Target]) -> Result<Binaries> {
-    let flare = if targets.contains(&Target::Flare) {
+    let flare = if targets.iter().any(|t| t.is_flare()) {
         Some(server::build_flare()?)
     } else {
         None
@@ -168,10 +178,13 @@ impl Running {
                     .arg(dir.join("error.log"));
                 cmd
             }
-            Target::Flare => {
+            Target::Flare | Target::FlareUring => {
                 let bin = bins.flare.as_ref().ok_or_else(|| missing("flare"))?;
                 let mut cmd = pinned(cpu, &bin.to_string_lossy());
                 cmd.args(["--addr", &addr, "--workers", &workers.to_string()]);
+                if target == Target::FlareUring {
+                    cmd.arg("--io-uring");
+                }
                 cmd
             }
             peer => {
@@ -295,6 +308,9 @@ mod tests {
             .filter(|t| t.is_cargo_peer())
             .collect();
         assert_eq!(peers.len(), 5);
+        let flares: Vec<_> = Target::ALL.into_iter().filter(|t| t.is_flare()).collect();
+        assert_eq!(flares, [Target::Flare, Target::FlareUring]);
+        assert_eq!(Target::from_name("flare-uring"), Some(Target::FlareUring));
     }
 
     #[test]
