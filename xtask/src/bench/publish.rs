@@ -37,7 +37,7 @@ pub const END: &str = "<!-- bench:h1:end -->";
 pub fn docs_section(info: &RunInfo, summaries: &[Summary], goals: &[Goal]) -> String {
     let mut s = String::new();
     s.push_str(START);
-    s.push_str("\n## HTTP/1.1 plaintext (TechEmpower style): flare vs nginx\n\n");
+    s.push_str("\n## HTTP/1.1 plaintext (TechEmpower style): flare (epoll, io_uring) vs nginx\n\n");
     s.push_str(&format!(
         "Measured {} at commit `{}` on {} ({} cores), Linux {}; {}.\n\n",
         info.when,

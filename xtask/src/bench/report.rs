@@ -153,9 +153,12 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// `209us`, `1.38ms`.
+/// `209us`, `1.38ms`; `-` for no figure: wrk 4.1 prints `0.00us` for a
+/// percentile its histogram has no sample for (seen on short pipelined runs).
 pub fn fmt_latency(us: f64) -> String {
-    if us < 1000.0 {
+    if us.is_nan() || us <= 0.0 {
+        "-".into()
+    } else if us < 1000.0 {
         format!("{us:.0}us")
     } else {
         format!("{:.2}ms", us / 1000.0)
@@ -555,6 +558,14 @@ pub(super) mod tests {
         assert_eq!(g[3].detail, "this run pipelined x8, not x16");
         let g = goals(&[summary("nginx", Variant::Plain, 1.0, 1.0, None)], 16);
         assert!(g.is_empty());
+    }
+
+    #[test]
+    fn latencies_and_missing_ones() {
+        assert_eq!(fmt_latency(209.4), "209us");
+        assert_eq!(fmt_latency(1380.0), "1.38ms");
+        assert_eq!(fmt_latency(0.0), "-");
+        assert_eq!(fmt_latency(f64::NAN), "-");
     }
 
     #[test]
