@@ -612,3 +612,73 @@ fn a_sized_stream_that_breaks_its_promise_closes_the_connection() {
         );
     }
 }
+
+/// The head of a plain 200 is cached per connection: the same bytes go out while
+/// the content type, body length and `Date` second stay the same, and never after.
+#[test]
+fn cached_response_heads_follow_content_type_length_and_date() {
+    fn by_path(req: &Request) -> Response {
+        match req.path() {
+            "/a" => Response::text("a"),
+            "/h" => Response::html("h"),
+            "/bb" => Response::text("bb"),
+            // A content type made per response (a fresh allocation each time).
+            "/t" => Response::new(StatusCode::OK)
+                .with_body("t")
+                .with_content_type(HeaderValue::from_str("text/x-fresh").unwrap()),
+            "/u" => Response::new(StatusCode::OK)
+                .with_body("u")
+                .with_content_type(HeaderValue::from_str("text/x-other").unwrap()),
+            // No content type at all.
+            _ => Response::new(StatusCode::OK).with_body("x"),
+        }
+    }
+    let server = TestServer::start_with(by_path, 1, ServerConfig::default());
+    let mut s = connect(server.addr);
+    let field = |head: &str, name: &str| {
+        head.lines()
+            .find_map(|l| {
+                let (n, v) = l.split_once(':')?;
+                n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+            })
+            .unwrap_or_default()
+    };
+    let mut ask = |path: &str| {
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .unwrap();
+        let mut got = Vec::new();
+        let mut b = [0u8; 1];
+        while find(&got, b"\r\n\r\n").is_none() {
+            s.read_exact(&mut b).unwrap();
+            got.push(b[0]);
+        }
+        let head = String::from_utf8(got).unwrap();
+        let len: usize = field(&head, "content-length").parse().unwrap();
+        let mut body = vec![0u8; len];
+        s.read_exact(&mut body).unwrap();
+        (head, body)
+    };
+    for (path, ct, body) in [
+        ("/a", "text/plain; charset=utf-8", "a"),
+        ("/a", "text/plain; charset=utf-8", "a"),
+        ("/h", "text/html; charset=utf-8", "h"),
+        ("/bb", "text/plain; charset=utf-8", "bb"),
+        ("/x", "", "x"),
+        ("/t", "text/x-fresh", "t"),
+        ("/u", "text/x-other", "u"),
+        ("/t", "text/x-fresh", "t"),
+        ("/a", "text/plain; charset=utf-8", "a"),
+    ] {
+        let (head, got) = ask(path);
+        assert_eq!(field(&head, "content-type"), ct, "{path}: {head}");
+        assert_eq!(got, body.as_bytes(), "{path}");
+    }
+    let (first, _) = ask("/a");
+    std::thread::sleep(Duration::from_millis(1100));
+    let (second, _) = ask("/a");
+    assert_ne!(
+        field(&first, "date"),
+        field(&second, "date"),
+        "Date moved on"
+    );
+}

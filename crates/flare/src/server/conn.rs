@@ -120,6 +120,8 @@ pub(crate) struct Ctx<'a, H> {
     pub date: &'a [u8],
     /// `HTTP/1.1 200 OK`, `date` and `server`, encoded once per second.
     pub prefix_200: &'a [u8],
+    /// Changes whenever `prefix_200` does (keys cached response heads).
+    pub prefix_gen: u32,
     pub now: Instant,
     pub draining: bool,
     /// Makes a waker for a pending stream of this connection.
@@ -147,6 +149,18 @@ pub(crate) struct Buffers {
     wbuf: Vec<u8>,
     head: RequestHead,
     req: Request,
+    plain_head: HeadCache,
+}
+
+/// The last head [`Conn::write_plain_200`] encoded, kept whole: a keep-alive client
+/// asking for the same resource gets the same bytes until the `Date` second turns.
+#[derive(Default)]
+struct HeadCache {
+    /// `(prefix_gen, body length, content-type length)` the bytes were made for;
+    /// `None`: nothing cached.
+    key: Option<(u32, usize, Option<usize>)>,
+    /// The content type, then the encoded head (through its final CRLF).
+    bytes: Vec<u8>,
 }
 
 impl Buffers {
@@ -156,6 +170,7 @@ impl Buffers {
             wbuf: Vec::with_capacity(4096),
             head: RequestHead::default(),
             req: Request::default(),
+            plain_head: HeadCache::default(),
         }
     }
 }
@@ -173,6 +188,7 @@ pub(crate) struct Conn<T> {
     out_file: Option<FileBody>,
     head: RequestHead,
     req: Request,
+    plain_head: HeadCache,
     decoder: ChunkedDecoder,
     phase: Phase,
     stream_body: Option<StreamState>,
@@ -218,6 +234,7 @@ impl<T: Transport> Conn<T> {
             out_file: None,
             head: bufs.head,
             req: bufs.req,
+            plain_head: bufs.plain_head,
             decoder: ChunkedDecoder::new(&cfg.limits.clone().max_body(u64::MAX)),
             phase: Phase::Head,
             stream_body: None,
@@ -252,6 +269,7 @@ impl<T: Transport> Conn<T> {
             wbuf,
             head: self.head,
             req,
+            plain_head: self.plain_head,
         })
     }
 
@@ -712,15 +730,29 @@ impl<T: Transport> Conn<T> {
         content_type: Option<&http::HeaderValue>,
         cx: &Ctx<'_, H>,
     ) {
+        let ct = content_type.map(|v| v.as_bytes());
+        let key = (cx.prefix_gen, body.len(), ct.map(<[u8]>::len));
+        let cache = &mut self.plain_head;
+        let ct_len = ct.map_or(0, <[u8]>::len);
+        if cache.key == Some(key) && cache.bytes[..ct_len] == *ct.unwrap_or_default() {
+            self.wbuf.extend_from_slice(&cache.bytes[ct_len..]);
+            self.wbuf.extend_from_slice(body);
+            return;
+        }
+        let start = self.wbuf.len();
         let mut head = ResponseHead::new(200);
         head.date = Some(cx.date);
         head.server = cx.cfg.server_header.map(str::as_bytes);
-        head.content_type = content_type.map(|v| v.as_bytes());
+        head.content_type = ct;
         head.body = ResponseBody::Length(body.len() as u64);
         // The values are an http::HeaderValue, the Date cache and the static Server
         // string, none of which can hold CR, LF or NUL.
         write_response_head_with_prefix(&mut self.wbuf, cx.prefix_200, &head);
         finish_head(&mut self.wbuf);
+        cache.bytes.clear();
+        cache.bytes.extend_from_slice(ct.unwrap_or_default());
+        cache.bytes.extend_from_slice(&self.wbuf[start..]);
+        cache.key = Some(key);
         self.wbuf.extend_from_slice(body);
     }
 

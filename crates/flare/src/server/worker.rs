@@ -93,6 +93,7 @@ pub(crate) struct Worker<H> {
     shared: Arc<Shared>,
     date: DateCache,
     prefix_200: Vec<u8>,
+    prefix_gen: u32,
     accept_resume_at: Option<Instant>,
     drain_started: bool,
     expired: Vec<(usize, u32)>,
@@ -164,6 +165,7 @@ impl<H: Handler> Worker<H> {
             shared,
             date: DateCache::new(SystemTime::now()),
             prefix_200: Vec::new(),
+            prefix_gen: 0,
             accept_resume_at: None,
             drain_started: false,
             expired: Vec::new(),
@@ -211,6 +213,7 @@ impl<H: Handler> Worker<H> {
             }
             now = Instant::now();
             if self.date.update(SystemTime::now()) || self.prefix_200.is_empty() {
+                self.prefix_gen = self.prefix_gen.wrapping_add(1);
                 self.prefix_200.clear();
                 flare_h1::encode_head_prefix(
                     &mut self.prefix_200,
@@ -617,6 +620,7 @@ impl<H: Handler> Worker<H> {
             service: &self.service,
             date: self.date.value(),
             prefix_200: &self.prefix_200,
+            prefix_gen: self.prefix_gen,
             now,
             draining,
             make_waker: &make_waker,
