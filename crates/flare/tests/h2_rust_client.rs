@@ -290,6 +290,7 @@ fn drain_past_its_grace_cancels_a_streaming_response() {
     let handle = HttpServer::bind("127.0.0.1:0")
         .unwrap()
         .workers(1)
+        .configure(common::with_test_backend)
         .start(app)
         .unwrap();
     let addr = handle.local_addr();

@@ -25,6 +25,7 @@ fn a_shared_exclusive_listener_serves_every_connection_and_workers_can_be_pinned
         .workers(2)
         .shared_listener(true)
         .pin_workers(true)
+        .configure(with_test_backend)
         .start(basic)
         .unwrap();
     let addr = handle.local_addr();

@@ -50,6 +50,7 @@ fn start(tls: flare_tls::ServerConfig) -> ServerHandle {
         .unwrap()
         .workers(2)
         .tls(tls)
+        .configure(with_test_backend)
         .start(hello)
         .unwrap()
 }
@@ -274,7 +275,7 @@ fn plaintext_and_tls_ports_in_one_process_with_h2c_only_on_plaintext() {
         .workers(2)
         .bind_tls("127.0.0.1:0", c.tls.clone())
         .unwrap()
-        .config(ServerConfig::default())
+        .config(with_test_backend(ServerConfig::default()))
         .start(hello)
         .unwrap();
     let plain = h.local_addrs()[0];

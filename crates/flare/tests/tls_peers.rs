@@ -28,6 +28,7 @@ fn start(tls: flare_tls::ServerConfig) -> ServerHandle {
         .unwrap()
         .workers(2)
         .tls(tls)
+        .configure(with_test_backend)
         .start(hello)
         .unwrap()
 }
