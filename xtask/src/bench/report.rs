@@ -318,7 +318,10 @@ pub fn goals(summaries: &[Summary], depth: u32) -> Vec<Goal> {
                 (_, None) => Err("nginx not measured".into()),
                 (Some(p), Some(n)) => match (p.syscalls_per_req, n.syscalls_per_req) {
                     (Some(a), Some(b)) => {
-                        Ok((a < b, format!("{a:.2} vs nginx {b:.2}, {}", ratio(a, b))))
+                        // Below as printed: 2.02 against 2.02 is a tie, not a win,
+                        // whatever the third decimal says.
+                        let fewer = (a * 100.0).round() < (b * 100.0).round();
+                        Ok((fewer, format!("{a:.2} vs nginx {b:.2}, {}", ratio(a, b))))
                     }
                     _ => Err("not traced".into()),
                 },
