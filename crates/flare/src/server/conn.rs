@@ -938,10 +938,11 @@ impl<T: Transport> Conn<T> {
     fn flush<H>(&mut self, cx: &Ctx<'_, H>) -> Result<bool, ()> {
         // The usual case: only the send buffer, taken whole by one write.
         if self.out_body.is_none() && self.out_file.is_none() && self.wpos < self.wbuf.len() {
-            match self.io.write(&self.wbuf[self.wpos..]) {
+            match self.io.write_buf(&mut self.wbuf, self.wpos) {
                 Ok(n) => {
                     self.wpos += n;
-                    if self.wpos == self.wbuf.len() {
+                    // `>=`: a queueing transport may have taken the buffer whole.
+                    if self.wpos >= self.wbuf.len() {
                         match self.io.flush() {
                             Ok(true) => return Ok(self.flushed(cx)),
                             Ok(false) => return Ok(self.write_blocked(cx)),

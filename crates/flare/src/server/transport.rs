@@ -18,6 +18,14 @@ pub(crate) trait Transport {
     fn read(&mut self, buf: &mut [u8]) -> IoResult<usize>;
     /// Writes application bytes; returns how many were taken.
     fn write(&mut self, buf: &[u8]) -> IoResult<usize>;
+    /// Writes `buf[pos..]`; returns how many bytes were taken. A transport that
+    /// queues output may take the whole buffer instead of copying it: `buf` is then
+    /// left empty (with some spare capacity) and the count is `buf.len() - pos` as it
+    /// was; callers treat `pos + n >= buf.len()` as "all written".
+    #[inline]
+    fn write_buf(&mut self, buf: &mut Vec<u8>, pos: usize) -> IoResult<usize> {
+        self.write(&buf[pos..])
+    }
     /// Writes two buffers in order; returns how many bytes were taken in all.
     fn write2(&mut self, a: &[u8], b: &[u8]) -> IoResult<usize>;
     /// Sends part of a file with `sendfile(2)` when the transport can (plain TCP);

@@ -137,6 +137,16 @@ impl UringIo {
         self.rlen - self.rpos
     }
 
+    /// Whether the worker must look at the connection after a send completed: more
+    /// output to send, or a half-close waiting for the output to go.
+    #[inline]
+    pub(crate) fn needs_sync(&self) -> bool {
+        self.write_failed
+            || self.opos < self.out.len()
+            || !self.staging.is_empty()
+            || (self.shutdown_wanted && !self.shutdown_done)
+    }
+
     /// Whether output is staged or in flight.
     pub(crate) fn sending(&self) -> bool {
         self.send_inflight || self.opos < self.out.len() || !self.staging.is_empty()
@@ -422,6 +432,17 @@ impl Transport for UringIo {
         let n = buf.len().min(room);
         self.staging.extend_from_slice(&buf[..n]);
         Ok(n)
+    }
+
+    #[inline]
+    fn write_buf(&mut self, buf: &mut Vec<u8>, pos: usize) -> IoResult<usize> {
+        // Nothing staged: take the driver's buffer instead of copying it.
+        if pos == 0 && self.staging.is_empty() && !self.write_failed && buf.len() <= STAGING_MAX {
+            let n = buf.len();
+            std::mem::swap(&mut self.staging, buf);
+            return Ok(n);
+        }
+        self.write(&buf[pos..])
     }
 
     fn write2(&mut self, a: &[u8], b: &[u8]) -> IoResult<usize> {

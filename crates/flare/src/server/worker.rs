@@ -734,18 +734,20 @@ impl<H: Handler> Worker<H> {
             let io = conn.uring_io()?;
             if recv {
                 io.on_recv(res);
-            } else {
-                io.on_send(res);
+                return Some((generation, want_write, true));
             }
-            Some((generation, want_write))
+            io.on_send(res);
+            Some((generation, want_write, io.needs_sync()))
         });
         match live {
-            Some((generation, _)) if recv => self.deliver_read(idx, generation, now),
-            Some((generation, true)) => {
+            Some((generation, _, _)) if recv => self.deliver_read(idx, generation, now),
+            Some((generation, true, _)) => {
                 self.with_conn(idx, Some(generation), now, |c, cx| c.on_writable(cx))
             }
-            // Queue the rest of the output, or a half-close waiting behind it.
-            Some(_) => self.after_step(idx, Step::Keep, now),
+            // Queue the rest of the output, or a half-close waiting behind it; a send
+            // that just finished with nothing behind it needs nothing.
+            Some((_, false, true)) => self.after_step(idx, Step::Keep, now),
+            Some((_, false, false)) => {}
             None => self.on_grave_completion(idx, tag_gen, recv, res),
         }
     }
