@@ -16,6 +16,9 @@ impl Interest {
     pub const READABLE: Interest = Interest(1);
     /// Writable readiness.
     pub const WRITABLE: Interest = Interest(2);
+    /// Neither: only errors and hang-ups are reported (a source whose peer stopped
+    /// sending and that has nothing to write).
+    pub const NONE: Interest = Interest(0);
 
     /// Whether readable readiness is asked for.
     pub const fn is_readable(self) -> bool {

@@ -30,10 +30,16 @@
 //! # Ok(()) }
 //! ```
 
+use std::alloc::Layout;
+use std::cell::Cell;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::ptr::NonNull;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
+use io_uring::types::BufRingEntry;
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 
 /// `IORING_RECVSEND_POLL_FIRST`.
@@ -48,6 +54,8 @@ pub struct Completion {
     pub result: i32,
     /// A multishot operation stays armed and will complete again.
     pub more: bool,
+    /// The provided buffer the kernel filled (receives with a buffer group).
+    pub buffer: Option<u16>,
 }
 
 impl Completion {
@@ -67,6 +75,9 @@ impl Completion {
 /// kernel allows, completions are posted only when that thread waits in
 /// [`Ring::submit_and_wait`] (`IORING_SETUP_DEFER_TASKRUN`).
 pub struct Ring {
+    /// Provided-buffer groups registered with this ring (unregistered on drop,
+    /// before their memory can go).
+    pools: Vec<Rc<BufPool>>,
     ring: IoUring,
     /// Queued, not yet submitted.
     queued: usize,
@@ -106,6 +117,7 @@ impl Ring {
             })
             .map_err(|e| io::Error::new(e.kind(), format!("io_uring_setup: {e}")))?;
         Ok(Ring {
+            pools: Vec::new(),
             ring,
             queued: 0,
             small_sends: 0,
@@ -187,6 +199,50 @@ impl Ring {
         self.push(e)
     }
 
+    /// Registers a ring of `count` provided buffers of `size` bytes each as buffer
+    /// group `group` (`IORING_REGISTER_PBUF_RING`, Linux 5.19+), all handed to the
+    /// kernel. `count` must be a power of two, at most 32768.
+    pub fn register_buffers(
+        &mut self,
+        group: u16,
+        count: u16,
+        size: u32,
+    ) -> io::Result<Rc<BufPool>> {
+        let pool = Rc::new(BufPool::new(group, count, size)?);
+        // SAFETY: the entries are page-aligned, `count` long and live as long as the
+        // pool, which this ring keeps until it unregisters the group (Drop).
+        unsafe {
+            self.ring.submitter().register_buf_ring_with_flags(
+                pool.entries.as_ptr() as u64,
+                count,
+                group,
+                0,
+            )?
+        };
+        for bid in 0..count {
+            // SAFETY: no buffer was handed out yet.
+            unsafe { pool.recycle(bid) };
+        }
+        self.pools.push(pool.clone());
+        Ok(pool)
+    }
+
+    /// Queues a multishot receive on `fd` into buffers of `group`: it completes once
+    /// per arrival of data with [`Completion::buffer`] set, until a completion comes
+    /// without [`Completion::more`] (end of stream, an error, `ENOBUFS` when the group
+    /// ran dry, or a cancel).
+    pub fn recv_multishot(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        group: u16,
+        user_data: u64,
+    ) -> io::Result<()> {
+        let e = opcode::RecvMulti::new(types::Fd(fd.as_raw_fd()), group)
+            .build()
+            .user_data(user_data);
+        self.push(e)
+    }
+
     /// Queues a wait for `fd` to become readable. `multishot` keeps it armed: it
     /// completes each time, until a completion comes without [`Completion::more`].
     pub fn poll_readable(
@@ -257,7 +313,163 @@ impl Ring {
             user_data: c.user_data(),
             result: c.result(),
             more: cqueue::more(c.flags()),
+            buffer: cqueue::buffer_select(c.flags()),
         }));
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        // After this the kernel picks no more buffers from the groups, so their
+        // memory may go whenever the last holder drops it.
+        for p in &self.pools {
+            let _ = self.ring.submitter().unregister_buf_ring(p.group);
+        }
+    }
+}
+
+/// Provided buffers shared by the kernel and a single thread: the kernel takes one
+/// per completed receive (the completion names it); the owner reads it and hands it
+/// back with [`BufPool::recycle`].
+pub struct BufPool {
+    entries: NonNull<BufRingEntry>,
+    entries_layout: Layout,
+    mem: NonNull<u8>,
+    mem_layout: Layout,
+    mask: u16,
+    size: u32,
+    group: u16,
+    /// Our copy of the ring's tail.
+    tail: Cell<u16>,
+    /// Buffers currently in the ring (ours to estimate; the kernel's head is private).
+    available: Cell<u32>,
+}
+
+impl std::fmt::Debug for BufPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BufPool")
+            .field("group", &self.group)
+            .field("size", &self.size)
+            .field("available", &self.available.get())
+            .finish()
+    }
+}
+
+impl BufPool {
+    fn new(group: u16, count: u16, size: u32) -> io::Result<BufPool> {
+        if !count.is_power_of_two() || count > 32768 || size == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "buffer count must be a power of two <= 32768, size > 0",
+            ));
+        }
+        let bad = |_| io::Error::new(io::ErrorKind::InvalidInput, "buffer ring too large");
+        let entries_layout = Layout::from_size_align(
+            usize::from(count) * std::mem::size_of::<BufRingEntry>(),
+            4096,
+        )
+        .map_err(bad)?;
+        let mem_layout =
+            Layout::from_size_align(usize::from(count) * size as usize, 64).map_err(bad)?;
+        // SAFETY: both layouts have a non-zero size (count >= 1, size >= 1).
+        let entries = unsafe { std::alloc::alloc_zeroed(entries_layout) };
+        let entries = NonNull::new(entries.cast::<BufRingEntry>())
+            .ok_or_else(|| io::Error::from(io::ErrorKind::OutOfMemory))?;
+        // SAFETY: as above.
+        let mem = unsafe { std::alloc::alloc(mem_layout) };
+        let Some(mem) = NonNull::new(mem) else {
+            // SAFETY: allocated just above with this layout.
+            unsafe { std::alloc::dealloc(entries.as_ptr().cast(), entries_layout) };
+            return Err(io::ErrorKind::OutOfMemory.into());
+        };
+        Ok(BufPool {
+            entries,
+            entries_layout,
+            mem,
+            mem_layout,
+            mask: count - 1,
+            size,
+            group,
+            tail: Cell::new(0),
+            available: Cell::new(0),
+        })
+    }
+
+    /// The group id to receive into.
+    pub fn group(&self) -> u16 {
+        self.group
+    }
+
+    /// The size of each buffer.
+    pub fn buffer_size(&self) -> usize {
+        self.size as usize
+    }
+
+    /// Buffers the kernel may still fill (an estimate kept by [`BufPool::taken`] and
+    /// [`BufPool::recycle`]).
+    pub fn available(&self) -> u32 {
+        self.available.get()
+    }
+
+    /// Notes that a completion handed buffer `_bid` to us.
+    pub fn taken(&self, _bid: u16) {
+        self.available.set(self.available.get().saturating_sub(1));
+    }
+
+    /// The first `len` bytes of buffer `bid`.
+    ///
+    /// # Safety
+    /// A completion handed `bid` to the caller and it was not recycled since; the
+    /// slice must be dropped before `bid` is recycled.
+    pub unsafe fn get(&self, bid: u16, len: usize) -> &[u8] {
+        let len = len.min(self.size as usize);
+        let bid = bid & self.mask;
+        // SAFETY: `bid` is within the pool (masked) and the caller owns the buffer.
+        unsafe {
+            std::slice::from_raw_parts(
+                self.mem.as_ptr().add(usize::from(bid) * self.size as usize),
+                len,
+            )
+        }
+    }
+
+    /// Hands buffer `bid` back to the kernel.
+    ///
+    /// # Safety
+    /// The caller owns `bid` (a completion handed it over, or the pool is being
+    /// filled), holds no slice of it, and recycles it only once.
+    pub unsafe fn recycle(&self, bid: u16) {
+        let bid = bid & self.mask;
+        let tail = self.tail.get();
+        // SAFETY: the index is masked into the ring; the slot at `tail` is free (the
+        // kernel consumes entries before the tail only), and we are the only writer.
+        let entry = unsafe { &mut *self.entries.as_ptr().add(usize::from(tail & self.mask)) };
+        // SAFETY: `bid` is within the pool.
+        let addr = unsafe { self.mem.as_ptr().add(usize::from(bid) * self.size as usize) };
+        entry.set_addr(addr as u64);
+        entry.set_len(self.size);
+        entry.set_bid(bid);
+        let next = tail.wrapping_add(1);
+        self.tail.set(next);
+        // SAFETY: the tail field lives in the first entry, inside our allocation, and
+        // is only ever accessed atomically by the kernel; the release store publishes
+        // the entry written above.
+        unsafe {
+            let t = BufRingEntry::tail(self.entries.as_ptr()) as *const AtomicU16;
+            (*t).store(next, Ordering::Release);
+        }
+        self.available.set(self.available.get() + 1);
+    }
+}
+
+impl Drop for BufPool {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with these layouts; the ring that registered the
+        // pool unregistered it before letting go of its reference (Ring's Drop).
+        unsafe {
+            std::alloc::dealloc(self.entries.as_ptr().cast(), self.entries_layout);
+            std::alloc::dealloc(self.mem.as_ptr(), self.mem_layout);
+        }
     }
 }
 

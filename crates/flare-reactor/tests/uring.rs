@@ -45,7 +45,8 @@ fn receive_and_send_round_trip() {
         Completion {
             user_data: 1,
             result: 4,
-            more: false
+            more: false,
+            buffer: None
         }
     );
     assert_eq!(&rbuf[..4], b"ping");
@@ -184,4 +185,60 @@ fn a_non_blocking_socket_waits_instead_of_failing_with_eagain() {
     client.write_all(b"late").unwrap();
     let done = wait_for(&mut ring, 1);
     assert_eq!(done[0].result, 4);
+}
+
+#[test]
+fn multishot_receive_fills_provided_buffers_until_the_group_runs_dry() {
+    let (server, mut client) = pair();
+    let mut ring = Ring::new(8).unwrap();
+    // 4 buffers of 8 bytes.
+    let pool = ring.register_buffers(3, 4, 8).unwrap();
+    assert_eq!(pool.available(), 4);
+    ring.recv_multishot(server.as_fd(), pool.group(), 9)
+        .unwrap();
+    let mut got = Vec::new();
+    for msg in [&b"abc"[..], b"0123456789"] {
+        client.write_all(msg).unwrap();
+        let mut n = 0;
+        while n < msg.len() {
+            for c in wait_for(&mut ring, 1) {
+                assert_eq!(c.user_data, 9);
+                assert!(c.more, "still armed: {c:?}");
+                let bid = c.buffer.expect("a provided buffer");
+                pool.taken(bid);
+                // SAFETY: the completion handed `bid` over; recycled after the copy.
+                got.extend_from_slice(unsafe { pool.get(bid, c.result as usize) });
+                unsafe { pool.recycle(bid) };
+                n += c.result as usize;
+            }
+        }
+    }
+    assert_eq!(got, b"abc0123456789");
+    // Hold every buffer: the next arrival finds none and ends the receive.
+    let mut held = Vec::new();
+    let mut ended = None;
+    for i in 0..6 {
+        client.write_all(&[b'a' + i; 8]).unwrap();
+        for c in wait_for(&mut ring, 1) {
+            match c.buffer {
+                Some(bid) => {
+                    pool.taken(bid);
+                    held.push(bid);
+                }
+                None => ended = Some(c),
+            }
+        }
+        if ended.is_some() {
+            break;
+        }
+    }
+    let ended = ended.expect("the group ran dry");
+    assert!(!ended.more);
+    assert_eq!(ended.result, -105, "ENOBUFS");
+    assert_eq!(held.len(), 4);
+    for bid in held {
+        // SAFETY: handed over by the completions above, no slice held.
+        unsafe { pool.recycle(bid) };
+    }
+    assert_eq!(pool.available(), 4);
 }

@@ -327,6 +327,11 @@ impl<T: Transport> Conn<T> {
             && self.wpos == self.wbuf.len()
     }
 
+    /// The peer ended its side: no more input will come.
+    pub(crate) fn read_closed(&self) -> bool {
+        self.peer_closed
+    }
+
     /// Cancels the request in progress (peer gone, drain deadline).
     pub(crate) fn cancel(&self) {
         self.req.cancel_token().cancel();
@@ -342,7 +347,10 @@ impl<T: Transport> Conn<T> {
     /// Readable: read once, then process and write.
     pub(crate) fn on_readable<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
         if self.peer_closed {
-            return Step::Close;
+            // Nothing more will arrive, but requests already buffered are still
+            // answered (a client that half-closed after pipelining): `drive` closes
+            // once they are.
+            return self.drive(cx);
         }
         // Make room.
         if self.rstart == self.rend {

@@ -84,6 +84,17 @@ impl Connection {
     pub(crate) fn take_uring_remains(&mut self) -> Option<Remains> {
         self.uring_io().map(UringIo::take_remains)
     }
+    /// The peer stopped sending (HTTP/1.1 answering what it buffered); the poller
+    /// should stop reporting its end-of-stream.
+    pub(crate) fn read_closed(&self) -> bool {
+        match self {
+            Connection::H1(c) => c.read_closed(),
+            Connection::H1Tls(c) => c.read_closed(),
+            #[cfg(target_os = "linux")]
+            Connection::H1U(c) => c.read_closed(),
+            _ => false,
+        }
+    }
     pub(crate) fn want_write(&self) -> bool {
         each!(self, c => c.want_write)
     }

@@ -7,24 +7,33 @@
 //! worker when it syncs the connection after a driver step. All receives and sends
 //! of one loop turn reach the kernel in one `io_uring_enter`.
 //!
+//! Receives are multishot into the worker's provided-buffer pool: one receive stays
+//! armed per connection (no poll to re-arm per request), each arrival fills a pool
+//! buffer that the connection reads from and hands back. A connection holding
+//! [`RQ_MAX`] unread buffers has its receive cancelled until it catches up
+//! (back-pressure); one that found the pool empty (`ENOBUFS`) waits until buffers
+//! are back.
+//!
 //! Rules that keep the kernel's buffers safe:
-//! - `rbuf` is never resized and never read while a receive is in flight;
+//! - a pool buffer is read only after its completion and handed back once;
 //! - `out` is never touched while a send is in flight; new output goes to `staging`
 //!   and the two are swapped only when no send is in flight;
 //! - a connection closed with operations in flight keeps its buffers (and its socket)
 //!   in the worker's graveyard until their completions arrive.
 
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::AsFd;
+use std::rc::Rc;
 
 use flare_net::{Error, TcpStream};
-use flare_reactor::uring::Ring;
+use flare_reactor::uring::{BufPool, Ring};
 use flare_web::FileBody;
 
 use super::transport::{IoResult, Transport};
 
-/// Bytes one receive may bring.
-const RBUF: usize = 16 * 1024;
+/// Unread pool buffers a connection may hold before its receive is cancelled.
+pub(crate) const RQ_MAX: usize = 8;
 /// Output staged beyond what is in flight before writes report `WouldBlock` (the
 /// analogue of a full socket send buffer: the driver then waits for writability).
 const STAGING_MAX: usize = 256 * 1024;
@@ -37,6 +46,7 @@ pub(crate) const OP_SEND: u64 = 2;
 pub(crate) const OP_CANCEL: u64 = 3;
 
 const ECANCELED: i32 = 125;
+const ENOBUFS: i32 = 105;
 const EAGAIN: i32 = 11;
 const EINTR: i32 = 4;
 
@@ -71,20 +81,40 @@ enum ReadState {
 
 /// Buffers of a closed connection, pooled for the next one.
 pub(crate) struct IoBuffers {
-    rbuf: Vec<u8>,
+    rq: VecDeque<(u16, u32)>,
     out: Vec<u8>,
     staging: Vec<u8>,
+}
+
+/// What a receive completion changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RecvEvent {
+    /// Bytes arrived, or the stream ended or failed: the driver has news.
+    News,
+    /// The receive ended without news (cancelled for back-pressure, or ended
+    /// early): the worker re-arms it when due.
+    Rearm,
+    /// The pool ran dry: re-arm once buffers are back.
+    Starved,
 }
 
 /// A TCP connection driven through the ring. See the module docs.
 pub(crate) struct UringIo {
     /// `None` only after [`UringIo::take_remains`].
     sock: Option<TcpStream>,
-    rbuf: Vec<u8>,
-    rpos: usize,
-    rlen: usize,
+    pool: Rc<BufPool>,
+    /// Received pool buffers not read yet, `(buffer id, length)`; the front one is
+    /// read from `roff`.
+    rq: VecDeque<(u16, u32)>,
+    roff: usize,
+    buffered: usize,
     rstate: ReadState,
-    recv_inflight: bool,
+    /// A multishot receive is armed.
+    recv_armed: bool,
+    /// Its cancel (back-pressure) is queued.
+    recv_cancelling: bool,
+    /// It ended on an empty pool.
+    pub(crate) starved: bool,
     out: Vec<u8>,
     opos: usize,
     send_inflight: bool,
@@ -99,26 +129,22 @@ pub(crate) struct UringIo {
 }
 
 impl UringIo {
-    pub(crate) fn new(sock: TcpStream, bufs: Option<IoBuffers>) -> UringIo {
-        let IoBuffers {
-            mut rbuf,
-            out,
-            staging,
-        } = bufs.unwrap_or_else(|| IoBuffers {
-            rbuf: Vec::new(),
+    pub(crate) fn new(sock: TcpStream, pool: Rc<BufPool>, bufs: Option<IoBuffers>) -> UringIo {
+        let IoBuffers { rq, out, staging } = bufs.unwrap_or_else(|| IoBuffers {
+            rq: VecDeque::with_capacity(RQ_MAX + 2),
             out: Vec::new(),
             staging: Vec::new(),
         });
-        if rbuf.len() != RBUF {
-            rbuf.resize(RBUF, 0);
-        }
         UringIo {
             sock: Some(sock),
-            rbuf,
-            rpos: 0,
-            rlen: 0,
+            pool,
+            rq,
+            roff: 0,
+            buffered: 0,
             rstate: ReadState::Open,
-            recv_inflight: false,
+            recv_armed: false,
+            recv_cancelling: false,
+            starved: false,
             out,
             opos: 0,
             send_inflight: false,
@@ -134,7 +160,7 @@ impl UringIo {
     /// Received bytes not yet read by the driver.
     #[inline]
     pub(crate) fn buffered(&self) -> usize {
-        self.rlen - self.rpos
+        self.buffered
     }
 
     /// Whether the worker must look at the connection after a send completed: more
@@ -156,24 +182,26 @@ impl UringIo {
     /// read, a send when output is staged; performs a half-close asked for once the
     /// output before it is out.
     pub(crate) fn sync(&mut self, ring: &mut Ring, idx: usize, generation: u32) -> io::Result<()> {
-        if !self.recv_inflight && self.rstate == ReadState::Open && self.rpos == self.rlen {
-            let Some(sock) = self.sock.as_ref() else {
-                return Ok(());
-            };
-            self.rpos = 0;
-            self.rlen = 0;
-            // SAFETY: `rbuf` is neither resized nor read until this receive
-            // completes (`recv_inflight`); a connection closed before that keeps the
-            // buffer alive in the worker's graveyard until the completion arrives.
-            unsafe {
-                ring.recv(
-                    sock.as_fd(),
-                    self.rbuf.as_mut_ptr(),
-                    self.rbuf.len(),
+        if let Some(sock) = self.sock.as_ref() {
+            if !self.recv_armed {
+                // Armed again once the driver caught up, unless the stream is over or
+                // the pool is dry.
+                if self.rstate == ReadState::Open && !self.starved && self.rq.is_empty() {
+                    ring.recv_multishot(
+                        sock.as_fd(),
+                        self.pool.group(),
+                        tag(idx, generation, OP_RECV),
+                    )?;
+                    self.recv_armed = true;
+                }
+            } else if !self.recv_cancelling && self.rq.len() >= RQ_MAX {
+                // The driver is not reading: stop filling pool buffers for it.
+                ring.cancel(
                     tag(idx, generation, OP_RECV),
-                )?
-            };
-            self.recv_inflight = true;
+                    tag(idx, generation, OP_CANCEL),
+                )?;
+                self.recv_cancelling = true;
+            }
         }
         self.start_send(ring, idx, generation)?;
         if self.shutdown_wanted && !self.shutdown_done && !self.sending() {
@@ -216,18 +244,54 @@ impl UringIo {
         Ok(())
     }
 
-    /// A receive completed with `res`.
-    pub(crate) fn on_recv(&mut self, res: i32) {
-        self.recv_inflight = false;
-        match res {
-            n if n > 0 => {
-                self.rpos = 0;
-                self.rlen = n as usize;
+    /// A receive completed with `res`, filling `buffer`; `more`: still armed.
+    pub(crate) fn on_recv(&mut self, res: i32, buffer: Option<u16>, more: bool) -> RecvEvent {
+        let mut news = false;
+        if let Some(bid) = buffer {
+            self.pool.taken(bid);
+            if res > 0 && self.rstate == ReadState::Open {
+                self.rq.push_back((bid, res as u32));
+                self.buffered += res as usize;
+                news = true;
+            } else {
+                // SAFETY: the completion handed `bid` over and nothing read it.
+                unsafe { self.pool.recycle(bid) };
             }
-            0 => self.rstate = ReadState::Eof,
-            // Not a failure of the connection: the next sync queues a new receive.
+        }
+        if more {
+            return if news {
+                RecvEvent::News
+            } else {
+                RecvEvent::Rearm
+            };
+        }
+        self.recv_armed = false;
+        let cancelled = std::mem::take(&mut self.recv_cancelling);
+        match res {
+            n if n > 0 => {}
+            0 => {
+                self.rstate = ReadState::Eof;
+                news = true;
+            }
+            e if e == -ENOBUFS => {
+                self.starved = true;
+                return if news {
+                    RecvEvent::News
+                } else {
+                    RecvEvent::Starved
+                };
+            }
+            e if e == -ECANCELED && cancelled => {}
             e if e == -EAGAIN || e == -EINTR => {}
-            e => self.rstate = ReadState::Failed(-e),
+            e => {
+                self.rstate = ReadState::Failed(-e);
+                news = true;
+            }
+        }
+        if news {
+            RecvEvent::News
+        } else {
+            RecvEvent::Rearm
         }
     }
 
@@ -255,15 +319,22 @@ impl UringIo {
     /// Moves the socket and buffers out (the connection is closing). The socket
     /// stays open in the result until its operations complete.
     pub(crate) fn take_remains(&mut self) -> Remains {
+        // Unread input is dropped with the connection.
+        while let Some((bid, _)) = self.rq.pop_front() {
+            // SAFETY: a completion handed `bid` over; no slice of it is held.
+            unsafe { self.pool.recycle(bid) };
+        }
+        self.buffered = 0;
         Remains {
             sock: self.sock.take(),
+            pool: self.pool.clone(),
             bufs: IoBuffers {
-                rbuf: std::mem::take(&mut self.rbuf),
+                rq: std::mem::take(&mut self.rq),
                 out: std::mem::take(&mut self.out),
                 staging: std::mem::take(&mut self.staging),
             },
             opos: self.opos,
-            recv_inflight: self.recv_inflight,
+            recv_inflight: self.recv_armed,
             send_inflight: self.send_inflight,
             write_failed: self.write_failed,
             shutdown_wanted: self.shutdown_wanted,
@@ -276,6 +347,7 @@ impl UringIo {
 /// of them and while its last output is going out.
 pub(crate) struct Remains {
     sock: Option<TcpStream>,
+    pool: Rc<BufPool>,
     bufs: IoBuffers,
     opos: usize,
     pub(crate) recv_inflight: bool,
@@ -313,8 +385,16 @@ impl Remains {
         !self.recv_inflight && !self.output_left()
     }
 
-    pub(crate) fn on_recv(&mut self) {
-        self.recv_inflight = false;
+    /// A receive completed: its buffer goes straight back to the pool.
+    pub(crate) fn on_recv(&mut self, buffer: Option<u16>, more: bool) {
+        if let Some(bid) = buffer {
+            self.pool.taken(bid);
+            // SAFETY: the completion handed `bid` over; the connection is gone.
+            unsafe { self.pool.recycle(bid) };
+        }
+        if !more {
+            self.recv_inflight = false;
+        }
     }
 
     /// A send completed; queues the rest of the output. Returns whether settled.
@@ -382,10 +462,10 @@ impl Remains {
     pub(crate) fn into_buffers(self) -> Option<IoBuffers> {
         drop(self.sock);
         let mut b = self.bufs;
-        if b.rbuf.len() != RBUF || b.out.capacity() > POOL_KEEP || b.staging.capacity() > POOL_KEEP
-        {
+        if b.out.capacity() > POOL_KEEP || b.staging.capacity() > POOL_KEEP {
             return None;
         }
+        b.rq.clear();
         b.out.clear();
         b.staging.clear();
         Some(b)
@@ -403,11 +483,28 @@ impl Transport for UringIo {
 
     #[inline]
     fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
-        let avail = self.rlen - self.rpos;
-        if avail > 0 && !self.recv_inflight {
-            let n = avail.min(buf.len());
-            buf[..n].copy_from_slice(&self.rbuf[self.rpos..self.rpos + n]);
-            self.rpos += n;
+        let mut n = 0;
+        while n < buf.len() {
+            let Some(&(bid, len)) = self.rq.front() else {
+                break;
+            };
+            let len = len as usize;
+            let take = (len - self.roff).min(buf.len() - n);
+            // SAFETY: a completion handed `bid` over and it is recycled only below,
+            // after this slice's last use.
+            let src = unsafe { self.pool.get(bid, len) };
+            buf[n..n + take].copy_from_slice(&src[self.roff..self.roff + take]);
+            n += take;
+            self.roff += take;
+            if self.roff == len {
+                self.rq.pop_front();
+                self.roff = 0;
+                // SAFETY: fully read; no slice of it is held any more.
+                unsafe { self.pool.recycle(bid) };
+            }
+        }
+        if n > 0 {
+            self.buffered -= n;
             self.consumed += n;
             return Ok(n);
         }

@@ -15,7 +15,7 @@ use super::conn::{Buffers, Conn, Ctx, Deadline, Step};
 use super::connection::Connection;
 use super::tls::{Handshake, TlsIo};
 #[cfg(target_os = "linux")]
-use super::uring::{self as ur, IoBuffers, Remains, UringIo};
+use super::uring::{self as ur, IoBuffers, RecvEvent, Remains, UringIo};
 use super::Shared;
 
 pub(crate) use super::conn::Service;
@@ -31,11 +31,19 @@ const EPOLL_TAG: u64 = u64::MAX;
 /// Submission queue entries of a worker's ring.
 #[cfg(target_os = "linux")]
 const RING_ENTRIES: u32 = 4096;
+/// The provided buffers every ring connection of a worker receives into.
+#[cfg(target_os = "linux")]
+const POOL_BUFFERS: u16 = 512;
+#[cfg(target_os = "linux")]
+const POOL_BUFFER_SIZE: u32 = 8 * 1024;
 
 /// A worker's io_uring state (when [`ServerConfig::io_uring`] is on).
 #[cfg(target_os = "linux")]
 struct Uring {
     ring: flare_reactor::uring::Ring,
+    pool: std::rc::Rc<flare_reactor::uring::BufPool>,
+    /// Connections whose receive ended on an empty pool.
+    starved: Vec<(usize, u32)>,
     cq: Vec<flare_reactor::uring::Completion>,
     /// Closed connections whose buffers the kernel still holds, or whose last
     /// output is still going out.
@@ -68,6 +76,8 @@ struct Slot {
     generation: u32,
     /// The wheel timer armed for this connection and when it fires.
     timer: Option<(Instant, TimerId)>,
+    /// Readability is no longer watched (the peer stopped sending).
+    read_off: bool,
 }
 
 pub(crate) struct Worker<H> {
@@ -128,8 +138,13 @@ impl<H: Handler> Worker<H> {
         let uring = if cfg.io_uring {
             let mut ring = flare_reactor::uring::Ring::new(RING_ENTRIES)?;
             ring.poll_readable(std::os::fd::AsFd::as_fd(poller.backend()), false, EPOLL_TAG)?;
+            let pool = ring
+                .register_buffers(0, POOL_BUFFERS, POOL_BUFFER_SIZE)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("io_uring buffer ring: {e}")))?;
             Some(Uring {
                 ring,
+                pool,
+                starved: Vec::new(),
                 cq: Vec::with_capacity(1024),
                 graveyard: Vec::new(),
                 ready: Vec::new(),
@@ -320,14 +335,22 @@ impl<H: Handler> Worker<H> {
             self.sync_timer(idx, now);
             return;
         }
-        // Interest: readable always; writable only while the socket is full.
+        // Interest: readable until the peer stops sending (its end-of-stream would
+        // be reported again and again); writable only while the socket is full.
         let want = conn.want_write();
-        if want != conn.write_registered() {
-            let interest = if want {
-                Interest::READABLE | Interest::WRITABLE
+        let read_off = conn.read_closed();
+        if want != conn.write_registered() || read_off != slot.read_off {
+            let read = if read_off {
+                Interest::NONE
             } else {
                 Interest::READABLE
             };
+            let interest = if want {
+                read | Interest::WRITABLE
+            } else {
+                read
+            };
+            slot.read_off = read_off;
             if self
                 .poller
                 .reregister(conn.socket(), Token(idx), interest, Mode::Level)
@@ -415,7 +438,7 @@ impl<H: Handler> Worker<H> {
                             #[cfg(target_os = "linux")]
                             let conn = match self.uring.as_mut() {
                                 Some(u) => {
-                                    let io = UringIo::new(stream, u.io_pool.pop());
+                                    let io = UringIo::new(stream, u.pool.clone(), u.io_pool.pop());
                                     Connection::H1U(Conn::new(io, peer, bufs, &self.cfg))
                                 }
                                 None => Connection::H1(Conn::new(stream, peer, bufs, &self.cfg)),
@@ -447,6 +470,7 @@ impl<H: Handler> Worker<H> {
                                 conn: None,
                                 generation: 0,
                                 timer: None,
+                                read_off: false,
                             });
                             self.slots.len() - 1
                         }
@@ -462,6 +486,7 @@ impl<H: Handler> Worker<H> {
                     }
                     let slot = &mut self.slots[idx];
                     slot.conn = Some(conn);
+                    slot.read_off = false;
                     self.live += 1;
                     if let Some(c) = slot.conn.as_mut() {
                         c.set_deadline(Some(deadline));
@@ -681,9 +706,7 @@ impl<H: Handler> Worker<H> {
             }
             let (idx, generation, op) = ur::untag(c.user_data);
             match op {
-                ur::OP_RECV | ur::OP_SEND => {
-                    self.on_completion(idx, generation, op == ur::OP_RECV, c.result, now)
-                }
+                ur::OP_RECV | ur::OP_SEND => self.on_completion(idx, generation, op, c, now),
                 _ => {} // a cancel's own completion
             }
         }
@@ -719,11 +742,46 @@ impl<H: Handler> Worker<H> {
                 }
             }
         }
+        // Receives that found the pool dry are armed again once a good share of it
+        // is back.
+        if let Some(u) = self.uring.as_mut() {
+            if !u.starved.is_empty() && u.pool.available() >= u32::from(POOL_BUFFERS / 4) {
+                let starved = std::mem::take(&mut u.starved);
+                for (idx, generation) in starved {
+                    let Some(io) = self
+                        .slots
+                        .get_mut(idx)
+                        .filter(|s| s.generation == generation)
+                        .and_then(|s| s.conn.as_mut())
+                        .and_then(Connection::uring_io)
+                    else {
+                        continue;
+                    };
+                    io.starved = false;
+                    self.after_step(idx, Step::Keep, now);
+                }
+            }
+        }
         self.check_graves(now);
     }
 
-    /// A receive (`recv`) or send of connection `idx` completed.
-    fn on_completion(&mut self, idx: usize, tag_gen: u32, recv: bool, res: i32, now: Instant) {
+    /// A receive or send of connection `idx` completed.
+    fn on_completion(
+        &mut self,
+        idx: usize,
+        tag_gen: u32,
+        op: u64,
+        c: flare_reactor::uring::Completion,
+        now: Instant,
+    ) {
+        enum Next {
+            Read,
+            Writable,
+            Sync,
+            Starved,
+            Nothing,
+        }
+        let recv = op == ur::OP_RECV;
         let live = self.slots.get_mut(idx).and_then(|slot| {
             if ur::tag_generation(slot.generation) != tag_gen {
                 return None;
@@ -732,23 +790,38 @@ impl<H: Handler> Worker<H> {
             let conn = slot.conn.as_mut()?;
             let want_write = conn.want_write();
             let io = conn.uring_io()?;
-            if recv {
-                io.on_recv(res);
-                return Some((generation, want_write, true));
-            }
-            io.on_send(res);
-            Some((generation, want_write, io.needs_sync()))
+            let next = if recv {
+                match io.on_recv(c.result, c.buffer, c.more) {
+                    RecvEvent::News => Next::Read,
+                    RecvEvent::Rearm => Next::Sync,
+                    RecvEvent::Starved => Next::Starved,
+                }
+            } else {
+                io.on_send(c.result);
+                if want_write {
+                    Next::Writable
+                } else if io.needs_sync() {
+                    // More output, or a half-close waiting behind it.
+                    Next::Sync
+                } else {
+                    Next::Nothing
+                }
+            };
+            Some((generation, next))
         });
         match live {
-            Some((generation, _, _)) if recv => self.deliver_read(idx, generation, now),
-            Some((generation, true, _)) => {
+            Some((generation, Next::Read)) => self.deliver_read(idx, generation, now),
+            Some((generation, Next::Writable)) => {
                 self.with_conn(idx, Some(generation), now, |c, cx| c.on_writable(cx))
             }
-            // Queue the rest of the output, or a half-close waiting behind it; a send
-            // that just finished with nothing behind it needs nothing.
-            Some((_, false, true)) => self.after_step(idx, Step::Keep, now),
-            Some((_, false, false)) => {}
-            None => self.on_grave_completion(idx, tag_gen, recv, res),
+            Some((_, Next::Sync)) => self.after_step(idx, Step::Keep, now),
+            Some((generation, Next::Starved)) => {
+                if let Some(u) = self.uring.as_mut() {
+                    u.starved.push((idx, generation));
+                }
+            }
+            Some((_, Next::Nothing)) => {}
+            None => self.on_grave_completion(idx, tag_gen, recv, &c),
         }
     }
 
@@ -796,7 +869,13 @@ impl<H: Handler> Worker<H> {
         });
     }
 
-    fn on_grave_completion(&mut self, idx: usize, g: u32, recv: bool, res: i32) {
+    fn on_grave_completion(
+        &mut self,
+        idx: usize,
+        g: u32,
+        recv: bool,
+        c: &flare_reactor::uring::Completion,
+    ) {
         let Some(u) = self.uring.as_mut() else {
             return;
         };
@@ -805,14 +884,20 @@ impl<H: Handler> Worker<H> {
             .iter()
             .position(|gr| gr.idx == idx && gr.generation == g)
         else {
+            // Not ours any more; a buffer it carries still goes back.
+            if let Some(bid) = c.buffer {
+                u.pool.taken(bid);
+                // SAFETY: the completion handed `bid` over; nobody reads it.
+                unsafe { u.pool.recycle(bid) };
+            }
             return;
         };
         let gr = &mut u.graveyard[pos];
         let settled = if recv {
-            gr.rem.on_recv();
+            gr.rem.on_recv(c.buffer, c.more);
             gr.rem.settled()
         } else {
-            gr.rem.on_send(res, &mut u.ring, idx, g)
+            gr.rem.on_send(c.result, &mut u.ring, idx, g)
         };
         if settled {
             let gr = u.graveyard.swap_remove(pos);
@@ -873,7 +958,7 @@ impl<H: Handler> Worker<H> {
             for c in cq.drain(..) {
                 let (idx, g, op) = ur::untag(c.user_data);
                 if c.user_data != EPOLL_TAG && (op == ur::OP_RECV || op == ur::OP_SEND) {
-                    self.on_grave_completion(idx, g, op == ur::OP_RECV, c.result);
+                    self.on_grave_completion(idx, g, op == ur::OP_RECV, &c);
                 }
             }
         }
