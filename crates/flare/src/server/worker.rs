@@ -224,6 +224,9 @@ impl<H: Handler> Worker<H> {
                 Some(timeout.map_or(Duration::from_secs(1), |t| t.min(Duration::from_secs(1))));
             if let Err(e) = self.wait(timeout) {
                 log::error!("poll failed: {e}");
+                // Close properly even here: ring connections must get their buffers
+                // back from the kernel before they are freed.
+                self.close_all();
                 return;
             }
             now = Instant::now();
