@@ -3,44 +3,20 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-fn example_server() -> std::path::PathBuf {
-    // cargo test builds the examples next to the test binaries' deps/ folder.
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
-    let p = dir.join("examples").join("server");
-    assert!(
-        p.exists(),
-        "example server not built at {} (cargo test builds it)",
-        p.display()
-    );
-    p
-}
-
 #[test]
 fn sigterm_drains_200_in_flight_slow_requests() {
-    let mut child = Command::new(example_server())
-        .args(["--addr", "127.0.0.1:0", "--workers", "2"])
-        .args(common::test_backend_args())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
+    let (mut child, addr) = common::spawn_listening(
+        Command::new(common::example_bin("server"))
+            .args(["--addr", "127.0.0.1:0", "--workers", "2"])
+            .args(common::test_backend_args())
+            .stderr(Stdio::inherit()),
+    );
 
     const N: usize = 200;
     let barrier = Arc::new(Barrier::new(N + 1));

@@ -9,25 +9,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 use common::python;
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/h2_adversarial.py");
-
-fn example_server() -> std::path::PathBuf {
-    // cargo test builds the examples next to the test binaries' deps/ folder.
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
-    let p = dir.join("examples").join("server");
-    assert!(
-        p.exists(),
-        "example server not built at {} (cargo test builds it)",
-        p.display()
-    );
-    p
-}
 
 /// The example server with one worker; killed on drop.
 struct Child1 {
@@ -37,23 +23,17 @@ struct Child1 {
 
 impl Child1 {
     fn start() -> Child1 {
-        let mut child = Command::new(example_server())
-            .args(["--addr", "127.0.0.1:0", "--workers", "1"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .split("http://")
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-            .and_then(|a| a.rsplit(':').next())
-            .and_then(|p| p.trim_end_matches('/').parse().ok())
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        let (child, addr) = common::spawn_listening(
+            Command::new(common::example_bin("server"))
+                .args(["--addr", "127.0.0.1:0", "--workers", "1"])
+                .args(common::test_backend_args())
+                .stderr(Stdio::null()),
+        );
+        let port = addr
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {addr:?}"));
         Child1 { child, port }
     }
 }

@@ -8,10 +8,9 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use flare::prelude::*;
@@ -20,22 +19,6 @@ use flare::ServerConfig;
 use common::{require, run_ok};
 
 const REQUESTS: u64 = 1000;
-
-fn example_server() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .unwrap()
-        .join("examples")
-        .join("server");
-    assert!(
-        bin.exists(),
-        "example server not built at {} (`cargo test -p flare` builds examples)",
-        bin.display()
-    );
-    bin
-}
 
 /// Runs the example under `strace -f -c`, sends REQUESTS requests with curl on one
 /// connection, stops the server, returns the syscall counts.
@@ -47,25 +30,15 @@ fn syscalls(extra: &[&str]) -> HashMap<String, u64> {
         std::process::id(),
         extra.len()
     ));
-    let mut child = Command::new(strace)
-        .args(["-f", "-c", "-o"])
-        .arg(&out)
-        .arg(example_server())
-        .args(["--addr", "127.0.0.1:0", "--workers", "1"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    // "flare listening on http://127.0.0.1:PORT with 1 workers ..."
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
+    let (mut child, addr) = common::spawn_listening(
+        Command::new(strace)
+            .args(["-f", "-c", "-o"])
+            .arg(&out)
+            .arg(common::example_bin("server"))
+            .args(["--addr", "127.0.0.1:0", "--workers", "1"])
+            .args(extra),
+    );
+    let url = format!("http://{addr}");
     let body = run_ok(Command::new(curl).args([
         "-s",
         "--fail",

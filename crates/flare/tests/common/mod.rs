@@ -80,6 +80,39 @@ pub fn test_backend_args() -> &'static [&'static str] {
     }
 }
 
+/// An example cargo built next to the test binaries (`cargo test -p flare` builds
+/// the examples; `--test NAME` alone does not).
+pub fn example_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
+    let p = dir.join("examples").join(name);
+    assert!(
+        p.exists(),
+        "example {name} not built at {} (`cargo test -p flare` builds it)",
+        p.display()
+    );
+    p
+}
+
+/// Spawns `cmd` (a server that prints `... http://HOST:PORT ...` as its first line)
+/// with stdout piped; returns the child and `HOST:PORT`.
+pub fn spawn_listening(cmd: &mut Command) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = cmd.stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .trim_end_matches('/')
+        .to_string();
+    (child, addr)
+}
+
 /// Fails the test (never skips it) when an external peer is missing.
 pub fn require(cmd: &str) -> PathBuf {
     let out = Command::new("sh")
