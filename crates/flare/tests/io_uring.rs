@@ -113,11 +113,14 @@ fn big(req: &Request) -> Response {
 }
 
 fn uring_server() -> common::TestServer {
-    // start_with applies FLARE_TEST_IO_URING; force it on after.
+    uring_server_with(ServerConfig::default())
+}
+
+fn uring_server_with(cfg: ServerConfig) -> common::TestServer {
     let server = HttpServer::bind("127.0.0.1:0")
         .unwrap()
         .workers(1)
-        .config(ServerConfig::default().io_uring(true));
+        .config(cfg.io_uring(true));
     let handle = server.start(big).unwrap();
     common::TestServer::from_handle(handle)
 }
@@ -191,20 +194,16 @@ fn a_pipelined_burst_larger_than_every_buffer_is_answered_in_order() {
         .all(|(status, body)| *status == 200 && body == b"ok"));
 }
 
-#[test]
-fn floods_on_many_connections_outrun_the_buffer_pool_and_are_all_answered() {
-    // 100 clients pipeline 2,000 requests each (~70 KiB) and read nothing for a
-    // while: the worker's 4 MiB receive pool runs dry, receives are cancelled for
-    // back-pressure and re-armed; every request is still answered, in order.
-    let server = uring_server();
-    const CONNS: usize = 100;
+/// `conns` clients pipeline 2,000 requests each (~70 KiB) and read nothing for a
+/// while; every request is still answered, in order.
+fn floods(server: &common::TestServer, conns: usize) {
     const N: usize = 2000;
     let mut burst = Vec::new();
     for i in 0..N {
         burst.extend_from_slice(format!("GET /n{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
     }
     let burst = std::sync::Arc::new(burst);
-    let clients: Vec<_> = (0..CONNS)
+    let clients: Vec<_> = (0..conns)
         .map(|_| {
             let addr = server.addr;
             let burst = burst.clone();
@@ -225,7 +224,36 @@ fn floods_on_many_connections_outrun_the_buffer_pool_and_are_all_answered() {
     for c in clients {
         assert!(c.join().unwrap());
     }
+}
+
+#[test]
+fn floods_on_many_connections_outrun_the_buffer_pool_and_are_all_answered() {
+    // 100 floods run the default 4 MiB pool dry: receives wait for buffers to come
+    // back and are re-armed.
+    let server = uring_server();
+    floods(&server, 100);
     server.stop();
+    // The pool's size is a setting: 16 buffers of 1 KiB for 20 floods.
+    let server = uring_server_with(ServerConfig::default().io_uring_buffers(16, 1024));
+    floods(&server, 20);
+    server.stop();
+}
+
+#[test]
+fn a_buffer_pool_the_kernel_refuses_fails_the_start() {
+    let started = HttpServer::bind("127.0.0.1:0")
+        .unwrap()
+        .workers(1)
+        .config(
+            ServerConfig::default()
+                .io_uring(true)
+                .io_uring_buffers(100, 1024),
+        )
+        .start(big);
+    let Err(err) = started else {
+        panic!("100 buffers is not a power of two, yet the server started");
+    };
+    assert!(err.to_string().contains("buffer ring"), "{err}");
 }
 
 #[test]

@@ -31,11 +31,6 @@ const EPOLL_TAG: u64 = u64::MAX;
 /// Submission queue entries of a worker's ring.
 #[cfg(target_os = "linux")]
 const RING_ENTRIES: u32 = 4096;
-/// The provided buffers every ring connection of a worker receives into.
-#[cfg(target_os = "linux")]
-const POOL_BUFFERS: u16 = 512;
-#[cfg(target_os = "linux")]
-const POOL_BUFFER_SIZE: u32 = 8 * 1024;
 
 /// A worker's io_uring state (when [`ServerConfig::io_uring`] is on).
 #[cfg(target_os = "linux")]
@@ -139,7 +134,7 @@ impl<H: Handler> Worker<H> {
             let mut ring = flare_reactor::uring::Ring::new(RING_ENTRIES)?;
             ring.poll_readable(std::os::fd::AsFd::as_fd(poller.backend()), false, EPOLL_TAG)?;
             let pool = ring
-                .register_buffers(0, POOL_BUFFERS, POOL_BUFFER_SIZE)
+                .register_buffers(0, cfg.io_uring_buffers.0, cfg.io_uring_buffers.1)
                 .map_err(|e| std::io::Error::new(e.kind(), format!("io_uring buffer ring: {e}")))?;
             Some(Uring {
                 ring,
@@ -748,7 +743,8 @@ impl<H: Handler> Worker<H> {
         // Receives that found the pool dry are armed again once a good share of it
         // is back.
         if let Some(u) = self.uring.as_mut() {
-            if !u.starved.is_empty() && u.pool.available() >= u32::from(POOL_BUFFERS / 4) {
+            let quarter = u32::from(self.cfg.io_uring_buffers.0 / 4).max(1);
+            if !u.starved.is_empty() && u.pool.available() >= quarter {
                 let starved = std::mem::take(&mut u.starved);
                 for (idx, generation) in starved {
                     let Some(io) = self
