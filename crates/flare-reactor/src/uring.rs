@@ -289,6 +289,10 @@ impl Ring {
                 self.ring.submitter().submit_with_args(want, &args)
             }
         };
+        self.after_submit(res)
+    }
+
+    fn after_submit(&mut self, res: io::Result<usize>) -> io::Result<()> {
         if self.ring.submission().is_empty() {
             self.queued = 0;
             self.small_sends = 0;
@@ -304,6 +308,37 @@ impl Ring {
                 _ => Err(e),
             },
         }
+    }
+
+    /// Whether the kernel takes a minimum batch wait ([`Ring::submit_and_wait_batch`]).
+    pub fn has_batch_wait(&self) -> bool {
+        self.ring.params().is_feature_min_timeout()
+    }
+
+    /// Like [`Ring::submit_and_wait`] for `want` completions, but when the kernel can
+    /// (`IORING_FEAT_MIN_TIMEOUT`, Linux 6.12+) it first waits up to `min_wait` for a
+    /// larger batch of `batch`, then returns as soon as any completion is there. A
+    /// busy caller wakes once per batch instead of once per completion. Where the
+    /// kernel cannot, this is `submit_and_wait(want, timeout)`.
+    pub fn submit_and_wait_batch(
+        &mut self,
+        want: usize,
+        batch: usize,
+        min_wait: Duration,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
+        if batch <= want || !self.has_batch_wait() {
+            return self.submit_and_wait(want, timeout);
+        }
+        let t = timeout.unwrap_or(Duration::from_secs(3600));
+        let ts = types::Timespec::new()
+            .sec(t.as_secs())
+            .nsec(t.subsec_nanos());
+        let args = types::SubmitArgs::new()
+            .timespec(&ts)
+            .min_wait_usec(u32::try_from(min_wait.as_micros()).unwrap_or(u32::MAX));
+        let res = self.ring.submitter().submit_with_args(batch, &args);
+        self.after_submit(res)
     }
 
     /// Moves every ready completion into `out` (appending).

@@ -242,3 +242,58 @@ fn multishot_receive_fills_provided_buffers_until_the_group_runs_dry() {
     }
     assert_eq!(pool.available(), 4);
 }
+
+#[test]
+fn a_batch_wait_returns_after_the_minimum_wait_with_what_came() {
+    // Four receives armed, data for one: asking for a batch of 4 returns after the
+    // minimum wait (not the 2 s timeout) with the one completion.
+    let mut ring = Ring::new(8).unwrap();
+    let pairs: Vec<_> = (0..4).map(|_| pair()).collect();
+    let mut bufs: Vec<Vec<u8>> = (0..4).map(|_| vec![0u8; 16]).collect();
+    for (i, ((s, _), b)) in pairs.iter().zip(bufs.iter_mut()).enumerate() {
+        // SAFETY: bufs outlives the ring (dropped after it below).
+        unsafe { ring.recv(s.as_fd(), b.as_mut_ptr(), b.len(), i as u64) }.unwrap();
+    }
+    ring.submit().unwrap();
+    (&pairs[2].1).write_all(b"x").unwrap();
+    let start = Instant::now();
+    ring.submit_and_wait_batch(
+        1,
+        4,
+        Duration::from_millis(30),
+        Some(Duration::from_secs(2)),
+    )
+    .unwrap();
+    let took = start.elapsed();
+    let mut done = Vec::new();
+    ring.completions(&mut done);
+    assert_eq!(done.len(), 1, "{done:?}");
+    assert_eq!(done[0].user_data, 2);
+    assert!(took < Duration::from_secs(1), "waited {took:?}");
+    if ring.has_batch_wait() {
+        assert!(
+            took >= Duration::from_millis(20),
+            "did not wait for the batch: {took:?}"
+        );
+    }
+    // All four there at once: no wait at all.
+    for (i, (_, c)) in pairs.iter().enumerate() {
+        if i != 2 {
+            (&*c).write_all(b"y").unwrap();
+        }
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    let start = Instant::now();
+    ring.submit_and_wait_batch(
+        1,
+        3,
+        Duration::from_millis(500),
+        Some(Duration::from_secs(2)),
+    )
+    .unwrap();
+    assert!(start.elapsed() < Duration::from_millis(400));
+    ring.completions(&mut done);
+    assert_eq!(done.len(), 4);
+    drop(ring);
+    drop(bufs);
+}

@@ -31,6 +31,14 @@ const EPOLL_TAG: u64 = u64::MAX;
 /// Submission queue entries of a worker's ring.
 #[cfg(target_os = "linux")]
 const RING_ENTRIES: u32 = 4096;
+/// A turn that handled this many completions marks the worker busy: its next wait
+/// asks for a batch (up to `BATCH_MAX` more) for at most `BATCH_WAIT`.
+#[cfg(target_os = "linux")]
+const BATCH_BUSY: usize = 8;
+#[cfg(target_os = "linux")]
+const BATCH_MAX: usize = 32;
+#[cfg(target_os = "linux")]
+const BATCH_WAIT: Duration = Duration::from_micros(20);
 
 /// A worker's io_uring state (when [`ServerConfig::io_uring`] is on).
 #[cfg(target_os = "linux")]
@@ -47,6 +55,8 @@ struct Uring {
     /// only reports new bytes, so the worker offers these again).
     ready: Vec<(usize, u32)>,
     io_pool: Vec<IoBuffers>,
+    /// Completions the last turn handled (a busy worker waits for batches).
+    last_batch: usize,
 }
 
 #[cfg(target_os = "linux")]
@@ -144,6 +154,7 @@ impl<H: Handler> Worker<H> {
                 graveyard: Vec::new(),
                 ready: Vec::new(),
                 io_pool: Vec::new(),
+                last_batch: 0,
             })
         } else {
             None
@@ -271,7 +282,16 @@ impl<H: Handler> Worker<H> {
             } else {
                 timeout
             };
-            return u.ring.submit_and_wait(1 + sends, timeout);
+            let want = 1 + sends;
+            if u.last_batch >= BATCH_BUSY {
+                // Busy: rather than waking for every arrival, wait a few
+                // microseconds for a batch like the last one.
+                let batch = want + (u.last_batch / 2).min(BATCH_MAX);
+                return u
+                    .ring
+                    .submit_and_wait_batch(want, batch, BATCH_WAIT, timeout);
+            }
+            return u.ring.submit_and_wait(want, timeout);
         }
         self.poller.poll(&mut self.events, timeout)
     }
@@ -696,6 +716,7 @@ impl<H: Handler> Worker<H> {
         };
         let mut cq = std::mem::take(&mut u.cq);
         u.ring.completions(&mut cq);
+        u.last_batch = cq.len();
         let mut epoll_ready = false;
         for c in cq.drain(..) {
             if c.user_data == EPOLL_TAG {
