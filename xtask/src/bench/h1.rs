@@ -330,7 +330,7 @@ fn measure(plan: &Plan, progress: &mut Progress, servers: &mut [Server]) -> Resu
                     let text = run_wrk(plan.client_cpu, &args)?;
                     let after = server.cpu()?;
                     util::write_file(&plan.out_dir.join(&raw), &text)?;
-                    let wrk = checked(server.name, wrk::parse(&text)?)?;
+                    let wrk = wrk::checked(server.name, wrk::parse(&text)?)?;
                     let cpu = after.since(before);
                     println!(
                         "    {:.0} req/s, p50 {}, p99 {}, {} requests, CPU {} user + {} sys ticks",
@@ -374,7 +374,7 @@ fn trace(plan: &Plan, progress: &mut Progress, servers: &[Server]) -> Result<Vec
                 let counts = tracer.finish()?;
                 let text = text?;
                 util::write_file(&plan.out_dir.join(format!("{stem}-wrk.txt")), &text)?;
-                let wrk = checked(server.name, wrk::parse(&text)?)?;
+                let wrk = wrk::checked(server.name, wrk::parse(&text)?)?;
                 println!(
                     "    {} syscalls over {} requests = {:.2}/request",
                     counts.total,
@@ -460,30 +460,6 @@ fn write_report(
         println!("    updated: {}", doc.display());
     }
     Ok(())
-}
-
-/// A run with wrong answers is not a measurement; socket errors are
-/// reported but tolerated (a closing server can reset a few).
-fn checked(server: &str, w: wrk::WrkReport) -> Result<wrk::WrkReport> {
-    if w.requests == 0 {
-        return Err(Error::Server {
-            name: server.into(),
-            detail: "wrk completed no requests".into(),
-        });
-    }
-    if w.non_2xx > 0 {
-        return Err(Error::Server {
-            name: server.into(),
-            detail: format!("{} non-2xx responses", w.non_2xx),
-        });
-    }
-    if w.socket_errors > 0 {
-        println!(
-            "    warning: {} socket errors against {server}",
-            w.socket_errors
-        );
-    }
-    Ok(w)
 }
 
 fn run_wrk(cpu: Option<&str>, args: &[String]) -> Result<String> {

@@ -149,6 +149,27 @@ fn external(suite: &str, source: &Path, cargo_args: &[&str], rest: &[String]) ->
 
 /// Sends `sig` (e.g. `TERM`) to each pid we started. Through the shell's
 /// `kill` builtin, which every system has, so xtask needs no libc binding.
+/// Stops a server we started and every process under it: SIGTERM to it, up to 5 s
+/// for it to exit (nginx's master reaps its workers first), then SIGKILL to the
+/// whole tree as it was before the TERM.
+pub fn stop_tree(name: &str, child: &mut std::process::Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    let pids = procfs::tree_pids(child.id());
+    signal(&[child.id()], "TERM");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    println!("    {name} ignored SIGTERM; killing pids {pids:?}");
+    signal(&pids, "KILL");
+    let _ = child.wait();
+}
+
 pub fn signal(pids: &[u32], sig: &str) {
     if pids.is_empty() {
         return;

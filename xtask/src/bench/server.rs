@@ -10,7 +10,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::procfs::{self, CpuTicks};
-use super::signal;
 use crate::error::{Error, Result};
 use crate::util;
 
@@ -249,22 +248,7 @@ impl Server {
     }
 
     fn shutdown(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
-        let pids = self.pids();
-        signal(&[self.pid()], "TERM");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                // nginx's master reaps its workers before exiting.
-                return;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        println!("    {} ignored SIGTERM; killing pids {pids:?}", self.name);
-        signal(&pids, "KILL");
-        let _ = self.child.wait();
+        super::stop_tree(self.name, &mut self.child);
     }
 }
 

@@ -17,7 +17,7 @@ use super::procfs;
 use super::publish::RunInfo;
 use super::report::{fmt_latency, render_text};
 use super::server::{self, pinned, NGINX};
-use super::wrk::{self, WrkReport};
+use super::wrk;
 use crate::error::{Error, Result};
 use crate::util::{self, Progress};
 use report::{rows, section, splice, summarize, to_json, RoundResult};
@@ -189,7 +189,7 @@ pub fn main(args: &[String]) -> Result<()> {
                 let text = run_wrk(client_cpu, &args)?;
                 let after = s.cpu()?;
                 util::write_file(&out_dir.join(&raw), &text)?;
-                let w = checked(s.name, wrk::parse(&text)?)?;
+                let w = wrk::checked(s.name, wrk::parse(&text)?)?;
                 let cpu = after.since(before);
                 println!(
                     "    {:.0} req/s, p50 {}, p99 {}, {} requests, CPU {} user + {} sys ticks",
@@ -340,29 +340,6 @@ fn run_wrk(cpu: Option<&str>, args: &[String]) -> Result<String> {
     cmd.args(args);
     println!("    $ {}", util::describe(&cmd));
     util::output(&mut cmd)
-}
-
-/// A run with wrong answers is not a measurement.
-fn checked(name: &str, w: WrkReport) -> Result<WrkReport> {
-    if w.requests == 0 {
-        return Err(Error::Server {
-            name: name.into(),
-            detail: "wrk completed no requests".into(),
-        });
-    }
-    if w.non_2xx > 0 {
-        return Err(Error::Server {
-            name: name.into(),
-            detail: format!("{} non-2xx responses", w.non_2xx),
-        });
-    }
-    if w.socket_errors > 0 {
-        println!(
-            "    warning: {} socket errors against {name}",
-            w.socket_errors
-        );
-    }
-    Ok(w)
 }
 
 /// Full handshakes completed by parallel `s_time` processes in one run.

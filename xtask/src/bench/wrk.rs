@@ -79,6 +79,31 @@ fn duration_us(v: &str) -> Option<f64> {
     Some(num * scale)
 }
 
+/// A run with wrong answers is not a measurement: no completed request or any
+/// non-2xx response is an error; socket errors are reported but tolerated (a
+/// closing server can reset a few).
+pub fn checked(server: &str, w: WrkReport) -> Result<WrkReport> {
+    if w.requests == 0 {
+        return Err(Error::Server {
+            name: server.into(),
+            detail: "wrk completed no requests".into(),
+        });
+    }
+    if w.non_2xx > 0 {
+        return Err(Error::Server {
+            name: server.into(),
+            detail: format!("{} non-2xx responses", w.non_2xx),
+        });
+    }
+    if w.socket_errors > 0 {
+        println!(
+            "    warning: {} socket errors against {server}",
+            w.socket_errors
+        );
+    }
+    Ok(w)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

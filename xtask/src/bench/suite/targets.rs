@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use crate::bench::procfs::{self, CpuTicks};
 use crate::bench::server::{self, free_port, pinned};
-use crate::bench::signal;
 use crate::error::{Error, Result};
 use crate::util;
 
@@ -266,24 +265,7 @@ impl Running {
 
     /// SIGTERM, then SIGKILL to the whole tree after 5 s.
     fn shutdown(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
-        let pids = procfs::tree_pids(self.child.id());
-        signal(&[self.child.id()], "TERM");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        println!(
-            "    {} ignored SIGTERM; killing pids {pids:?}",
-            self.target.name()
-        );
-        signal(&pids, "KILL");
-        let _ = self.child.wait();
+        crate::bench::stop_tree(self.target.name(), &mut self.child);
     }
 }
 
