@@ -128,6 +128,14 @@ fn lt(x: u64, n: u8) -> u64 {
     !(((x & LOWS) + ONES * u64::from(0x80 - n)) | x) & HIGHS
 }
 
+/// Bytes that are not ASCII digits.
+#[inline(always)]
+fn not_digits(w: u64) -> u64 {
+    // Digits become 0..=9; every other byte a value of at least 10.
+    let x = w ^ (ONES * u64::from(b'0'));
+    (((x & LOWS) + ONES * u64::from(0x80 - 10u8)) | x) & HIGHS
+}
+
 /// Bytes equal to `v`.
 #[inline(always)]
 fn eq(x: u64, v: u8) -> u64 {
@@ -163,7 +171,11 @@ fn block(b: &[u8], i: usize, bad: impl Fn(u8) -> bool) -> Option<u128> {
     Some(u128::from_le_bytes(m))
 }
 
-/// Index of the first flagged byte of a non-zero [`block`] result.
+/// Index of the first flagged byte of a [`block`] result, 16 if none.
+///
+/// Callers test the index (`< 16`) rather than the flags (`!= 0`): both
+/// halves of the flags are then only needed in general registers, and LLVM
+/// does not also rebuild the vector for a zero test.
 #[inline(always)]
 fn first16(flags: u128) -> usize {
     (flags.trailing_zeros() / 8) as usize
@@ -196,8 +208,9 @@ fn not_host_common(c: u8) -> bool {
 #[inline(always)]
 pub(crate) fn skip_path(b: &[u8], mut i: usize) -> usize {
     while let Some(bad) = block(b, i, |c| not_visible(c) | (c == b'?')) {
-        if bad != 0 {
-            return i + first16(bad);
+        let k = first16(bad);
+        if k < 16 {
+            return i + k;
         }
         i += 16;
     }
@@ -228,8 +241,9 @@ fn skip_path_tail(b: &[u8], mut i: usize) -> usize {
 #[inline(always)]
 pub(crate) fn skip_visible(b: &[u8], mut i: usize) -> usize {
     while let Some(bad) = block(b, i, not_visible) {
-        if bad != 0 {
-            return i + first16(bad);
+        let k = first16(bad);
+        if k < 16 {
+            return i + k;
         }
         i += 16;
     }
@@ -260,8 +274,9 @@ fn skip_visible_tail(b: &[u8], mut i: usize) -> usize {
 #[inline(always)]
 pub(crate) fn skip_field(b: &[u8], mut i: usize) -> usize {
     while let Some(bad) = block(b, i, not_field) {
-        if bad != 0 {
-            return i + first16(bad);
+        let k = first16(bad);
+        if k < 16 {
+            return i + k;
         }
         i += 16;
     }
@@ -311,11 +326,13 @@ pub(crate) fn has_line_break_or_nul(v: &[u8]) -> bool {
 pub(crate) fn skip_tchar(b: &[u8], mut i: usize) -> usize {
     loop {
         match block(b, i, not_name_common) {
-            Some(0) => {
-                i += 16;
-                continue;
+            Some(other) => {
+                let k = first16(other);
+                i += k;
+                if k == 16 {
+                    continue;
+                }
             }
-            Some(other) => i += first16(other),
             None => i = skip_name_words(b, i),
         }
         match b.get(i) {
@@ -389,8 +406,9 @@ fn skip_common_host(v: &[u8]) -> usize {
             let Some(bad) = block(v, i, not_host_common) else {
                 return n;
             };
-            if bad != 0 {
-                return i + first16(bad);
+            let k = first16(bad);
+            if k < 16 {
+                return i + k;
             }
             if i + 16 == n {
                 return n;
@@ -426,19 +444,17 @@ fn skip_common_host(v: &[u8]) -> usize {
 /// "decide the long way", not "invalid".
 #[inline(always)]
 pub(crate) fn plain_host_then_cr(b: &[u8], start: usize) -> Option<usize> {
-    let others = block(b, start, not_host_common)?;
-    if others == 0 {
+    let k = first16(block(b, start, not_host_common)?);
+    // Neither an empty host (0) nor one running past the block (16).
+    if k.wrapping_sub(1) >= 15 {
         return None;
     }
-    let p = start + first16(others);
-    if p == start {
-        return None;
-    }
+    let p = start + k;
     match b.get(p) {
         Some(b'\r') => Some(p),
         Some(b':') => {
             let w = word(b, p + 1)?;
-            let not_digit = (lt(w, b'0') | !lt(w, b'9' + 1)) & HIGHS;
+            let not_digit = not_digits(w);
             if not_digit == 0 {
                 return None;
             }
@@ -461,9 +477,7 @@ pub(crate) fn valid_host_value(b: &[u8], span: crate::Span) -> bool {
     let n = span.len();
     if (1..=16).contains(&n) {
         if let Some(others) = block(b, start, not_host_common) {
-            if others == 0 {
-                return true;
-            }
+            // 16 if there is no other byte in the block; `n <= 16`.
             let colon = first16(others);
             if colon >= n {
                 return true;
@@ -474,7 +488,7 @@ pub(crate) fn valid_host_value(b: &[u8], span: crate::Span) -> bool {
                 if let Some(w) = word(b, start + colon + 1) {
                     if port <= 8 {
                         let in_port = u64::MAX.checked_shr(8 * (8 - port) as u32).unwrap_or(0);
-                        let not_digit = (lt(w, b'0') | !lt(w, b'9' + 1)) & HIGHS & in_port;
+                        let not_digit = not_digits(w) & in_port;
                         return colon > 0 && not_digit == 0;
                     }
                 }

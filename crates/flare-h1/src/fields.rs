@@ -101,12 +101,25 @@ pub(crate) fn field_kind(name: &[u8]) -> u8 {
 /// The interpreted fields (see [`field_kind`]) among the parsed ones: bit
 /// `i` of `low` for field `i < 64`; `high` if any field from 64 on is one.
 /// Bit `i` of `host_ok`: field `i` is a Host field whose value is already
-/// known to pass `valid_authority(value, false)`.
+/// known to pass `valid_authority(value, false)`; `host_value` is the value
+/// of the last such field.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Marked {
     pub low: u64,
     pub high: bool,
     pub host_ok: u64,
+    pub host_value: Span,
+}
+
+/// Whether the field line at `pos` starts with `Host:` (any case), from one
+/// word. OR-ing 0x20 maps only `H` and `h` onto `h` (and so on for `o`, `s`,
+/// `t`); the colon is compared as is.
+#[inline(always)]
+fn starts_with_host_colon(b: &[u8], pos: usize) -> bool {
+    const HOST_COLON: u64 = u64::from_le_bytes(*b"host:\0\0\0");
+    b.get(pos..)
+        .and_then(|s| s.first_chunk::<8>())
+        .is_some_and(|w| (u64::from_le_bytes(*w) & 0xff_ffff_ffff) | 0x2020_2020 == HOST_COLON)
 }
 
 /// Parses field lines from `pos` (the start of a line) up to and including
@@ -122,6 +135,15 @@ pub(crate) fn parse_fields(
     rules: FieldRules,
     marked: &mut Marked,
 ) -> Result<Option<usize>, Error> {
+    // Host is usually the first field line (RFC 9110 section 7.2 asks user
+    // agents to send it first): its name is recognized without a scan.
+    if starts_with_host_colon(b, pos) {
+        let name = Span::new(pos, pos + 4);
+        match field_value(b, pos + 5, name, HOST, headers, max, rules, marked)? {
+            Some(next) => pos = next,
+            None => return Ok(None),
+        }
+    }
     loop {
         // Line start: the empty line ends the section.
         let Some(&first) = b.get(pos) else {
@@ -172,81 +194,105 @@ pub(crate) fn parse_fields(
             }
             _ => return Err(Error::HeaderNameInvalid),
         }
-        pos += 1; // the colon
-
-        while b.get(pos).is_some_and(|&c| ows(c)) {
-            pos += 1;
-        }
-        let value_start = pos;
         let kind = field_kind(b.get(name_start..name_end).unwrap_or_default());
-        // A Host value that is plainly `host[:port]` up to the CR is checked
-        // here, from the block the value scan would load anyway.
-        let mut host_ok = false;
-        if kind == HOST {
-            if let Some(cr) = crate::chars::plain_host_then_cr(b, pos) {
-                pos = cr;
-                host_ok = true;
-            }
+        let name = Span::new(name_start, name_end);
+        match field_value(b, pos + 1, name, kind, headers, max, rules, marked)? {
+            Some(next) => pos = next,
+            None => return Ok(None),
         }
-        let mut scanned = host_ok;
-        let mut value_end;
-        loop {
-            if !scanned {
-                pos = skip_field(b, pos);
+    }
+}
+
+/// The rest of a field line from just after the colon at `pos - 1`: OWS,
+/// the value and the line end. Appends the field (named `name`, of the
+/// [`field_kind`] `kind`) and returns the offset of the next line, or `None`
+/// if `b` ends first.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn field_value(
+    b: &[u8],
+    mut pos: usize,
+    name: Span,
+    kind: u8,
+    headers: &mut Vec<HeaderSpan>,
+    max: usize,
+    rules: FieldRules,
+    marked: &mut Marked,
+) -> Result<Option<usize>, Error> {
+    while b.get(pos).is_some_and(|&c| ows(c)) {
+        pos += 1;
+    }
+    let value_start = pos;
+    // A Host value that is plainly `host[:port]` up to the CR is checked
+    // here, from the block the value scan would load anyway.
+    let mut host_ok = false;
+    if kind == HOST {
+        if let Some(cr) = crate::chars::plain_host_then_cr(b, pos) {
+            pos = cr;
+            host_ok = true;
+        }
+    }
+    let mut scanned = host_ok;
+    let mut value_end;
+    loop {
+        if !scanned {
+            pos = skip_field(b, pos);
+        }
+        scanned = false;
+        match b.get(pos) {
+            None => return Ok(None),
+            Some(b'\r') => match b.get(pos + 1) {
+                None => return Ok(None),
+                Some(b'\n') => {
+                    value_end = pos;
+                    pos += 2;
+                }
+                Some(_) => return Err(Error::BareCr),
+            },
+            Some(b'\n') if rules.bare_lf => {
+                value_end = pos;
+                pos += 1;
             }
-            scanned = false;
+            Some(b'\n') => return Err(Error::BareLf),
+            Some(_) => return Err(Error::InvalidHeaderValue),
+        }
+        if rules.obs_fold {
             match b.get(pos) {
                 None => return Ok(None),
-                Some(b'\r') => match b.get(pos + 1) {
-                    None => return Ok(None),
-                    Some(b'\n') => {
-                        value_end = pos;
-                        pos += 2;
-                    }
-                    Some(_) => return Err(Error::BareCr),
-                },
-                Some(b'\n') if rules.bare_lf => {
-                    value_end = pos;
-                    pos += 1;
+                Some(b' ' | b'\t') => {
+                    // Folded: the hint covered the first line only.
+                    host_ok = false;
+                    continue;
                 }
-                Some(b'\n') => return Err(Error::BareLf),
-                Some(_) => return Err(Error::InvalidHeaderValue),
+                Some(_) => {}
             }
-            if rules.obs_fold {
-                match b.get(pos) {
-                    None => return Ok(None),
-                    Some(b' ' | b'\t') => {
-                        // Folded: the hint covered the first line only.
-                        host_ok = false;
-                        continue;
-                    }
-                    Some(_) => {}
-                }
-            }
-            break;
         }
+        break;
+    }
+    // A checked Host value ends with a host byte, never with OWS.
+    if !host_ok {
         while value_end > value_start && b.get(value_end - 1).is_some_and(|&c| ows(c)) {
             value_end -= 1;
         }
-        let index = headers.len();
-        if index >= max {
-            return Err(Error::TooManyHeaders);
-        }
-        if kind != 0 {
-            if index < 64 {
-                marked.low |= 1 << index;
-                if host_ok {
-                    marked.host_ok |= 1 << index;
-                }
-            } else {
-                marked.high = true;
-            }
-        }
-        headers.push(HeaderSpan {
-            name: Span::new(name_start, name_end),
-            value: Span::new(value_start, value_end),
-        });
     }
+    let index = headers.len();
+    if index >= max {
+        return Err(Error::TooManyHeaders);
+    }
+    let value = Span::new(value_start, value_end);
+    if kind != 0 {
+        if index < 64 {
+            marked.low |= 1 << index;
+            if host_ok {
+                marked.host_ok |= 1 << index;
+                marked.host_value = value;
+            }
+        } else {
+            marked.high = true;
+        }
+    }
+    headers.push(HeaderSpan { name, value });
+    Ok(Some(pos))
 }
 
 /// Parses `1*DIGIT` Content-Length (RFC 9110 section 8.6). A comma means a
@@ -291,5 +337,29 @@ pub(crate) fn transfer_coding(el: &[u8]) -> Result<bool, Error> {
         Some(b';') => Ok(false),
         // Whitespace or junk inside a coding name, e.g. "chun ked".
         Some(_) => Err(Error::TransferEncodingInvalid),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one-word `Host:` check agrees with a case-insensitive compare for
+    /// every byte value at each of its five positions, and needs a whole
+    /// word (otherwise the general path decides).
+    #[test]
+    fn host_colon_word_matches_naive() {
+        for pos in 0..8 {
+            for c in 0..=255u8 {
+                let mut line = *b"Host: a\r";
+                line[pos] = c;
+                let naive = line[..4].eq_ignore_ascii_case(b"host") && line[4] == b':';
+                assert_eq!(starts_with_host_colon(&line, 0), naive, "{line:?}");
+                let mut shifted = vec![b'x'; 3];
+                shifted.extend_from_slice(&line);
+                assert_eq!(starts_with_host_colon(&shifted, 3), naive);
+                assert!(!starts_with_host_colon(&line[..7], 0));
+            }
+        }
     }
 }

@@ -455,8 +455,13 @@ fn interpret_fields(
     limits: &Limits,
     marked: Marked,
 ) -> Result<(), Error> {
-    // The usual request: Host is the only interpreted field. Everything
-    // else was reset by `clear`.
+    // The usual request: Host is the only interpreted field, and its value
+    // was checked while it was parsed. Everything else was reset by `clear`.
+    if !marked.high && marked.low == marked.host_ok && marked.low.is_power_of_two() {
+        head.host = Some(marked.host_value);
+        return Ok(());
+    }
+    // The same with a Host value still to check.
     if !marked.high && marked.low.is_power_of_two() {
         let index = marked.low.trailing_zeros() as usize;
         if let Some(&h) = head.headers.get(index) {

@@ -1242,3 +1242,128 @@ fn interpreted_fields_after_the_64th() {
         Err(flare_h1::Error::ContentLengthInvalid)
     );
 }
+
+/// A Host field on the first field line is recognized from one word (no
+/// name scan) and, when its value is plainly `host[:port]`, interpreted
+/// without a second pass: every shape of that line still gets the same
+/// result as anywhere else.
+#[test]
+fn host_on_the_first_field_line() {
+    let ok = |input: &[u8], limits: &Limits, host: &[u8]| {
+        let (r, h) = parse(input, limits);
+        assert_eq!(
+            r,
+            Ok(Status::Complete(input.len())),
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
+        assert_eq!(h.host.map(|s| s.get(input)), Some(host));
+        assert_eq!(
+            h.headers.len(),
+            1 + input.windows(2).filter(|w| w == b"\r\n").count() - 3
+        );
+        check_prefixes(input, limits);
+    };
+    let err = |input: &[u8], limits: &Limits, e: Error| {
+        let (r, _) = parse(input, limits);
+        assert_eq!(r, Err(e), "{:?}", String::from_utf8_lossy(input));
+    };
+    let d = Limits::default();
+    ok(b"GET / HTTP/1.1\r\nHost: a.b\r\n\r\n", &d, b"a.b");
+    ok(b"GET / HTTP/1.1\r\nhOsT: a.b\r\n\r\n", &d, b"a.b");
+    ok(b"GET / HTTP/1.1\r\nHOST:a:1\r\n\r\n", &d, b"a:1");
+    ok(b"GET / HTTP/1.1\r\nHost: \t a:1 \t\r\n\r\n", &d, b"a:1");
+    ok(
+        b"GET / HTTP/1.1\r\nHost: 127.0.0.1:\r\n\r\n",
+        &d,
+        b"127.0.0.1:",
+    );
+    ok(b"GET / HTTP/1.1\r\nHost:\r\n\r\n", &d, b"");
+    ok(
+        b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
+        &d,
+        b"[::1]:8080",
+    );
+    ok(
+        b"GET / HTTP/1.1\r\nHost: a-very-long-host-name.example.com:65535\r\n\r\n",
+        &d,
+        b"a-very-long-host-name.example.com:65535",
+    );
+    ok(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n", &d, b"x");
+    ok(b"GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n\r\n", &d, b"x");
+    ok(b"GET / HTTP/1.1\r\nHost: x\r\nHosts: y\r\n\r\n", &d, b"x");
+    let (r, h) = parse(
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n",
+        &d,
+    );
+    assert!(r.is_ok());
+    assert_eq!(h.framing, BodyFraming::Length(3));
+
+    err(
+        b"GET / HTTP/1.1\r\nHost : a\r\n\r\n",
+        &d,
+        Error::WhitespaceBeforeColon,
+    );
+    err(
+        b"GET / HTTP/1.1\r\nHosts: a\r\n\r\n",
+        &d,
+        Error::MissingHost,
+    );
+    err(
+        b"GET / HTTP/1.1\r\nHos\x1a: a\r\n\r\n",
+        &d,
+        Error::HeaderNameInvalid,
+    );
+    err(
+        b"GET / HTTP/1.1\r\nHost\x1a a\r\n\r\n",
+        &d,
+        Error::HeaderNameInvalid,
+    );
+    err(
+        b"GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n",
+        &d,
+        Error::MultipleHost,
+    );
+    err(
+        b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\nHOST: b\r\n\r\n",
+        &d,
+        Error::MultipleHost,
+    );
+    err(
+        b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+        &d,
+        Error::InvalidHost,
+    );
+    err(
+        b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n",
+        &d,
+        Error::InvalidHost,
+    );
+    err(
+        b"GET / HTTP/1.1\r\nHost: a:1x\r\n\r\n",
+        &d,
+        Error::InvalidHost,
+    );
+    err(b"GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n", &d, Error::BareCr);
+    err(b"GET / HTTP/1.1\r\nHost: a\n\r\n", &d, Error::BareLf);
+    err(
+        b"GET / HTTP/1.1\r\nHost: a\x00\r\n\r\n",
+        &d,
+        Error::InvalidHeaderValue,
+    );
+    err(
+        b"GET / HTTP/1.1\r\nHost: a\r\n \r\n\r\n",
+        &d,
+        Error::ObsFold,
+    );
+    err(
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        &Limits::default().max_headers(0),
+        Error::TooManyHeaders,
+    );
+    err(
+        b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+        &d,
+        Error::ContentLengthWithTransferEncoding,
+    );
+}
