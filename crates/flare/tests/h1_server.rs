@@ -614,12 +614,17 @@ fn a_sized_stream_that_breaks_its_promise_closes_the_connection() {
 }
 
 /// The head of a plain 200 is cached per connection: the same bytes go out while
-/// the content type, body length and `Date` second stay the same, and never after.
+/// the content type, body length and `Date` second stay the same, and never after;
+/// a `&'static` body is cached with it, so bodies of the same length must differ.
 #[test]
 fn cached_response_heads_follow_content_type_length_and_date() {
     fn by_path(req: &Request) -> Response {
         match req.path() {
             "/a" => Response::text("a"),
+            // Same type and length as /a, another static body.
+            "/b" => Response::text("b"),
+            // Same again, the body owned (made per response).
+            "/o" => Response::text(String::from("o")),
             "/h" => Response::html("h"),
             "/bb" => Response::text("bb"),
             // A content type made per response (a fresh allocation each time).
@@ -660,6 +665,12 @@ fn cached_response_heads_follow_content_type_length_and_date() {
     };
     for (path, ct, body) in [
         ("/a", "text/plain; charset=utf-8", "a"),
+        ("/b", "text/plain; charset=utf-8", "b"),
+        ("/a", "text/plain; charset=utf-8", "a"),
+        ("/o", "text/plain; charset=utf-8", "o"),
+        ("/a", "text/plain; charset=utf-8", "a"),
+        ("/o", "text/plain; charset=utf-8", "o"),
+        ("/b", "text/plain; charset=utf-8", "b"),
         ("/a", "text/plain; charset=utf-8", "a"),
         ("/h", "text/html; charset=utf-8", "h"),
         ("/bb", "text/plain; charset=utf-8", "bb"),

@@ -159,8 +159,15 @@ struct HeadCache {
     /// `(prefix_gen, body length, content-type length)` the bytes were made for;
     /// `None`: nothing cached.
     key: Option<(u32, usize, Option<usize>)>,
-    /// The content type, then the encoded head (through its final CRLF).
+    /// The content type, then the encoded head (through its final CRLF), then the
+    /// body when it was `&'static`.
     bytes: Vec<u8>,
+    /// Where the head ends in `bytes`.
+    head_end: usize,
+    /// The address of the `&'static` body `bytes` ends with, or 0. Bytes behind a
+    /// `&'static [u8]` never change, so the same address and length are the same
+    /// body, and head and body go out in one copy.
+    static_body: usize,
 }
 
 impl Buffers {
@@ -443,6 +450,11 @@ impl<T: Transport> Conn<T> {
     /// high-water mark, or a large body waiting to be written).
     fn process<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> bool {
         loop {
+            // Between requests with nothing buffered, every branch below returns
+            // false: say so first (the usual end of a turn).
+            if self.rstart == self.rend && self.phase == Phase::Head {
+                return false;
+            }
             if self.close_after || self.stream_body.is_some() || self.upgrade.is_some() {
                 return false;
             }
@@ -713,13 +725,13 @@ impl<T: Transport> Conn<T> {
             && !self.cur_is_head
         {
             let small = match resp.body() {
-                Body::Empty => Some(&[][..]),
-                Body::Static(b) => Some(*b),
-                Body::Bytes(b) => Some(&b[..]),
+                Body::Empty => Some((&[][..], 0)),
+                Body::Static(b) => Some((*b, b.as_ptr() as usize)),
+                Body::Bytes(b) => Some((&b[..], 0)),
                 Body::Stream(_) | Body::File(_) => None,
             };
-            if let Some(b) = small.filter(|b| b.len() <= COPY_BODY_MAX) {
-                self.write_plain_200(b, resp.content_type(), cx);
+            if let Some((b, at)) = small.filter(|(b, _)| b.len() <= COPY_BODY_MAX) {
+                self.write_plain_200(b, at, resp.content_type(), cx);
                 return;
             }
         }
@@ -728,13 +740,15 @@ impl<T: Transport> Conn<T> {
 
     /// The usual answer: `200`, HTTP/1.1, keep-alive, a small body in memory and no
     /// fields but `content-type` (what [`write_response_general`] writes
-    /// for it, without its other cases).
+    /// for it, without its other cases). `static_at` is the address of a
+    /// `&'static` body, or 0.
     ///
     /// [`write_response_general`]: Self::write_response_general
     #[inline(always)]
     fn write_plain_200<H>(
         &mut self,
         body: &[u8],
+        static_at: usize,
         content_type: Option<&http::HeaderValue>,
         cx: &Ctx<'_, H>,
     ) {
@@ -742,9 +756,13 @@ impl<T: Transport> Conn<T> {
         let key = (cx.prefix_gen, body.len(), ct.map(<[u8]>::len));
         let cache = &mut self.plain_head;
         let ct_len = ct.map_or(0, <[u8]>::len);
-        if cache.key == Some(key) && cache.bytes[..ct_len] == *ct.unwrap_or_default() {
-            self.wbuf.extend_from_slice(&cache.bytes[ct_len..]);
-            self.wbuf.extend_from_slice(body);
+        if cache.key == Some(key) && same_short(&cache.bytes[..ct_len], ct.unwrap_or_default()) {
+            if static_at != 0 && cache.static_body == static_at {
+                self.wbuf.extend_from_slice(&cache.bytes[ct_len..]);
+            } else {
+                self.wbuf.extend_from_slice(&cache.bytes[ct_len..cache.head_end]);
+                self.wbuf.extend_from_slice(body);
+            }
             return;
         }
         let start = self.wbuf.len();
@@ -760,6 +778,11 @@ impl<T: Transport> Conn<T> {
         cache.bytes.clear();
         cache.bytes.extend_from_slice(ct.unwrap_or_default());
         cache.bytes.extend_from_slice(&self.wbuf[start..]);
+        cache.head_end = cache.bytes.len();
+        cache.static_body = static_at;
+        if static_at != 0 {
+            cache.bytes.extend_from_slice(body);
+        }
         cache.key = Some(key);
         self.wbuf.extend_from_slice(body);
     }
@@ -1188,16 +1211,42 @@ fn fill_request(req: &mut Request, head: &RequestHead, buf: &[u8], peer: SocketA
     req.set_peer_addr(Some(peer));
 }
 
+/// `a == b` for slices of equal length, without a `memcmp` call for the usual
+/// content types (8 to 32 bytes: overlapping 8-byte words).
+#[inline(always)]
+fn same_short(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if !(8..=32).contains(&n) {
+        return a == b;
+    }
+    let word = |s: &[u8], i: usize| u64::from_ne_bytes(s[i..i + 8].try_into().unwrap_or([0; 8]));
+    let mut i = 0;
+    while i + 8 < n {
+        if word(a, i) != word(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    word(a, n - 8) == word(b, n - 8)
+}
+
 /// Gives the request its target, with the path and query the parser already split.
 #[inline]
 fn set_target(req: &mut Request, head: &RequestHead, buf: &[u8]) {
     let target = head.target.get(buf);
-    if head.target_form == flare_h1::TargetForm::Authority || !target.is_ascii() {
+    // flare-h1 guarantees a parsed request-target is visible ASCII (its tests and
+    // the h1_request fuzz target check it); the assert keeps that honest in tests.
+    debug_assert!(target.is_ascii());
+    if head.target_form == flare_h1::TargetForm::Authority {
         // CONNECT's `host:port` is its own path, as `Request::set_target` reads it.
         req.set_target(target);
         return;
     }
-    // SAFETY: `target` is ASCII (checked just above), and ASCII is UTF-8.
+    // SAFETY: `target` is ASCII (flare-h1's guarantee, asserted above), and ASCII
+    // is UTF-8.
     let text = unsafe { std::str::from_utf8_unchecked(target) };
     let base = head.target.start;
     let at =
@@ -1268,4 +1317,23 @@ fn base64url_decode(s: &[u8]) -> Option<Vec<u8>> {
         }
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_short;
+
+    #[test]
+    fn same_short_compares_every_byte_at_every_length() {
+        for n in 0..=40usize {
+            let a: Vec<u8> = (0..n as u8).map(|i| b'a' + i % 26).collect();
+            assert!(same_short(&a, &a.clone()), "equal, length {n}");
+            for at in 0..n {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!same_short(&a, &b), "differs at {at}, length {n}");
+            }
+            assert!(!same_short(&a, &a[..n.saturating_sub(1)]) || n == 0);
+        }
+    }
 }

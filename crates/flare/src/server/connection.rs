@@ -84,15 +84,25 @@ impl Connection {
     pub(crate) fn take_uring_remains(&mut self) -> Option<Remains> {
         self.uring_io().map(UringIo::take_remains)
     }
-    /// The peer stopped sending (HTTP/1.1 answering what it buffered); the poller
-    /// should stop reporting its end-of-stream.
-    pub(crate) fn read_closed(&self) -> bool {
+    /// What the worker syncs after a step, read in one match: (wants writability,
+    /// writability registered, reading over, deadline). "Reading over": the peer
+    /// stopped sending (HTTP/1.1 answering what it buffered), so the poller should
+    /// stop reporting its end-of-stream.
+    #[inline]
+    pub(crate) fn poll_state(&self) -> (bool, bool, bool, Option<(Instant, Deadline)>) {
         match self {
-            Connection::H1(c) => c.read_closed(),
-            Connection::H1Tls(c) => c.read_closed(),
+            Connection::H1(c) => (c.want_write, c.write_registered, c.read_closed(), c.deadline),
+            Connection::H1Tls(c) => {
+                (c.want_write, c.write_registered, c.read_closed(), c.deadline)
+            }
             #[cfg(target_os = "linux")]
-            Connection::H1U(c) => c.read_closed(),
-            _ => false,
+            Connection::H1U(c) => (c.want_write, c.write_registered, c.read_closed(), c.deadline),
+            other => (
+                other.want_write(),
+                other.write_registered(),
+                false,
+                other.deadline(),
+            ),
         }
     }
     pub(crate) fn want_write(&self) -> bool {

@@ -355,9 +355,8 @@ impl<H: Handler> Worker<H> {
         }
         // Interest: readable until the peer stops sending (its end-of-stream would
         // be reported again and again); writable only while the socket is full.
-        let want = conn.want_write();
-        let read_off = conn.read_closed();
-        if want != conn.write_registered() || read_off != slot.read_off {
+        let (want, registered, read_off, deadline) = conn.poll_state();
+        if want != registered || read_off != slot.read_off {
             let read = if read_off {
                 Interest::NONE
             } else {
@@ -379,31 +378,19 @@ impl<H: Handler> Worker<H> {
             }
             conn.set_write_registered(want);
         }
-        self.sync_timer(idx, now);
+        if let Some((at, _)) = deadline {
+            keep_timer(&mut self.wheel, slot, idx, at, now);
+        }
     }
 
-    /// Timer: keep one wheel timer at or before the deadline; a later deadline needs
-    /// no wheel work (the timer fires early and is re-armed).
+    /// Syncs the connection's wheel timer with its deadline.
     #[inline]
     fn sync_timer(&mut self, idx: usize, now: Instant) {
         let Some(slot) = self.slots.get_mut(idx) else {
             return;
         };
-        let Some(conn) = slot.conn.as_ref() else {
-            return;
-        };
-        if let Some((at, _)) = conn.deadline() {
-            let rearm = match slot.timer {
-                Some((t, _)) => t > at,
-                None => true,
-            };
-            if rearm {
-                if let Some((_, id)) = slot.timer.take() {
-                    self.wheel.cancel(id);
-                }
-                let id = self.wheel.schedule(at.max(now), (idx, slot.generation));
-                slot.timer = Some((at, id));
-            }
+        if let Some((at, _)) = slot.conn.as_ref().and_then(Connection::deadline) {
+            keep_timer(&mut self.wheel, slot, idx, at, now);
         }
     }
 
@@ -685,6 +672,29 @@ impl<H: Handler> Worker<H> {
         }
         #[cfg(target_os = "linux")]
         self.empty_graveyard();
+    }
+}
+
+/// Timer: keep one wheel timer at or before the deadline `at`; a later deadline
+/// needs no wheel work (the timer fires early and is re-armed).
+#[inline]
+fn keep_timer(
+    wheel: &mut TimerWheel<(usize, u32)>,
+    slot: &mut Slot,
+    idx: usize,
+    at: Instant,
+    now: Instant,
+) {
+    let rearm = match slot.timer {
+        Some((t, _)) => t > at,
+        None => true,
+    };
+    if rearm {
+        if let Some((_, id)) = slot.timer.take() {
+            wheel.cancel(id);
+        }
+        let id = wheel.schedule(at.max(now), (idx, slot.generation));
+        slot.timer = Some((at, id));
     }
 }
 
