@@ -417,7 +417,9 @@ impl<T: Transport> Conn<T> {
     /// Process, write, and repeat while writing freed room for more work.
     fn drive<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
         loop {
-            self.pump_stream(cx);
+            if self.stream_body.is_some() {
+                self.pump_stream(cx);
+            }
             let held_by_output = self.process(cx);
             if self.upgrade.is_some() {
                 // The HTTP/2 driver writes what is buffered (the 101).
@@ -452,7 +454,7 @@ impl<T: Transport> Conn<T> {
         loop {
             // Between requests with nothing buffered, every branch below returns
             // false: say so first (the usual end of a turn).
-            if self.rstart == self.rend && self.phase == Phase::Head {
+            if self.rstart == self.rend && matches!(self.phase, Phase::Head) {
                 return false;
             }
             if self.close_after || self.stream_body.is_some() || self.upgrade.is_some() {
@@ -502,96 +504,20 @@ impl<T: Transport> Conn<T> {
                     );
                     self.partial_scan = 0;
                     match res {
-                        Ok(Status::Partial) => {
-                            self.partial_scan = self.rend;
-                            // Once a line feed is in, the request line is complete and
-                            // only the head limit (checked by size) is left to hit.
-                            self.partial_has_lf =
-                                self.rbuf[self.rstart..self.rend].contains(&b'\n');
-                            if self.rend == self.rbuf.len()
-                                && self.rstart == 0
-                                && self.rbuf.len() >= Self::max_rbuf(cx.cfg)
-                            {
-                                self.error_response(
-                                    cx,
-                                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                                    "request header too large",
-                                );
-                                return false;
-                            }
-                            if !matches!(self.deadline, Some((_, Deadline::Header))) {
-                                self.deadline =
-                                    Some((cx.now + cx.cfg.header_timeout, Deadline::Header));
-                            }
-                            return false;
-                        }
                         Ok(Status::Complete(n)) => self.start_request(n, cx),
+                        Ok(Status::Partial) => {
+                            self.head_partial(cx);
+                            return false;
+                        }
                         Err(e) => {
-                            let status =
-                                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-                            self.error_response(cx, status, e.reason());
+                            self.parse_failed(cx, e);
                             return false;
                         }
                     }
                 }
-                Phase::Body { remaining } => {
-                    let avail = self.rend - self.rstart;
-                    if avail == 0 {
-                        self.arm_body_deadline(cx);
+                Phase::Body { .. } | Phase::Chunked => {
+                    if !self.read_body(cx) {
                         return false;
-                    }
-                    let take = (remaining.min(avail as u64)) as usize;
-                    if !self.is_static(cx) {
-                        self.req
-                            .body_mut()
-                            .extend_from_slice(&self.rbuf[self.rstart..self.rstart + take]);
-                    }
-                    self.rstart += take;
-                    let remaining = remaining - take as u64;
-                    if remaining == 0 {
-                        self.phase = Phase::Head;
-                        self.dispatch(cx);
-                    } else {
-                        self.phase = Phase::Body { remaining };
-                        self.deadline = Some((cx.now + cx.cfg.body_timeout, Deadline::Body));
-                        return false;
-                    }
-                }
-                Phase::Chunked => {
-                    if self.rstart == self.rend {
-                        self.arm_body_deadline(cx);
-                        return false;
-                    }
-                    let input = &self.rbuf[self.rstart..self.rend];
-                    match self.decoder.decode(input, self.req.body_mut()) {
-                        Ok(p) => {
-                            self.rstart += p.consumed;
-                            if self.decoder.body_len() > self.cur_body_limit {
-                                self.error_response(
-                                    cx,
-                                    StatusCode::PAYLOAD_TOO_LARGE,
-                                    "request body too large",
-                                );
-                                return false;
-                            }
-                            if p.done {
-                                for (n, v) in self.decoder.trailers() {
-                                    self.req.push_trailer(n.as_bytes(), v);
-                                }
-                                self.phase = Phase::Head;
-                                self.dispatch(cx);
-                            } else {
-                                self.deadline =
-                                    Some((cx.now + cx.cfg.body_timeout, Deadline::Body));
-                                return false;
-                            }
-                        }
-                        Err(e) => {
-                            let status =
-                                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-                            self.error_response(cx, status, e.reason());
-                            return false;
-                        }
                     }
                 }
                 Phase::Linger { .. } => {
@@ -600,6 +526,109 @@ impl<T: Transport> Conn<T> {
                 }
             }
         }
+    }
+
+    /// Takes body bytes for the request being read (sized or chunked); dispatches
+    /// it once complete. Returns whether `process` should go on.
+    #[inline(never)]
+    fn read_body<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> bool {
+        match self.phase {
+            Phase::Body { remaining } => {
+                let avail = self.rend - self.rstart;
+                if avail == 0 {
+                    self.arm_body_deadline(cx);
+                    return false;
+                }
+                let take = (remaining.min(avail as u64)) as usize;
+                if !self.is_static(cx) {
+                    self.req
+                        .body_mut()
+                        .extend_from_slice(&self.rbuf[self.rstart..self.rstart + take]);
+                }
+                self.rstart += take;
+                let remaining = remaining - take as u64;
+                if remaining == 0 {
+                    self.phase = Phase::Head;
+                    self.dispatch(cx);
+                } else {
+                    self.phase = Phase::Body { remaining };
+                    self.deadline = Some((cx.now + cx.cfg.body_timeout, Deadline::Body));
+                    return false;
+                }
+            }
+            Phase::Chunked => {
+                if self.rstart == self.rend {
+                    self.arm_body_deadline(cx);
+                    return false;
+                }
+                let input = &self.rbuf[self.rstart..self.rend];
+                match self.decoder.decode(input, self.req.body_mut()) {
+                    Ok(p) => {
+                        self.rstart += p.consumed;
+                        if self.decoder.body_len() > self.cur_body_limit {
+                            self.error_response(
+                                cx,
+                                StatusCode::PAYLOAD_TOO_LARGE,
+                                "request body too large",
+                            );
+                            return false;
+                        }
+                        if p.done {
+                            for (n, v) in self.decoder.trailers() {
+                                self.req.push_trailer(n.as_bytes(), v);
+                            }
+                            self.phase = Phase::Head;
+                            self.dispatch(cx);
+                        } else {
+                            self.deadline = Some((cx.now + cx.cfg.body_timeout, Deadline::Body));
+                            return false;
+                        }
+                    }
+                    Err(e) => {
+                        let status =
+                            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+                        self.error_response(cx, status, e.reason());
+                        return false;
+                    }
+                }
+            }
+            // `process` handles these itself.
+            Phase::Head | Phase::Linger { .. } => {}
+        }
+        true
+    }
+
+    /// The head is not all in yet: remember how far it was scanned, refuse it once
+    /// it outgrows the buffer, and run the header deadline.
+    #[cold]
+    #[inline(never)]
+    fn head_partial<H>(&mut self, cx: &Ctx<'_, H>) {
+        self.partial_scan = self.rend;
+        // Once a line feed is in, the request line is complete and only the head
+        // limit (checked by size) is left to hit.
+        self.partial_has_lf = self.rbuf[self.rstart..self.rend].contains(&b'\n');
+        if self.rend == self.rbuf.len()
+            && self.rstart == 0
+            && self.rbuf.len() >= Self::max_rbuf(cx.cfg)
+        {
+            self.error_response(
+                cx,
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "request header too large",
+            );
+            return;
+        }
+        if !matches!(self.deadline, Some((_, Deadline::Header))) {
+            self.deadline = Some((cx.now + cx.cfg.header_timeout, Deadline::Header));
+        }
+    }
+
+    /// A head the parser refused: its status, and close after it.
+    #[cold]
+    #[inline(never)]
+    fn parse_failed<H>(&mut self, cx: &Ctx<'_, H>, e: flare_h1::Error) {
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        self.error_response(cx, status, e.reason());
     }
 
     /// Waiting for body bytes: the body deadline runs from the last byte received
@@ -664,10 +693,19 @@ impl<T: Transport> Conn<T> {
                 return;
             }
         }
-        let expect_continue = head.expect == Expect::Continue;
         match head.framing {
-            BodyFraming::None => self.dispatch(cx),
-            BodyFraming::Length(0) => self.dispatch(cx),
+            BodyFraming::None | BodyFraming::Length(0) => self.dispatch(cx),
+            framing => self.start_body(framing, cx),
+        }
+    }
+
+    /// A request with a body: answer `Expect: 100-continue` if the body is not in
+    /// yet, and start reading it.
+    #[inline(never)]
+    fn start_body<H>(&mut self, framing: BodyFraming, cx: &Ctx<'_, H>) {
+        let expect_continue = self.head.expect == Expect::Continue;
+        match framing {
+            BodyFraming::None => {}
             BodyFraming::Length(len) => {
                 let avail = (self.rend - self.rstart) as u64;
                 if avail < len && expect_continue {
@@ -760,7 +798,8 @@ impl<T: Transport> Conn<T> {
             if static_at != 0 && cache.static_body == static_at {
                 self.wbuf.extend_from_slice(&cache.bytes[ct_len..]);
             } else {
-                self.wbuf.extend_from_slice(&cache.bytes[ct_len..cache.head_end]);
+                self.wbuf
+                    .extend_from_slice(&cache.bytes[ct_len..cache.head_end]);
                 self.wbuf.extend_from_slice(body);
             }
             return;
@@ -787,6 +826,7 @@ impl<T: Transport> Conn<T> {
         self.wbuf.extend_from_slice(body);
     }
 
+    #[inline(never)]
     fn write_response_general<H>(&mut self, mut resp: Response, keep: bool, cx: &Ctx<'_, H>) {
         let status = resp.status().as_u16();
         let bodyless = is_bodyless_status(status);
@@ -879,6 +919,7 @@ impl<T: Transport> Conn<T> {
     }
 
     /// Pulls stream frames while the send buffer has room.
+    #[inline(never)]
     fn pump_stream<H>(&mut self, _cx: &Ctx<'_, H>) {
         while let Some(st) = &mut self.stream_body {
             if st.pending || self.wbuf.len() - self.wpos > WBUF_HIGH / 4 {
@@ -955,6 +996,8 @@ impl<T: Transport> Conn<T> {
     }
 
     /// Answers an error and closes after it (framing can no longer be trusted).
+    #[cold]
+    #[inline(never)]
     fn error_response<H>(&mut self, cx: &Ctx<'_, H>, status: StatusCode, reason: &'static str) {
         self.cur_is_head = false;
         let resp = Response::error(status, reason);
@@ -988,6 +1031,13 @@ impl<T: Transport> Conn<T> {
                 Err(_) => return Err(()),
             }
         }
+        self.flush_rest(cx)
+    }
+
+    /// [`flush`](Self::flush) past its usual case: a body written from its own
+    /// buffer or a file, a transport's own output, an interrupted write.
+    #[inline(never)]
+    fn flush_rest<H>(&mut self, cx: &Ctx<'_, H>) -> Result<bool, ()> {
         loop {
             let head_left = self.wbuf.len() - self.wpos;
             let res = match &self.out_body {
@@ -1211,26 +1261,24 @@ fn fill_request(req: &mut Request, head: &RequestHead, buf: &[u8], peer: SocketA
     req.set_peer_addr(Some(peer));
 }
 
-/// `a == b` for slices of equal length, without a `memcmp` call for the usual
-/// content types (8 to 32 bytes: overlapping 8-byte words).
+/// `a == b`, without a `memcmp` call for the usual content types (8 to 32 bytes:
+/// overlapping 8-byte words).
 #[inline(always)]
 fn same_short(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;
     }
-    if !(8..=32).contains(&n) {
-        return a == b;
+    let w = |s: &[u8], i: usize| {
+        s.get(i..i + 8)
+            .map_or(0, |c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
+    };
+    let x = |i: usize| w(a, i) ^ w(b, i);
+    match n {
+        8..=16 => x(0) | x(n - 8) == 0,
+        17..=32 => x(0) | x(8) | x(n - 16) | x(n - 8) == 0,
+        _ => a == b,
     }
-    let word = |s: &[u8], i: usize| u64::from_ne_bytes(s[i..i + 8].try_into().unwrap_or([0; 8]));
-    let mut i = 0;
-    while i + 8 < n {
-        if word(a, i) != word(b, i) {
-            return false;
-        }
-        i += 8;
-    }
-    word(a, n - 8) == word(b, n - 8)
 }
 
 /// Gives the request its target, with the path and query the parser already split.
