@@ -352,6 +352,7 @@ impl<T: Transport> Conn<T> {
     }
 
     /// Readable: read once, then process and write.
+    #[inline(always)]
     pub(crate) fn on_readable<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
         if self.peer_closed {
             // Nothing more will arrive, but requests already buffered are still

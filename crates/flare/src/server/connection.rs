@@ -120,6 +120,7 @@ impl Connection {
     pub(crate) fn set_deadline(&mut self, d: Option<(Instant, Deadline)>) {
         each!(self, c => c.deadline = d)
     }
+    #[inline(always)]
     pub(crate) fn on_readable<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
         each!(self, c => c.on_readable(cx))
     }
