@@ -154,11 +154,10 @@ pub(crate) struct Buffers {
 
 /// The last head [`Conn::write_plain_200`] encoded, kept whole: a keep-alive client
 /// asking for the same resource gets the same bytes until the `Date` second turns.
-#[derive(Default)]
 struct HeadCache {
-    /// `(prefix_gen, body length, content-type length)` the bytes were made for;
-    /// `None`: nothing cached.
-    key: Option<(u32, usize, Option<usize>)>,
+    /// `[prefix_gen, body length, content-type length + 1 (0: none)]` the bytes
+    /// were made for; [`HeadCache::NONE`]: nothing cached.
+    key: [u32; 3],
     /// The content type, then the encoded head (through its final CRLF), then the
     /// body when it was `&'static`.
     bytes: Vec<u8>,
@@ -168,6 +167,22 @@ struct HeadCache {
     /// `&'static [u8]` never change, so the same address and length are the same
     /// body, and head and body go out in one copy.
     static_body: usize,
+}
+
+impl HeadCache {
+    /// No content type is 4 GiB long.
+    const NONE: [u32; 3] = [0, 0, u32::MAX];
+}
+
+impl Default for HeadCache {
+    fn default() -> Self {
+        HeadCache {
+            key: HeadCache::NONE,
+            bytes: Vec::new(),
+            head_end: 0,
+            static_body: 0,
+        }
+    }
 }
 
 impl Buffers {
@@ -792,10 +807,16 @@ impl<T: Transport> Conn<T> {
         cx: &Ctx<'_, H>,
     ) {
         let ct = content_type.map(|v| v.as_bytes());
-        let key = (cx.prefix_gen, body.len(), ct.map(<[u8]>::len));
+        // Bodies here are at most COPY_BODY_MAX and content types are field values
+        // (under the 16 KiB head limit or made by the handler): both fit a u32.
+        let key = [
+            cx.prefix_gen,
+            body.len() as u32,
+            ct.map_or(0, |c| (c.len() as u32).saturating_add(1)),
+        ];
         let cache = &mut self.plain_head;
         let ct_len = ct.map_or(0, <[u8]>::len);
-        if cache.key == Some(key) && same_short(&cache.bytes[..ct_len], ct.unwrap_or_default()) {
+        if cache.key == key && same_short(&cache.bytes[..ct_len], ct.unwrap_or_default()) {
             if static_at != 0 && cache.static_body == static_at {
                 self.wbuf.extend_from_slice(&cache.bytes[ct_len..]);
             } else {
@@ -823,7 +844,7 @@ impl<T: Transport> Conn<T> {
         if static_at != 0 {
             cache.bytes.extend_from_slice(body);
         }
-        cache.key = Some(key);
+        cache.key = key;
         self.wbuf.extend_from_slice(body);
     }
 
