@@ -164,6 +164,7 @@ pub fn parse_response(
         limits.get_max_headers(),
         rules,
         &mut Default::default(),
+        &mut None,
     )?
     else {
         return incomplete();

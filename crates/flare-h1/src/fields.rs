@@ -101,14 +101,12 @@ pub(crate) fn field_kind(name: &[u8]) -> u8 {
 /// The interpreted fields (see [`field_kind`]) among the parsed ones: bit
 /// `i` of `low` for field `i < 64`; `high` if any field from 64 on is one.
 /// Bit `i` of `host_ok`: field `i` is a Host field whose value is already
-/// known to pass `valid_authority(value, false)`; `host_value` is the value
-/// of the last such field.
+/// known to pass `valid_authority(value, false)`.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Marked {
     pub low: u64,
     pub high: bool,
     pub host_ok: u64,
-    pub host_value: Span,
 }
 
 /// Whether the field line at `pos` starts with `Host:` (any case), from one
@@ -125,7 +123,8 @@ fn starts_with_host_colon(b: &[u8], pos: usize) -> bool {
 /// Parses field lines from `pos` (the start of a line) up to and including
 /// the empty line. Returns the offset after the empty line, or `None` if `b`
 /// ends first. `headers` is appended to; more than `max` fields is an error.
-/// `marked` records the fields [`field_kind`] knows.
+/// `marked` records the fields [`field_kind`] knows; `host` is set to the
+/// value of a Host field checked on the way (the last one, if several).
 #[inline(always)]
 pub(crate) fn parse_fields(
     b: &[u8],
@@ -134,12 +133,13 @@ pub(crate) fn parse_fields(
     max: usize,
     rules: FieldRules,
     marked: &mut Marked,
+    host: &mut Option<Span>,
 ) -> Result<Option<usize>, Error> {
     // Host is usually the first field line (RFC 9110 section 7.2 asks user
     // agents to send it first): its name is recognized without a scan.
     if starts_with_host_colon(b, pos) {
         let name = Span::new(pos, pos + 4);
-        match field_value(b, pos + 5, name, HOST, headers, max, rules, marked)? {
+        match field_value(b, pos + 5, name, HOST, headers, max, rules, marked, host)? {
             Some(next) => pos = next,
             None => return Ok(None),
         }
@@ -196,7 +196,7 @@ pub(crate) fn parse_fields(
         }
         let kind = field_kind(b.get(name_start..name_end).unwrap_or_default());
         let name = Span::new(name_start, name_end);
-        match field_value(b, pos + 1, name, kind, headers, max, rules, marked)? {
+        match field_value(b, pos + 1, name, kind, headers, max, rules, marked, host)? {
             Some(next) => pos = next,
             None => return Ok(None),
         }
@@ -218,19 +218,26 @@ fn field_value(
     max: usize,
     rules: FieldRules,
     marked: &mut Marked,
+    host: &mut Option<Span>,
 ) -> Result<Option<usize>, Error> {
-    while b.get(pos).is_some_and(|&c| ows(c)) {
-        pos += 1;
-    }
-    let value_start = pos;
-    // A Host value that is plainly `host[:port]` up to the CR is checked
-    // here, from the block the value scan would load anyway.
+    // A Host value that is plainly `host[:port]` up to the CR, after none or
+    // one SP, is checked here, from the block the value scan would load
+    // anyway. It starts with a host byte, so there is no more OWS to skip.
     let mut host_ok = false;
+    let mut value_start = pos;
     if kind == HOST {
-        if let Some(cr) = crate::chars::plain_host_then_cr(b, pos) {
+        let start = pos + usize::from(b.get(pos) == Some(&b' '));
+        if let Some(cr) = crate::chars::plain_host_then_cr(b, start) {
+            value_start = start;
             pos = cr;
             host_ok = true;
         }
+    }
+    if !host_ok {
+        while b.get(pos).is_some_and(|&c| ows(c)) {
+            pos += 1;
+        }
+        value_start = pos;
     }
     let mut scanned = host_ok;
     let mut value_end;
@@ -285,7 +292,7 @@ fn field_value(
             marked.low |= 1 << index;
             if host_ok {
                 marked.host_ok |= 1 << index;
-                marked.host_value = value;
+                *host = Some(value);
             }
         } else {
             marked.high = true;

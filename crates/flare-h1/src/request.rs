@@ -234,14 +234,11 @@ impl RequestHead {
 /// bytes without a complete head is 431.
 pub fn parse_request(buf: &[u8], head: &mut RequestHead, limits: &Limits) -> Result<Status, Error> {
     head.clear();
-    let lim = buf
-        .len()
-        .min(limits.get_max_header_bytes())
-        .min(u32::MAX as usize);
+    let max_head = limits.get_max_header_bytes();
+    let lim = buf.len().min(max_head).min(u32::MAX as usize);
     let b = buf.get(..lim).unwrap_or(buf);
-    let too_big = buf.len() >= limits.get_max_header_bytes() || lim < buf.len();
     let incomplete = || {
-        if too_big {
+        if buf.len() >= max_head || lim < buf.len() {
             Err(Error::HeadersTooLarge)
         } else {
             Ok(Status::Partial)
@@ -249,16 +246,19 @@ pub fn parse_request(buf: &[u8], head: &mut RequestHead, limits: &Limits) -> Res
     };
 
     let mut pos = 0;
-    loop {
-        match b.get(pos) {
-            Some(b'\r') => match b.get(pos + 1) {
-                Some(b'\n') => pos += 2,
-                Some(_) => return Err(Error::BareCr),
+    // Empty lines before the request line are rare; `GET ` rules them out.
+    if b.get(..4) != Some(b"GET ") {
+        loop {
+            match b.get(pos) {
+                Some(b'\r') => match b.get(pos + 1) {
+                    Some(b'\n') => pos += 2,
+                    Some(_) => return Err(Error::BareCr),
+                    None => return incomplete(),
+                },
+                Some(b'\n') => return Err(Error::BareLf),
+                Some(_) => break,
                 None => return incomplete(),
-            },
-            Some(b'\n') => return Err(Error::BareLf),
-            Some(_) => break,
-            None => return incomplete(),
+            }
         }
     }
 
@@ -290,9 +290,10 @@ pub fn parse_request(buf: &[u8], head: &mut RequestHead, limits: &Limits) -> Res
         limits.get_max_headers(),
         FieldRules::STRICT,
         &mut marked,
+        &mut head.host,
     )? {
         Some(end) => {
-            interpret_fields(b, head, limits, marked)?;
+            interpret_fields(b, head, limits, &marked)?;
             Ok(Status::Complete(end))
         }
         None => incomplete(),
@@ -453,12 +454,12 @@ fn interpret_fields(
     b: &[u8],
     head: &mut RequestHead,
     limits: &Limits,
-    marked: Marked,
+    marked: &Marked,
 ) -> Result<(), Error> {
     // The usual request: Host is the only interpreted field, and its value
-    // was checked while it was parsed. Everything else was reset by `clear`.
+    // was checked (and `head.host` set) while it was parsed. Everything else
+    // was reset by `clear`.
     if !marked.high && marked.low == marked.host_ok && marked.low.is_power_of_two() {
-        head.host = Some(marked.host_value);
         return Ok(());
     }
     // The same with a Host value still to check.
@@ -484,7 +485,7 @@ fn interpret_all(
     b: &[u8],
     head: &mut RequestHead,
     limits: &Limits,
-    marked: Marked,
+    marked: &Marked,
 ) -> Result<(), Error> {
     let mut content_length = None;
     let mut chunked = false;

@@ -1273,6 +1273,9 @@ fn host_on_the_first_field_line() {
     ok(b"GET / HTTP/1.1\r\nhOsT: a.b\r\n\r\n", &d, b"a.b");
     ok(b"GET / HTTP/1.1\r\nHOST:a:1\r\n\r\n", &d, b"a:1");
     ok(b"GET / HTTP/1.1\r\nHost: \t a:1 \t\r\n\r\n", &d, b"a:1");
+    ok(b"GET / HTTP/1.1\r\nHost:  a.b\r\n\r\n", &d, b"a.b");
+    ok(b"GET / HTTP/1.1\r\nHost:\ta.b\r\n\r\n", &d, b"a.b");
+    ok(b"GET / HTTP/1.1\r\nHost: a.b \r\n\r\n", &d, b"a.b");
     ok(
         b"GET / HTTP/1.1\r\nHost: 127.0.0.1:\r\n\r\n",
         &d,
