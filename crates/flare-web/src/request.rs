@@ -22,6 +22,17 @@ impl Span {
     fn get_str<'a>(&self, s: &'a str) -> &'a str {
         s.get(self.start as usize..self.end as usize).unwrap_or("")
     }
+    /// `r` as it is, offsets past `u32::MAX` saturating (so past the end of any
+    /// storage a span indexes): reading checks the range, so a range outside the
+    /// storage or off a character boundary reads as empty.
+    #[inline]
+    fn saturating(r: Range<usize>) -> Span {
+        let sat = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
+        Span {
+            start: sat(r.start),
+            end: sat(r.end),
+        }
+    }
     /// `base + r`, or an empty span when `r` is not inside `0..len`. Callers check
     /// that `base + len` fits in `u32` ([`fits`]).
     #[inline]
@@ -55,6 +66,10 @@ fn fits(end: usize) -> bool {
 pub struct Request {
     method: Method,
     version: Version,
+    /// Whether any of `body`, `trailers`, `params` and `extensions` may be non-empty
+    /// (set by whatever fills them), so that [`clear`](Self::clear) leaves them
+    /// alone for the usual request, which has none.
+    rare: bool,
     /// Header and trailer fields, and decoded path parameters.
     buf: Vec<u8>,
     /// The request target; `path` and `query` index into it.
@@ -75,6 +90,7 @@ impl Default for Request {
         Request {
             method: Method::GET,
             version: Version::HTTP_11,
+            rare: false,
             buf: Vec::new(),
             target: String::new(),
             path: Span::default(),
@@ -119,6 +135,12 @@ impl Request {
     #[inline]
     pub fn path(&self) -> &str {
         self.path.get_str(&self.target)
+    }
+    /// [`path`](Self::path) as bytes (without its character-boundary checks: bytes
+    /// cut inside a character are not UTF-8, so they equal no path a router has).
+    #[inline]
+    pub(crate) fn path_bytes(&self) -> &[u8] {
+        self.path.get(self.target.as_bytes())
     }
     /// The query string after `?`, without the `?`, not decoded.
     #[inline]
@@ -201,6 +223,7 @@ impl Request {
     }
     /// Typed values, mutably.
     pub fn extensions_mut(&mut self) -> &mut http::Extensions {
+        self.rare = true;
         &mut self.extensions
     }
 
@@ -209,18 +232,29 @@ impl Request {
     /// Clears the request for reuse, keeping its buffers' capacity.
     #[inline(always)]
     pub fn clear(&mut self) {
-        self.method = Method::GET;
+        if self.method != Method::GET {
+            self.method = Method::GET;
+        }
         self.version = Version::HTTP_11;
         self.buf.clear();
         self.target.clear();
         self.path = Span::default();
         self.query = None;
         self.headers.clear();
+        if self.rare {
+            self.clear_rare();
+        }
+        self.cancel.reset();
+    }
+
+    /// Clears the parts most requests do not have.
+    #[cold]
+    fn clear_rare(&mut self) {
+        self.rare = false;
         self.body.clear();
         self.trailers.clear();
         self.params.clear();
         self.extensions.clear();
-        self.cancel.reset();
     }
 
     fn push_bytes(&mut self, b: &[u8]) -> Span {
@@ -289,9 +323,14 @@ impl Request {
     ) {
         self.target.clear();
         self.target.push_str(target);
-        let len = if fits(target.len()) { target.len() } else { 0 };
-        self.path = Span::offset(0, path, len);
-        self.query = query.map(|q| Span::offset(0, q, len));
+        // Reading checks the spans (`Span::get_str`); offsets only need to fit.
+        if fits(target.len()) {
+            self.path = Span::saturating(path);
+            self.query = query.map(Span::saturating);
+        } else {
+            self.path = Span::default();
+            self.query = query.map(|_| Span::default());
+        }
     }
     /// Appends the header fields found in `block` (a header section as received):
     /// each item is the byte ranges of a field's name and value in `block`. The block
@@ -311,15 +350,16 @@ impl Request {
             start: (base + r.start) as u32,
             end: (base + r.end) as u32,
         };
-        for (n, v) in fields {
+        // `extend` reserves once for an iterator of known length (a slice's, mapped)
+        // and then writes without a capacity test per field.
+        self.headers.extend(fields.into_iter().map(|(n, v)| {
             // One test for both ranges; `base + len` fits in u32 (checked above).
-            let field = if n.start <= n.end && n.end <= len && v.start <= v.end && v.end <= len {
+            if n.start <= n.end && n.end <= len && v.start <= v.end && v.end <= len {
                 (at(n), at(v))
             } else {
-                (Span::offset(base, n, len), Span::offset(base, v, len))
-            };
-            self.headers.push(field);
-        }
+                field_outside(base, n, v, len)
+            }
+        }));
     }
     /// Appends a header field.
     pub fn push_header(&mut self, name: &[u8], value: &[u8]) {
@@ -329,12 +369,14 @@ impl Request {
     }
     /// Appends a trailer field.
     pub fn push_trailer(&mut self, name: &[u8], value: &[u8]) {
+        self.rare = true;
         let n = self.push_bytes(name);
         let v = self.push_bytes(value);
         self.trailers.push((n, v));
     }
     /// Appends a path parameter (the router calls this).
     pub fn push_param(&mut self, name: &str, value: &str) {
+        self.rare = true;
         let n = self.push_bytes(name.as_bytes());
         let v = self.push_bytes(value.as_bytes());
         self.params.push((n, v));
@@ -349,16 +391,23 @@ impl Request {
         start: usize,
         end: usize,
     ) -> Result<(), PercentDecodeError> {
-        let base = self.path.start as usize;
-        let (from, to) = (base + start, base + end);
-        if start > end || to > self.path.end as usize {
+        // The path as `path()` reads it (its span is checked here, not when set).
+        let Some(src) = self.path.get_str(&self.target).as_bytes().get(..end) else {
+            return Err(PercentDecodeError::OutOfRange);
+        };
+        if start > end {
             return Err(PercentDecodeError::OutOfRange);
         }
+        self.rare = true;
+        // `src` borrows the target, so the buffer is filled field by field here.
         let mark = self.buf.len();
-        let n = self.push_bytes(name.as_bytes());
+        self.buf.extend_from_slice(name.as_bytes());
         let vstart = self.buf.len();
-        let src = self.target.as_bytes();
-        let mut i = from;
+        let n = Span {
+            start: mark as u32,
+            end: vstart as u32,
+        };
+        let (mut i, to) = (start, end);
         while i < to {
             let b = src.get(i).copied().unwrap_or(0);
             if b == b'%' {
@@ -397,6 +446,7 @@ impl Request {
     }
     /// The body buffer, for the driver to fill.
     pub fn body_mut(&mut self) -> &mut Vec<u8> {
+        self.rare = true;
         &mut self.body
     }
     /// Sets the peer address.
@@ -407,6 +457,14 @@ impl Request {
     pub fn set_cancel_token(&mut self, token: CancelToken) {
         self.cancel = token;
     }
+}
+
+/// The spans of a field with a range outside its block (of `len` bytes at `base`):
+/// such a range reads as empty.
+#[cold]
+#[inline(never)]
+fn field_outside(base: usize, n: Range<usize>, v: Range<usize>, len: usize) -> (Span, Span) {
+    (Span::offset(base, n, len), Span::offset(base, v, len))
 }
 
 fn hex_value(b: u8) -> Option<u8> {
@@ -471,6 +529,7 @@ impl RequestBuilder {
     }
     /// The body.
     pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.req.rare = true;
         self.req.body = body.into();
         self
     }
@@ -516,6 +575,41 @@ mod tests {
             (r.target(), r.path(), r.query(), r.header_count()),
             ("", "", None, 0)
         );
+    }
+
+    #[test]
+    fn clear_empties_the_rarely_set_parts_too() {
+        let mut r = Request::builder()
+            .method(Method::POST)
+            .version(Version::HTTP_10)
+            .uri("/a/b?q")
+            .header("x", "1")
+            .body("payload")
+            .build();
+        r.push_trailer(b"t", b"2");
+        r.push_param("p", "3");
+        r.extensions_mut().insert(7u8);
+        r.clear();
+        assert_eq!(
+            (r.method(), r.version(), r.target(), r.path(), r.query()),
+            (&Method::GET, Version::HTTP_11, "", "", None)
+        );
+        assert_eq!(
+            (r.header_count(), r.body(), r.trailers().count()),
+            (0, &b""[..], 0)
+        );
+        assert_eq!((r.params().count(), r.extensions().get::<u8>()), (0, None));
+        // Each part set alone is cleared as well.
+        r.body_mut().extend_from_slice(b"x");
+        r.clear();
+        assert!(r.body().is_empty());
+        r.push_param("p", "1");
+        r.clear();
+        assert_eq!(r.param("p"), None);
+        r.set_target_str("/x/y");
+        assert_eq!(r.capture_param("c", 1, 2), Ok(()));
+        r.clear();
+        assert_eq!(r.param("c"), None);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The response a handler returns.
 
+use std::fmt;
+
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
 
@@ -9,38 +11,78 @@ use crate::body::Body;
 ///
 /// `Content-Length`, `Transfer-Encoding`, `Date`, `Server` and `Connection` are the
 /// server's business and are written by the protocol driver; a handler sets the rest.
-/// `Response::text("...")` with a `&'static str` allocates nothing.
-#[derive(Debug)]
+/// `Response::text("...")` with a `&'static str` allocates nothing, and dropping it
+/// does no work: its content type is a static, and header fields and an owned
+/// content type live out of line, so the usual response is small to move and its
+/// drop is two tests, inline.
 pub struct Response {
+    body: BodySlot,
+    /// A constructor's content type (`None` when it is owned, in `extra`, or unset).
+    content_type: Option<&'static HeaderValue>,
+    /// Header fields and an owned content type; `None` while there are none.
+    extra: ExtraSlot,
     status: StatusCode,
-    content_type: ContentType,
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("content_type", &self.content_type())
+            .field("headers", &self.headers())
+            .field("body", self.body())
+            .finish()
+    }
+}
+
+/// A response's body. Dropping an `Empty` or `Static` body is a test inline; the
+/// other kinds are dropped out of line, so that the drop glue of [`Response`] stays
+/// small enough to be inlined where responses are consumed.
+struct BodySlot(Body);
+
+impl Drop for BodySlot {
+    #[inline]
+    fn drop(&mut self) {
+        if !matches!(self.0, Body::Empty | Body::Static(_)) {
+            drop_body(std::mem::replace(&mut self.0, Body::Empty));
+        }
+    }
+}
+
+#[inline(never)]
+fn drop_body(body: Body) {
+    drop(body);
+}
+
+/// [`Extra`], when a response has any; dropped out of line (see [`BodySlot`]).
+struct ExtraSlot(Option<Box<Extra>>);
+
+impl Drop for ExtraSlot {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(e) = self.0.take() {
+            drop_extra(e);
+        }
+    }
+}
+
+#[inline(never)]
+fn drop_extra(extra: Box<Extra>) {
+    drop(extra);
+}
+
+/// The parts of a [`Response`] most responses do not have.
+#[derive(Debug, Default)]
+struct Extra {
+    /// An owned `content-type` (then [`Response::content_type`] is `None`).
+    content_type: Option<HeaderValue>,
+    /// The fields other than `content-type`.
     headers: Vec<(HeaderName, HeaderValue)>,
-    body: Body,
 }
 
 impl Default for Response {
     fn default() -> Self {
         Response::new(StatusCode::OK)
-    }
-}
-
-/// The `content-type` of a response. The constructors' values are statics, so a
-/// response built by `Response::text` and friends has nothing to drop here.
-#[derive(Debug)]
-enum ContentType {
-    None,
-    Static(&'static HeaderValue),
-    Owned(HeaderValue),
-}
-
-impl ContentType {
-    #[inline]
-    fn get(&self) -> Option<&HeaderValue> {
-        match self {
-            ContentType::None => None,
-            ContentType::Static(v) => Some(v),
-            ContentType::Owned(v) => Some(v),
-        }
     }
 }
 
@@ -51,27 +93,31 @@ static OCTETS: HeaderValue = HeaderValue::from_static("application/octet-stream"
 
 impl Response {
     /// An empty response with `status`.
+    #[inline]
     pub fn new(status: StatusCode) -> Self {
         Response {
+            body: BodySlot(Body::Empty),
+            content_type: None,
+            extra: ExtraSlot(None),
             status,
-            content_type: ContentType::None,
-            headers: Vec::new(),
-            body: Body::Empty,
         }
     }
     /// `200` with a `text/plain; charset=utf-8` body.
+    #[inline]
     pub fn text(body: impl Into<Body>) -> Self {
         Response::new(StatusCode::OK)
             .with_static_content_type(&TEXT)
             .with_body(body)
     }
     /// `200` with a `text/html; charset=utf-8` body.
+    #[inline]
     pub fn html(body: impl Into<Body>) -> Self {
         Response::new(StatusCode::OK)
             .with_static_content_type(&HTML)
             .with_body(body)
     }
     /// `200` with an `application/octet-stream` body.
+    #[inline]
     pub fn bytes(body: impl Into<Body>) -> Self {
         Response::new(StatusCode::OK)
             .with_static_content_type(&OCTETS)
@@ -91,6 +137,7 @@ impl Response {
         }
     }
     /// `200` with a JSON body given as already serialized bytes.
+    #[inline]
     pub fn json_bytes(body: impl Into<Body>) -> Self {
         Response::new(StatusCode::OK)
             .with_static_content_type(&JSON)
@@ -109,23 +156,26 @@ impl Response {
     }
 
     /// Replaces the status.
+    #[inline]
     pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;
         self
     }
     /// Replaces the body.
+    #[inline]
     pub fn with_body(mut self, body: impl Into<Body>) -> Self {
-        self.body = body.into();
+        self.body.0 = body.into();
         self
     }
     /// Sets `content-type`.
     pub fn with_content_type(mut self, v: HeaderValue) -> Self {
-        self.content_type = ContentType::Owned(v);
+        self.set_owned_content_type(Some(v));
         self
     }
     #[inline]
     fn with_static_content_type(mut self, v: &'static HeaderValue) -> Self {
-        self.content_type = ContentType::Static(v);
+        self.set_owned_content_type(None);
+        self.content_type = Some(v);
         self
     }
     /// Appends a header field. A `content-type` here replaces the one set by the
@@ -137,20 +187,44 @@ impl Response {
     /// Appends a header field (see [`with_header`](Self::with_header)).
     pub fn insert_header(&mut self, name: HeaderName, value: HeaderValue) {
         if name == http::header::CONTENT_TYPE {
-            self.content_type = ContentType::Owned(value);
+            self.set_owned_content_type(Some(value));
         } else {
-            self.headers.push((name, value));
+            self.extra_mut().headers.push((name, value));
         }
     }
     /// Removes every field named `name`.
     pub fn remove_header(&mut self, name: &HeaderName) {
         if name == http::header::CONTENT_TYPE {
-            self.content_type = ContentType::None;
+            self.set_owned_content_type(None);
+            self.content_type = None;
         }
-        self.headers.retain(|(n, _)| n != name);
+        if let Some(e) = &mut self.extra.0 {
+            e.headers.retain(|(n, _)| n != name);
+        }
+    }
+
+    /// Sets or clears the owned content type (a static one is cleared when an owned
+    /// one is set).
+    fn set_owned_content_type(&mut self, v: Option<HeaderValue>) {
+        match v {
+            Some(v) => {
+                self.content_type = None;
+                self.extra_mut().content_type = Some(v);
+            }
+            None => {
+                if let Some(e) = &mut self.extra.0 {
+                    e.content_type = None;
+                }
+            }
+        }
+    }
+
+    fn extra_mut(&mut self) -> &mut Extra {
+        self.extra.0.get_or_insert_with(Box::default)
     }
 
     /// The status.
+    #[inline]
     pub fn status(&self) -> StatusCode {
         self.status
     }
@@ -161,41 +235,105 @@ impl Response {
     /// `content-type`, if set.
     #[inline]
     pub fn content_type(&self) -> Option<&HeaderValue> {
-        self.content_type.get()
+        match self.content_type {
+            Some(v) => Some(v),
+            None => self.extra.0.as_deref()?.content_type.as_ref(),
+        }
     }
     /// The first value of a header (`content-type` included).
     pub fn header(&self, name: &str) -> Option<&HeaderValue> {
         if name.eq_ignore_ascii_case("content-type") {
-            return self.content_type.get();
+            return self.content_type();
         }
-        self.headers
+        self.headers()
             .iter()
             .find(|(n, _)| n.as_str().eq_ignore_ascii_case(name))
             .map(|(_, v)| v)
     }
     /// The header fields other than `content-type`.
+    #[inline]
     pub fn headers(&self) -> &[(HeaderName, HeaderValue)] {
-        &self.headers
+        match &self.extra.0 {
+            Some(e) => &e.headers,
+            None => &[],
+        }
     }
     /// The body.
+    #[inline]
     pub fn body(&self) -> &Body {
-        &self.body
+        &self.body.0
     }
     /// The body, mutably.
+    #[inline]
     pub fn body_mut(&mut self) -> &mut Body {
-        &mut self.body
+        &mut self.body.0
     }
     /// Takes the body out, leaving [`Body::Empty`].
+    #[inline]
     pub fn take_body(&mut self) -> Body {
-        std::mem::replace(&mut self.body, Body::Empty)
+        std::mem::replace(&mut self.body.0, Body::Empty)
     }
     /// The body bytes for non-stream bodies (tests).
     pub fn body_bytes(&self) -> Option<Bytes> {
-        match &self.body {
+        match self.body() {
             Body::Empty => Some(Bytes::new()),
             Body::Static(b) => Some(Bytes::from_static(b)),
             Body::Bytes(b) => Some(b.clone()),
             Body::Stream(_) | Body::File(_) => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::header::{CONTENT_TYPE, ETAG, VARY};
+
+    #[test]
+    fn content_type_static_owned_and_removed() {
+        let r = Response::text("a");
+        assert_eq!(r.content_type().unwrap(), "text/plain; charset=utf-8");
+        assert!(r.headers().is_empty());
+        // An owned content type replaces the static one, and the other way round.
+        let mut r = r.with_header(CONTENT_TYPE, HeaderValue::from_static("x/y"));
+        assert_eq!(r.content_type().unwrap(), "x/y");
+        assert_eq!(r.header("Content-Type").unwrap(), "x/y");
+        assert!(r.headers().is_empty());
+        r.remove_header(&CONTENT_TYPE);
+        assert!(r.content_type().is_none());
+        let r = Response::new(StatusCode::OK)
+            .with_content_type(HeaderValue::from_static("a/b"))
+            .with_header(VARY, HeaderValue::from_static("accept"));
+        assert_eq!(r.content_type().unwrap(), "a/b");
+        assert_eq!(r.headers().len(), 1);
+        let r = Response::new(StatusCode::OK).with_static_content_type(&JSON);
+        assert_eq!(r.content_type().unwrap(), "application/json");
+        let r = Response::json_bytes("{}").with_content_type(HeaderValue::from_static("c/d"));
+        assert_eq!(r.content_type().unwrap(), "c/d");
+    }
+
+    #[test]
+    fn headers_bodies_and_drops() {
+        let mut r = Response::bytes(vec![1u8, 2])
+            .with_header(ETAG, HeaderValue::from_static("\"e\""))
+            .with_header(VARY, HeaderValue::from_static("a"))
+            .with_header(ETAG, HeaderValue::from_static("\"f\""));
+        assert_eq!(r.headers().len(), 3);
+        assert_eq!(r.header("etag").unwrap(), "\"e\"");
+        r.remove_header(&ETAG);
+        assert_eq!(r.headers().len(), 1);
+        assert_eq!(r.body_bytes().unwrap(), &[1u8, 2][..]);
+        // Every body kind drops (the out-of-line ones included).
+        let taken = r.take_body();
+        assert_eq!(taken.len_hint(), Some(2));
+        assert_eq!(r.body().len_hint(), Some(0));
+        *r.body_mut() = Body::from_chunks(std::iter::empty());
+        assert!(r.body().is_stream());
+        drop(r);
+        let s = format!("{:?}", Response::error(StatusCode::NOT_FOUND, "nope"));
+        assert!(
+            s.contains("404") && s.contains("Body::Static(4 bytes)"),
+            "{s}"
+        );
     }
 }

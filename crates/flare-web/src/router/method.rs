@@ -148,6 +148,11 @@ impl<S: 'static> MethodRouter<S> {
         self.body_limit
     }
 
+    /// The `GET` handler, which [`dispatch`](Self::dispatch) picks first for a `GET`.
+    pub(crate) fn get_endpoint(&self) -> Option<&BoxedEndpoint<S>> {
+        self.get.as_ref()
+    }
+
     /// Adds every handler of `other`; panics on a method both have.
     pub(crate) fn merge(&mut self, other: MethodRouter<S>) {
         if let Some(h) = other.get {

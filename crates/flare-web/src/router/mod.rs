@@ -122,13 +122,35 @@ struct Table<S> {
     /// [`PathKey`]: such a route wins over any other that matches (static beats
     /// parameter at every segment), so one search here answers most requests
     /// without the trie.
-    exact: Vec<(PathKey, Box<[u8]>, usize)>,
+    exact: Vec<Exact<S>>,
     routes: Vec<Route<S>>,
     fallback: Option<BoxedEndpoint<S>>,
     /// Fallbacks of nested routers, longest prefix first.
     nested_fallbacks: Vec<(Box<str>, BoxedEndpoint<S>)>,
     trailing_slash: TrailingSlash,
     any_limit: bool,
+}
+
+/// A route whose pattern is static text.
+struct Exact<S> {
+    key: PathKey,
+    /// The route's `GET` handler, which [`MethodRouter`] picks first for a `GET`:
+    /// called straight from here.
+    get: Option<BoxedEndpoint<S>>,
+    route: usize,
+    /// The path (compared when it is longer than 16 bytes).
+    path: Box<[u8]>,
+}
+
+impl<S> Clone for Exact<S> {
+    fn clone(&self) -> Self {
+        Exact {
+            key: self.key,
+            get: self.get.clone(),
+            route: self.route,
+            path: self.path.clone(),
+        }
+    }
 }
 
 impl<S> Clone for Table<S> {
@@ -222,7 +244,13 @@ impl<S: 'static> Router<S> {
         t.any_limit |= methods.limit().is_some();
         match *slot {
             Some(i) => match t.routes.get_mut(i) {
-                Some(existing) => existing.methods.merge(methods),
+                Some(existing) => {
+                    existing.methods.merge(methods);
+                    let get = existing.methods.get_endpoint().cloned();
+                    if let Some(e) = t.exact.iter_mut().find(|e| e.route == i) {
+                        e.get = get;
+                    }
+                }
                 None => unreachable!("trie values index routes"),
             },
             None => {
@@ -234,8 +262,17 @@ impl<S: 'static> Router<S> {
                     // ones may share a key, so their place is found by the bytes too.
                     let at = t
                         .exact
-                        .partition_point(|(k, p, _)| (*k, &**p) < (key, &*path));
-                    t.exact.insert(at, (key, path, next));
+                        .partition_point(|e| (e.key, &*e.path) < (key, &*path));
+                    let get = methods.get_endpoint().cloned();
+                    t.exact.insert(
+                        at,
+                        Exact {
+                            key,
+                            get,
+                            route: next,
+                            path,
+                        },
+                    );
                 }
                 t.routes.push(Route {
                     pattern: pattern.into(),
@@ -339,12 +376,24 @@ impl<S: 'static> Router<S> {
 
     /// Answers `req` with `state`: finds the route, records its parameters in the
     /// request, and runs the handler for the method.
+    #[inline]
     pub fn call(&self, req: &mut Request, state: &S) -> Response {
         req.clear_params();
         let t = &*self.table;
-        if let Some(route) = t.exact_route(req.path()).and_then(|i| t.routes.get(i)) {
-            return route.methods.dispatch(req, state);
+        // A static route: a `GET` goes straight to its handler.
+        if let Some(e) = t.exact(req.path_bytes()) {
+            if let (true, Some(h)) = (*req.method() == Method::GET, &e.get) {
+                return h.call(req, state);
+            }
+            return t.dispatch(e.route, req, state);
         }
+        self.call_trie(req, state)
+    }
+
+    /// [`call`](Self::call) for a path no static route matches.
+    #[inline(never)]
+    fn call_trie(&self, req: &mut Request, state: &S) -> Response {
+        let t = &*self.table;
         let mut caps = Captures::new();
         let found = t.trie.lookup(req.path(), &mut caps);
         if let Some(route) = found.and_then(|i| t.routes.get(i)) {
@@ -394,7 +443,7 @@ impl<S: 'static> Router<S> {
             Some(p) => p.to_string(),
             None => format!("{path}/"),
         };
-        if self.table.exact_route(&alt).is_none() {
+        if self.table.exact(alt.as_bytes()).is_none() {
             let mut caps = Captures::new();
             self.table.trie.lookup(&alt, &mut caps)?;
         }
@@ -415,8 +464,8 @@ impl<S: 'static> Router<S> {
         if !t.any_limit {
             return None;
         }
-        let i = match t.exact_route(req.path()) {
-            Some(i) => i,
+        let i = match t.exact(req.path_bytes()) {
+            Some(e) => e.route,
             None => t.trie.lookup(req.path(), &mut Captures::new())?,
         };
         t.routes.get(i)?.methods.limit()
@@ -429,7 +478,7 @@ impl<S: 'static> Router<S> {
 
     /// Whether `path` matches a route (for benchmarks and tests; allocation-free).
     pub fn matches(&self, path: &str) -> bool {
-        if self.table.exact_route(path).is_some() {
+        if self.table.exact(path.as_bytes()).is_some() {
             return true;
         }
         let mut caps = Captures::new();
@@ -440,24 +489,44 @@ impl<S: 'static> Router<S> {
 impl<S> Table<S> {
     /// The route whose static pattern is exactly `path`.
     #[inline(always)]
-    fn exact_route(&self, path: &str) -> Option<usize> {
-        let path = path.as_bytes();
+    fn exact(&self, path: &[u8]) -> Option<&Exact<S>> {
+        if self.exact.len() > EXACT_LINEAR || path.len() > 16 {
+            return self.exact_long(path);
+        }
+        // The key of a path of at most 16 bytes is the path.
+        let key = PathKey::of(path);
+        self.exact.iter().find(|e| e.key == key)
+    }
+
+    /// [`exact`](Self::exact) in a longer table or for a longer path (out of line,
+    /// so that the short scan makes no call and needs few registers).
+    #[inline(never)]
+    fn exact_long(&self, path: &[u8]) -> Option<&Exact<S>> {
         let key = PathKey::of(path);
         // Equal keys are equal paths up to 16 bytes; past that, compare the bytes
         // (long static paths may share length, first and last 8 bytes).
-        let same = |(k, p, _): &&(PathKey, Box<[u8]>, usize)| {
-            *k == key && (path.len() <= 16 || **p == *path)
-        };
         if self.exact.len() <= EXACT_LINEAR {
-            return self.exact.iter().find(same).map(|&(_, _, r)| r);
+            return self.exact.iter().find(|e| e.key == key && *e.path == *path);
         }
-        let from = self.exact.partition_point(|(k, _, _)| *k < key);
+        let from = self.exact.partition_point(|e| e.key < key);
         self.exact
             .get(from..)?
             .iter()
-            .take_while(|(k, _, _)| *k == key)
-            .find(same)
-            .map(|&(_, _, r)| r)
+            .take_while(|e| e.key == key)
+            .find(|e| path.len() <= 16 || *e.path == *path)
+    }
+
+    /// Runs route `i`'s handler for the method.
+    #[inline(never)]
+    fn dispatch(&self, i: usize, req: &mut Request, state: &S) -> Response
+    where
+        S: 'static,
+    {
+        match self.routes.get(i) {
+            Some(route) => route.methods.dispatch(req, state),
+            // Not reached: exact entries index routes.
+            None => Response::error(StatusCode::NOT_FOUND, "not found"),
+        }
     }
 }
 

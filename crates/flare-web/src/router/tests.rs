@@ -481,6 +481,19 @@ fn static_routes_are_found_by_exact_path_whatever_their_number_and_length() {
     assert_eq!(call(&r, Method::GET, "/qqqqqqqqqqqqqqqqqq").status(), 404);
     assert_eq!(call(&r, Method::GET, "/q?x=1").status(), 200);
     assert_eq!(call(&r, Method::GET, "/Q").status(), 404);
+    // A short table with paths past 16 bytes sharing their key: scanned, and the
+    // bytes compared.
+    let r = Router::new()
+        .get(long[0], text("x"))
+        .get(long[2], text("z"))
+        .route("/p", post(text("post")));
+    assert_eq!(body(&call(&r, Method::GET, long[0])), "x");
+    assert_eq!(body(&call(&r, Method::GET, long[2])), "z");
+    assert_eq!(call(&r, Method::GET, long[1]).status(), 404);
+    assert!(r.matches(long[2]) && !r.matches(long[1]));
+    // A static route without GET: the method router answers.
+    assert_eq!(call(&r, Method::GET, "/p").status(), 405);
+    assert_eq!(body(&call(&r, Method::POST, "/p")), "post");
     // A static route beats a parameter route for the same path, whichever came first.
     let r = Router::new()
         .get("/users/{id}", echo_params)
@@ -501,7 +514,9 @@ fn static_routes_under_nest_and_merge_and_with_body_limits() {
     assert_eq!(body(&call(&r, Method::GET, "/api")), "api root");
     assert_eq!(body(&call(&r, Method::GET, "/api/v1")), "v1");
     assert_eq!(body(&call(&r, Method::POST, "/up")), "up");
+    // GET was added after the route's first handler, HEAD is served by it.
     assert_eq!(body(&call(&r, Method::GET, "/up")), "up get");
+    assert_eq!(call(&r, Method::HEAD, "/up").status(), 200);
     let req = Request::builder().method(Method::POST).uri("/up").build();
     assert_eq!(r.route_body_limit(&req), Some(10));
 }
