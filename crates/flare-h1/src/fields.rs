@@ -98,16 +98,15 @@ pub(crate) fn field_kind(name: &[u8]) -> u8 {
     }
 }
 
-/// The interpreted fields (see [`field_kind`]) among the parsed ones: bit
-/// `i` of `low` for field `i < 64`; `high` if any field from 64 on is one.
-/// Bit `i` of `host_ok`: field `i` is a Host field whose value is already
-/// known to pass `valid_authority(value, false)`.
-#[derive(Clone, Copy, Default)]
-pub(crate) struct Marked {
-    pub low: u64,
-    pub high: bool,
-    pub host_ok: u64,
-}
+/// The interpreted fields (see [`field_kind`]) among the parsed ones, as a
+/// bit set: bit `i` for field `i` below [`MARKED_REST`], and bit
+/// [`MARKED_REST`] if any field from there on is one (those few are
+/// classified again when interpreted). One word keeps the field loop's state
+/// in registers.
+pub(crate) type Marked = u64;
+
+/// The first field index that has no bit of its own in [`Marked`].
+pub(crate) const MARKED_REST: usize = 63;
 
 /// Whether the field line at `pos` starts with `Host:` (any case), from one
 /// word. OR-ing 0x20 maps only `H` and `h` onto `h` (and so on for `o`, `s`,
@@ -122,9 +121,12 @@ fn starts_with_host_colon(b: &[u8], pos: usize) -> bool {
 
 /// Parses field lines from `pos` (the start of a line) up to and including
 /// the empty line. Returns the offset after the empty line, or `None` if `b`
-/// ends first. `headers` is appended to; more than `max` fields is an error.
+/// ends first. `headers` (empty on entry: both parsers clear their head
+/// first) is appended to; more than `max` fields is an error.
 /// `marked` records the fields [`field_kind`] knows; `host` is set to the
-/// value of a Host field checked on the way (the last one, if several).
+/// value of a Host field whose value is already known to pass
+/// `valid_authority(value, false)` (the last one, if several), and is left
+/// alone otherwise.
 #[inline(always)]
 pub(crate) fn parse_fields(
     b: &[u8],
@@ -135,15 +137,52 @@ pub(crate) fn parse_fields(
     marked: &mut Marked,
     host: &mut Option<Span>,
 ) -> Result<Option<usize>, Error> {
+    debug_assert!(headers.is_empty());
     // Host is usually the first field line (RFC 9110 section 7.2 asks user
     // agents to send it first): its name is recognized without a scan.
     if starts_with_host_colon(b, pos) {
         let name = Span::new(pos, pos + 4);
-        match field_value(b, pos + 5, name, HOST, headers, max, rules, marked, host)? {
+        match field_value(b, pos + 5, name, HOST, 0, headers, max, rules, marked, host)? {
             Some(next) => pos = next,
             None => return Ok(None),
         }
+        // Often the only field line (HTTP/1.1 clients must send Host).
+        if b.get(pos..pos + 2) == Some(b"\r\n") {
+            return Ok(Some(pos + 2));
+        }
     }
+    if rules.obs_fold | rules.space_before_colon | rules.bare_lf {
+        field_lines(b, pos, headers, max, rules, marked, host)
+    } else {
+        strict_field_lines(b, pos, headers, max, marked, host)
+    }
+}
+
+/// [`field_lines`] with [`FieldRules::STRICT`], out of line: the loop then
+/// has the registers to itself.
+#[inline(never)]
+fn strict_field_lines(
+    b: &[u8],
+    pos: usize,
+    headers: &mut Vec<HeaderSpan>,
+    max: usize,
+    marked: &mut Marked,
+    host: &mut Option<Span>,
+) -> Result<Option<usize>, Error> {
+    field_lines(b, pos, headers, max, FieldRules::STRICT, marked, host)
+}
+
+/// The field lines of [`parse_fields`] from `pos`, one at a time.
+#[inline(always)]
+fn field_lines(
+    b: &[u8],
+    mut pos: usize,
+    headers: &mut Vec<HeaderSpan>,
+    max: usize,
+    rules: FieldRules,
+    marked: &mut Marked,
+    host: &mut Option<Span>,
+) -> Result<Option<usize>, Error> {
     loop {
         // Line start: the empty line ends the section.
         let Some(&first) = b.get(pos) else {
@@ -196,7 +235,19 @@ pub(crate) fn parse_fields(
         }
         let kind = field_kind(b.get(name_start..name_end).unwrap_or_default());
         let name = Span::new(name_start, name_end);
-        match field_value(b, pos + 1, name, kind, headers, max, rules, marked, host)? {
+        let index = headers.len();
+        match field_value(
+            b,
+            pos + 1,
+            name,
+            kind,
+            index,
+            headers,
+            max,
+            rules,
+            marked,
+            host,
+        )? {
             Some(next) => pos = next,
             None => return Ok(None),
         }
@@ -205,8 +256,8 @@ pub(crate) fn parse_fields(
 
 /// The rest of a field line from just after the colon at `pos - 1`: OWS,
 /// the value and the line end. Appends the field (named `name`, of the
-/// [`field_kind`] `kind`) and returns the offset of the next line, or `None`
-/// if `b` ends first.
+/// [`field_kind`] `kind`; `index` is `headers.len()`) and returns the offset
+/// of the next line, or `None` if `b` ends first.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn field_value(
@@ -214,6 +265,7 @@ fn field_value(
     mut pos: usize,
     name: Span,
     kind: u8,
+    index: usize,
     headers: &mut Vec<HeaderSpan>,
     max: usize,
     rules: FieldRules,
@@ -282,21 +334,16 @@ fn field_value(
             value_end -= 1;
         }
     }
-    let index = headers.len();
+    debug_assert_eq!(index, headers.len());
     if index >= max {
         return Err(Error::TooManyHeaders);
     }
     let value = Span::new(value_start, value_end);
     if kind != 0 {
-        if index < 64 {
-            marked.low |= 1 << index;
-            if host_ok {
-                marked.host_ok |= 1 << index;
-                *host = Some(value);
-            }
-        } else {
-            marked.high = true;
-        }
+        *marked |= 1 << index.min(MARKED_REST);
+    }
+    if host_ok {
+        *host = Some(value);
     }
     headers.push(HeaderSpan { name, value });
     Ok(Some(pos))

@@ -6,7 +6,7 @@ use crate::chars::{
 };
 use crate::fields::{
     field_kind, parse_content_length, parse_fields, transfer_coding, FieldRules, Marked,
-    CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING, UPGRADE,
+    CONNECTION, CONTENT_LENGTH, EXPECT, HOST, MARKED_REST, TRANSFER_ENCODING, UPGRADE,
 };
 use crate::{Error, Limits, Span, Status, Version};
 
@@ -246,8 +246,10 @@ pub fn parse_request(buf: &[u8], head: &mut RequestHead, limits: &Limits) -> Res
     };
 
     let mut pos = 0;
-    // Empty lines before the request line are rare; `GET ` rules them out.
-    if b.get(..4) != Some(b"GET ") {
+    // `GET ` at the very start: no empty lines to skip, no method to scan.
+    // (Empty lines before the request line are rare.)
+    let get = b.get(..4) == Some(b"GET ");
+    if !get {
         loop {
             match b.get(pos) {
                 Some(b'\r') => match b.get(pos + 1) {
@@ -263,7 +265,7 @@ pub fn parse_request(buf: &[u8], head: &mut RequestHead, limits: &Limits) -> Res
     }
 
     let line_start = pos;
-    match request_line(b, pos, head)? {
+    match request_line(b, pos, get, head)? {
         Some(next) => {
             if next - 2 - line_start > limits.get_max_request_line() {
                 return Err(Error::UriTooLong);
@@ -282,7 +284,7 @@ pub fn parse_request(buf: &[u8], head: &mut RequestHead, limits: &Limits) -> Res
         }
     }
 
-    let mut marked = Marked::default();
+    let mut marked: Marked = 0;
     match parse_fields(
         b,
         pos,
@@ -293,21 +295,27 @@ pub fn parse_request(buf: &[u8], head: &mut RequestHead, limits: &Limits) -> Res
         &mut head.host,
     )? {
         Some(end) => {
-            interpret_fields(b, head, limits, &marked)?;
+            interpret_fields(b, head, limits, marked)?;
             Ok(Status::Complete(end))
         }
         None => incomplete(),
     }
 }
 
-/// `method SP request-target SP HTTP-version CRLF`; returns the offset after
-/// the CRLF, or `None` if `b` ends first.
+/// `method SP request-target SP HTTP-version CRLF` from `pos`; returns the
+/// offset after the CRLF, or `None` if `b` ends first. `get`: the caller has
+/// seen `GET ` at `pos`.
 #[inline(always)]
-fn request_line(b: &[u8], mut pos: usize, head: &mut RequestHead) -> Result<Option<usize>, Error> {
+fn request_line(
+    b: &[u8],
+    mut pos: usize,
+    get: bool,
+    head: &mut RequestHead,
+) -> Result<Option<usize>, Error> {
     let m_start = pos;
-    // Fast path: `GET ` in one 4-byte compare.
-    if b.get(pos..pos + 4) == Some(b"GET ") {
-        head.method = Method::Get;
+    let method;
+    if get {
+        method = Method::Get;
         pos += 3;
     } else {
         pos = skip_tchar(b, pos);
@@ -316,9 +324,9 @@ fn request_line(b: &[u8], mut pos: usize, head: &mut RequestHead) -> Result<Opti
             Some(b' ') if pos > m_start => {}
             Some(_) => return Err(Error::BadMethod),
         }
-        let method = b.get(m_start..pos).unwrap_or_default();
-        head.method = Method::from_bytes(method);
+        method = Method::from_bytes(b.get(m_start..pos).unwrap_or_default());
     }
+    head.method = method;
     head.method_span = Span::new(m_start, pos);
     pos += 1;
 
@@ -334,7 +342,7 @@ fn request_line(b: &[u8], mut pos: usize, head: &mut RequestHead) -> Result<Opti
         Some(b' ') if pos > t_start => {}
         Some(_) => return Err(Error::BadTarget),
     }
-    if b.get(t_start) == Some(&b'/') && head.method != Method::Connect {
+    if b.get(t_start) == Some(&b'/') && method != Method::Connect {
         // Origin form, the usual case (see classify_target).
         head.target = Span::new(t_start, pos);
         head.path = Span::new(t_start, query.unwrap_or(pos));
@@ -454,21 +462,22 @@ fn interpret_fields(
     b: &[u8],
     head: &mut RequestHead,
     limits: &Limits,
-    marked: &Marked,
+    marked: Marked,
 ) -> Result<(), Error> {
-    // The usual request: Host is the only interpreted field, and its value
-    // was checked (and `head.host` set) while it was parsed. Everything else
-    // was reset by `clear`.
-    if !marked.high && marked.low == marked.host_ok && marked.low.is_power_of_two() {
-        return Ok(());
-    }
-    // The same with a Host value still to check.
-    if !marked.high && marked.low.is_power_of_two() {
-        let index = marked.low.trailing_zeros() as usize;
+    // The usual request: one interpreted field with a bit of its own.
+    if marked.is_power_of_two() && marked < 1 << MARKED_REST {
+        // `head.host` is only set yet if a Host field's value was checked
+        // while parsing: then it is that field, and the request is done.
+        // Everything else was reset by `clear`.
+        if head.host.is_some() {
+            return Ok(());
+        }
+        // The same with a Host value still to check.
+        let index = marked.trailing_zeros() as usize;
         if let Some(&h) = head.headers.get(index) {
             if h.name.len() == 4 {
                 // Only Host has a 4-byte name among the marked ones.
-                if marked.host_ok & marked.low == 0 && !valid_host_value(b, h.value) {
+                if !valid_host_value(b, h.value) {
                     return Err(Error::InvalidHost);
                 }
                 head.host = Some(h.value);
@@ -485,22 +494,24 @@ fn interpret_all(
     b: &[u8],
     head: &mut RequestHead,
     limits: &Limits,
-    marked: &Marked,
+    marked: Marked,
 ) -> Result<(), Error> {
     let mut content_length = None;
     let mut chunked = false;
     let mut hosts = 0u32;
     let mut expect = Expect::None;
-    let mut low = marked.low;
+    // A Host value checked while parsing (see `parse_fields`).
+    let checked_host = head.host;
+    let mut low = marked & !(1 << MARKED_REST);
     let mut i = 0;
     loop {
         let index = if low != 0 {
             let index = low.trailing_zeros() as usize;
             low &= low - 1;
             index
-        } else if marked.high {
-            // Fields from 64 on are rare: classify them again here.
-            i = i.max(64);
+        } else if marked >> MARKED_REST != 0 {
+            // Fields from MARKED_REST on are rare: classify them again here.
+            i = i.max(MARKED_REST);
             if i >= head.headers.len() {
                 break;
             }
@@ -512,9 +523,9 @@ fn interpret_all(
         let Some(&h) = head.headers.get(index) else {
             break;
         };
-        // Below 64 the field is marked, and the interpreted names have
-        // distinct lengths.
-        let kind = if index < 64 {
+        // Below MARKED_REST the field is marked, and the interpreted names
+        // have distinct lengths.
+        let kind = if index < MARKED_REST {
             match h.name.len() {
                 4 => HOST,
                 6 => EXPECT,
@@ -536,7 +547,8 @@ fn interpret_all(
                 if hosts > 1 {
                     return Err(Error::MultipleHost);
                 }
-                let checked = index < 64 && marked.host_ok & (1 << index) != 0;
+                // Spans of different fields differ.
+                let checked = checked_host == Some(h.value);
                 if !checked && !valid_host_value(b, h.value) {
                     return Err(Error::InvalidHost);
                 }

@@ -1370,3 +1370,61 @@ fn host_on_the_first_field_line() {
         Error::ContentLengthWithTransferEncoding,
     );
 }
+
+/// Interpreted fields on both sides of the field index from which the parser
+/// stops keeping a bit per field (63), with every filler count around it.
+#[test]
+fn interpreted_fields_around_the_mark_boundary() {
+    let limits = Limits::default().max_headers(100);
+    let build = |before: &str, fillers: usize, tail: &str| {
+        let mut req = String::from("POST / HTTP/1.1\r\n");
+        req += before;
+        for i in 0..fillers {
+            req += &format!("x-f{i}: {i}\r\n");
+        }
+        req += tail;
+        req += "\r\n";
+        req.into_bytes()
+    };
+    for fillers in 58..70 {
+        let req = build("", fillers, "Host: a.b\r\nContent-Length: 5\r\n");
+        let (r, h) = parse(&req, &limits);
+        assert_eq!(r, Ok(Status::Complete(req.len())), "{fillers}");
+        assert_eq!(h.host.map(|s| s.get(&req)), Some(&b"a.b"[..]));
+        assert_eq!(h.framing, BodyFraming::Length(5));
+
+        let req = build("", fillers, "Host: [::1]:80\r\n");
+        let (r, h) = parse(&req, &limits);
+        assert_eq!(r, Ok(Status::Complete(req.len())), "{fillers}");
+        assert_eq!(h.host.map(|s| s.get(&req)), Some(&b"[::1]:80"[..]));
+
+        let req = build("", fillers, "host: a.b\r\n");
+        let (r, h) = parse(&req, &limits);
+        assert_eq!(r, Ok(Status::Complete(req.len())), "{fillers}");
+        assert_eq!(h.host.map(|s| s.get(&req)), Some(&b"a.b"[..]));
+        assert_eq!(h.framing, BodyFraming::None);
+
+        let cases: [(&str, &str, Error); 6] = [
+            ("Host: a\r\n", "Host: b\r\n", Error::MultipleHost),
+            ("", "Host: a\r\nHost: b\r\n", Error::MultipleHost),
+            ("", "Host: a b\r\n", Error::InvalidHost),
+            ("", "Host: a\r\nHost: b c\r\n", Error::MultipleHost),
+            (
+                "Content-Length: x\r\n",
+                "Host: a\r\nHost: b\r\n",
+                Error::ContentLengthInvalid,
+            ),
+            (
+                "Host: a\r\n",
+                "Content-Length: 1\r\nContent-Length: 1\r\n",
+                Error::DuplicateContentLength,
+            ),
+        ];
+        for (before, tail, e) in cases {
+            let req = build(before, fillers, tail);
+            assert_eq!(parse(&req, &limits).0, Err(e), "{fillers} {tail:?}");
+        }
+        let req = build("", fillers, "Content-Length: 1\r\n");
+        assert_eq!(parse(&req, &limits).0, Err(Error::MissingHost), "{fillers}");
+    }
+}
