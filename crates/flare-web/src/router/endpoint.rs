@@ -113,8 +113,10 @@ where
     }
 }
 
-/// A shared, erased route handler.
-pub(crate) type BoxedEndpoint<S> = Arc<dyn Endpoint<S>>;
+/// A shared, erased route handler. The `Box` inside the `Arc` puts the handler's
+/// address at a fixed place: calling through `Arc<dyn _>` would first work out
+/// where the value starts from its alignment, on every request.
+pub(crate) type BoxedEndpoint<S> = Arc<Box<dyn Endpoint<S>>>;
 
 /// Erases `f`.
 pub(crate) fn erase<F, M, S>(f: F) -> BoxedEndpoint<S>
@@ -123,8 +125,8 @@ where
     M: 'static,
     S: 'static,
 {
-    Arc::new(Erased {
+    Arc::new(Box::new(Erased {
         f,
         _marker: PhantomData,
-    })
+    }))
 }
