@@ -145,7 +145,11 @@ fn eq(x: u64, v: u8) -> u64 {
 
 #[inline(always)]
 fn word(b: &[u8], i: usize) -> Option<u64> {
-    b.get(i..)
+    // `i + 8 <= b.len()` in one compare (see `block`).
+    if i >= b.len().saturating_sub(7) {
+        return None;
+    }
+    b.get(i..i + 8)
         .and_then(|s| s.first_chunk::<8>())
         .map(|w| u64::from_le_bytes(*w))
 }
@@ -163,7 +167,11 @@ fn first(flags: u64) -> usize {
 /// must use `&`/`|` on `bool`s, not `&&`/`||`.
 #[inline(always)]
 fn block(b: &[u8], i: usize, bad: impl Fn(u8) -> bool) -> Option<u128> {
-    let block = b.get(i..)?.first_chunk::<16>()?;
+    // `i + 16 <= b.len()` in one compare (no overflow: `i < b.len()`).
+    if i >= b.len().saturating_sub(15) {
+        return None;
+    }
+    let block = b.get(i..i + 16)?.first_chunk::<16>()?;
     let mut m = [0u8; 16];
     for (m, &c) in m.iter_mut().zip(block) {
         *m = u8::from(bad(c)).wrapping_neg();
@@ -336,6 +344,8 @@ pub(crate) fn skip_tchar(b: &[u8], mut i: usize) -> usize {
             None => i = skip_name_words(b, i),
         }
         match b.get(i) {
+            // The colon after a field name, the usual stop: no table look-up.
+            Some(b':') => return i,
             Some(&c) if tchar(c) => i += 1,
             _ => return i,
         }

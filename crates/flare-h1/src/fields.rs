@@ -114,9 +114,10 @@ pub(crate) const MARKED_REST: usize = 63;
 #[inline(always)]
 fn starts_with_host_colon(b: &[u8], pos: usize) -> bool {
     const HOST_COLON: u64 = u64::from_le_bytes(*b"host:\0\0\0");
-    b.get(pos..)
-        .and_then(|s| s.first_chunk::<8>())
-        .is_some_and(|w| (u64::from_le_bytes(*w) & 0xff_ffff_ffff) | 0x2020_2020 == HOST_COLON)
+    pos < b.len().saturating_sub(7)
+        && b.get(pos..pos + 8)
+            .and_then(|s| s.first_chunk::<8>())
+            .is_some_and(|w| (u64::from_le_bytes(*w) & 0xff_ffff_ffff) | 0x2020_2020 == HOST_COLON)
 }
 
 /// Parses field lines from `pos` (the start of a line) up to and including
