@@ -91,12 +91,25 @@ impl Connection {
     #[inline]
     pub(crate) fn poll_state(&self) -> (bool, bool, bool, Option<(Instant, Deadline)>) {
         match self {
-            Connection::H1(c) => (c.want_write, c.write_registered, c.read_closed(), c.deadline),
-            Connection::H1Tls(c) => {
-                (c.want_write, c.write_registered, c.read_closed(), c.deadline)
-            }
+            Connection::H1(c) => (
+                c.want_write,
+                c.write_registered,
+                c.read_closed(),
+                c.deadline,
+            ),
+            Connection::H1Tls(c) => (
+                c.want_write,
+                c.write_registered,
+                c.read_closed(),
+                c.deadline,
+            ),
             #[cfg(target_os = "linux")]
-            Connection::H1U(c) => (c.want_write, c.write_registered, c.read_closed(), c.deadline),
+            Connection::H1U(c) => (
+                c.want_write,
+                c.write_registered,
+                c.read_closed(),
+                c.deadline,
+            ),
             other => (
                 other.want_write(),
                 other.write_registered(),
