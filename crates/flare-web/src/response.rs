@@ -240,6 +240,16 @@ impl Response {
             None => self.extra.0.as_deref()?.content_type.as_ref(),
         }
     }
+    /// The content type when a constructor ([`text`](Self::text),
+    /// [`html`](Self::html), [`bytes`](Self::bytes), [`json`](Self::json),
+    /// [`json_bytes`](Self::json_bytes), [`error`](Self::error)) set it: a
+    /// `&'static` value, so that a protocol driver caching encoded heads may take the
+    /// same address for the same bytes. `None` when the content type is owned or
+    /// unset.
+    #[inline]
+    pub fn static_content_type(&self) -> Option<&'static HeaderValue> {
+        self.content_type
+    }
     /// The first value of a header (`content-type` included).
     pub fn header(&self, name: &str) -> Option<&HeaderValue> {
         if name.eq_ignore_ascii_case("content-type") {
@@ -308,6 +318,16 @@ mod tests {
         assert_eq!(r.headers().len(), 1);
         let r = Response::new(StatusCode::OK).with_static_content_type(&JSON);
         assert_eq!(r.content_type().unwrap(), "application/json");
+        // Constructors' content types are statics, one address per value.
+        let (a, b) = (Response::text("a"), Response::error(StatusCode::GONE, "b"));
+        assert!(std::ptr::eq(
+            a.static_content_type().unwrap(),
+            b.static_content_type().unwrap()
+        ));
+        assert!(Response::html("")
+            .with_content_type(HeaderValue::from_static("text/html; charset=utf-8"))
+            .static_content_type()
+            .is_none());
         let r = Response::json_bytes("{}").with_content_type(HeaderValue::from_static("c/d"));
         assert_eq!(r.content_type().unwrap(), "c/d");
     }
