@@ -333,11 +333,13 @@ fn request_line(
     let t_start = pos;
     pos = skip_path(b, pos);
     let mut query = None;
-    if b.get(pos) == Some(&b'?') {
+    let mut stop = b.get(pos);
+    if stop == Some(&b'?') {
         query = Some(pos);
         pos = skip_visible(b, pos + 1);
+        stop = b.get(pos);
     }
-    match b.get(pos) {
+    match stop {
         None => return Ok(None),
         Some(b' ') if pos > t_start => {}
         Some(_) => return Err(Error::BadTarget),
