@@ -157,7 +157,7 @@ pub fn parse_response(
     let Some(pos) = status_line(b, head, cfg)? else {
         return incomplete();
     };
-    let Some(end) = parse_fields(
+    let Some((end, _)) = parse_fields(
         b,
         pos,
         &mut head.headers,

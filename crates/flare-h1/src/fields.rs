@@ -122,7 +122,9 @@ fn starts_with_host_colon(b: &[u8], pos: usize) -> bool {
 
 /// Parses field lines from `pos` (the start of a line) up to and including
 /// the empty line. Returns the offset after the empty line, or `None` if `b`
-/// ends first. `headers` (empty on entry: both parsers clear their head
+/// ends first; with it `true` if the only field line was a Host field whose
+/// value was checked (so `marked` is 1 and `host` is set: nothing is left
+/// to interpret). `headers` (empty on entry: both parsers clear their head
 /// first) is appended to; more than `max` fields is an error.
 /// `marked` records the fields [`field_kind`] knows; `host` is set to the
 /// value of a Host field whose value is already known to pass
@@ -137,26 +139,28 @@ pub(crate) fn parse_fields(
     rules: FieldRules,
     marked: &mut Marked,
     host: &mut Option<Span>,
-) -> Result<Option<usize>, Error> {
+) -> Result<Option<(usize, bool)>, Error> {
     debug_assert!(headers.is_empty());
     // Host is usually the first field line (RFC 9110 section 7.2 asks user
     // agents to send it first): its name is recognized without a scan.
     if starts_with_host_colon(b, pos) {
         let name = Span::new(pos, pos + 4);
+        let host_ok;
         match field_value(b, pos + 5, name, HOST, 0, headers, max, rules, marked, host)? {
-            Some(next) => pos = next,
+            Some((next, ok)) => (pos, host_ok) = (next, ok),
             None => return Ok(None),
         }
         // Often the only field line (HTTP/1.1 clients must send Host).
         if b.get(pos..pos + 2) == Some(b"\r\n") {
-            return Ok(Some(pos + 2));
+            return Ok(Some((pos + 2, host_ok)));
         }
     }
-    if rules.obs_fold | rules.space_before_colon | rules.bare_lf {
-        field_lines(b, pos, headers, max, rules, marked, host)
+    let end = if rules.obs_fold | rules.space_before_colon | rules.bare_lf {
+        field_lines(b, pos, headers, max, rules, marked, host)?
     } else {
-        strict_field_lines(b, pos, headers, max, marked, host)
-    }
+        strict_field_lines(b, pos, headers, max, marked, host)?
+    };
+    Ok(end.map(|end| (end, false)))
 }
 
 /// [`field_lines`] with [`FieldRules::STRICT`], out of line: the loop then
@@ -249,7 +253,7 @@ fn field_lines(
             marked,
             host,
         )? {
-            Some(next) => pos = next,
+            Some((next, _)) => pos = next,
             None => return Ok(None),
         }
     }
@@ -258,7 +262,8 @@ fn field_lines(
 /// The rest of a field line from just after the colon at `pos - 1`: OWS,
 /// the value and the line end. Appends the field (named `name`, of the
 /// [`field_kind`] `kind`; `index` is `headers.len()`) and returns the offset
-/// of the next line, or `None` if `b` ends first.
+/// of the next line and whether the field is a Host field with a checked
+/// value (then set in `host`), or `None` if `b` ends first.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn field_value(
@@ -272,7 +277,7 @@ fn field_value(
     rules: FieldRules,
     marked: &mut Marked,
     host: &mut Option<Span>,
-) -> Result<Option<usize>, Error> {
+) -> Result<Option<(usize, bool)>, Error> {
     // A Host value that is plainly `host[:port]` up to the CR, after none or
     // one SP, is checked here, from the block the value scan would load
     // anyway. It starts with a host byte, so there is no more OWS to skip.
@@ -347,7 +352,7 @@ fn field_value(
         *host = Some(value);
     }
     headers.push(HeaderSpan { name, value });
-    Ok(Some(pos))
+    Ok(Some((pos, host_ok)))
 }
 
 /// Parses `1*DIGIT` Content-Length (RFC 9110 section 8.6). A comma means a

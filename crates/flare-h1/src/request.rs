@@ -294,7 +294,9 @@ pub fn parse_request(buf: &[u8], head: &mut RequestHead, limits: &Limits) -> Res
         &mut marked,
         &mut head.host,
     )? {
-        Some(end) => {
+        // Host alone, checked: nothing else to interpret (`clear` reset it).
+        Some((end, true)) => Ok(Status::Complete(end)),
+        Some((end, false)) => {
             interpret_fields(b, head, limits, marked)?;
             Ok(Status::Complete(end))
         }
