@@ -626,6 +626,8 @@ fn cached_response_heads_follow_content_type_length_and_date() {
             // Same again, the body owned (made per response).
             "/o" => Response::text(String::from("o")),
             "/h" => Response::html("h"),
+            // Another static content type of the same length as /h's (24 bytes).
+            "/g" => Response::bytes(&b"g"[..]),
             "/bb" => Response::text("bb"),
             // A content type made per response (a fresh allocation each time).
             "/t" => Response::new(StatusCode::OK)
@@ -672,6 +674,8 @@ fn cached_response_heads_follow_content_type_length_and_date() {
         ("/o", "text/plain; charset=utf-8", "o"),
         ("/b", "text/plain; charset=utf-8", "b"),
         ("/a", "text/plain; charset=utf-8", "a"),
+        ("/h", "text/html; charset=utf-8", "h"),
+        ("/g", "application/octet-stream", "g"),
         ("/h", "text/html; charset=utf-8", "h"),
         ("/bb", "text/plain; charset=utf-8", "bb"),
         ("/x", "", "x"),

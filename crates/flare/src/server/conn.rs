@@ -167,6 +167,8 @@ struct HeadCache {
     /// `&'static [u8]` never change, so the same address and length are the same
     /// body, and head and body go out in one copy.
     static_body: usize,
+    /// The address of the `&'static` content type the bytes were made for, or 0.
+    static_ct: usize,
 }
 
 impl HeadCache {
@@ -181,6 +183,7 @@ impl Default for HeadCache {
             bytes: Vec::new(),
             head_end: 0,
             static_body: 0,
+            static_ct: 0,
         }
     }
 }
@@ -785,7 +788,10 @@ impl<T: Transport> Conn<T> {
                 Body::Stream(_) | Body::File(_) => None,
             };
             if let Some((b, at)) = small.filter(|(b, _)| b.len() <= COPY_BODY_MAX) {
-                self.write_plain_200(b, at, resp.content_type(), cx);
+                let static_ct = resp
+                    .static_content_type()
+                    .map_or(0, |v| std::ptr::from_ref(v) as usize);
+                self.write_plain_200(b, at, resp.content_type(), static_ct, cx);
                 return;
             }
         }
@@ -795,7 +801,7 @@ impl<T: Transport> Conn<T> {
     /// The usual answer: `200`, HTTP/1.1, keep-alive, a small body in memory and no
     /// fields but `content-type` (what [`write_response_general`] writes
     /// for it, without its other cases). `static_at` is the address of a
-    /// `&'static` body, or 0.
+    /// `&'static` body, or 0; `static_ct` that of a `&'static` content type, or 0.
     ///
     /// [`write_response_general`]: Self::write_response_general
     #[inline(always)]
@@ -804,6 +810,7 @@ impl<T: Transport> Conn<T> {
         body: &[u8],
         static_at: usize,
         content_type: Option<&http::HeaderValue>,
+        static_ct: usize,
         cx: &Ctx<'_, H>,
     ) {
         let ct = content_type.map(|v| v.as_bytes());
@@ -816,7 +823,12 @@ impl<T: Transport> Conn<T> {
         ];
         let cache = &mut self.plain_head;
         let ct_len = ct.map_or(0, <[u8]>::len);
-        if cache.key == key && same_short(&cache.bytes[..ct_len], ct.unwrap_or_default()) {
+        // A `&'static` content type at the address the bytes were made for is the
+        // same value (it cannot change); any other is compared byte for byte.
+        if cache.key == key
+            && ((static_ct != 0 && cache.static_ct == static_ct)
+                || same_short(&cache.bytes[..ct_len], ct.unwrap_or_default()))
+        {
             if static_at != 0 && cache.static_body == static_at {
                 self.wbuf.extend_from_slice(&cache.bytes[ct_len..]);
             } else {
@@ -841,6 +853,7 @@ impl<T: Transport> Conn<T> {
         cache.bytes.extend_from_slice(&self.wbuf[start..]);
         cache.head_end = cache.bytes.len();
         cache.static_body = static_at;
+        cache.static_ct = static_ct;
         if static_at != 0 {
             cache.bytes.extend_from_slice(body);
         }
