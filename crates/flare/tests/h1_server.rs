@@ -697,3 +697,39 @@ fn cached_response_heads_follow_content_type_length_and_date() {
         "Date moved on"
     );
 }
+
+/// The handler sees each connection's own peer address, on every request of a
+/// keep-alive connection and on a later connection that reuses the first one's
+/// pooled buffers (one worker).
+#[test]
+fn every_request_carries_its_own_connections_peer_address() {
+    fn peer(req: &Request) -> Response {
+        Response::text(format!("{:?}", req.peer_addr()))
+    }
+    let server = TestServer::start_with(peer, 1, ServerConfig::default());
+    let ask = |s: &mut TcpStream| {
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut got = Vec::new();
+        let mut b = [0u8; 1];
+        while !got.ends_with(b")") {
+            s.read_exact(&mut b).unwrap();
+            got.push(b[0]);
+        }
+        let text = String::from_utf8(got).unwrap();
+        text[text.find("\r\n\r\n").unwrap() + 4..].to_string()
+    };
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let mut s = connect(server.addr);
+        let me = format!("{:?}", Some(s.local_addr().unwrap()));
+        assert_eq!(ask(&mut s), me);
+        assert_eq!(ask(&mut s), me, "second request on the same connection");
+        seen.push(me);
+        drop(s);
+        // Time for the worker to see the close and pool the buffers, so the next
+        // connection most likely gets them (the check holds either way).
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    seen.dedup();
+    assert_eq!(seen.len(), 3, "three connections, three ports: {seen:?}");
+}

@@ -247,6 +247,9 @@ impl<T: Transport> Conn<T> {
         if rbuf.len() < RBUF_INITIAL {
             rbuf.resize(RBUF_INITIAL, 0);
         }
+        // The peer is the connection's: set once (`Request::clear` keeps it).
+        let mut req = bufs.req;
+        req.set_peer_addr(Some(peer));
         Conn {
             io,
             peer,
@@ -258,7 +261,7 @@ impl<T: Transport> Conn<T> {
             out_body: None,
             out_file: None,
             head: bufs.head,
-            req: bufs.req,
+            req,
             plain_head: bufs.plain_head,
             decoder: ChunkedDecoder::new(&cfg.limits.clone().max_body(u64::MAX)),
             phase: Phase::Head,
@@ -684,7 +687,6 @@ impl<T: Transport> Conn<T> {
                 &mut self.req,
                 head,
                 &self.rbuf[self.rstart..self.rstart + n],
-                self.peer,
             );
             if head.framing != BodyFraming::None {
                 if let Some(l) = h.body_limit(&self.req) {
@@ -1254,7 +1256,7 @@ pub(crate) fn call_handler<H: Handler>(h: &H, req: &mut Request) -> Response {
 }
 
 /// Fills the protocol-neutral request from a parsed HTTP/1.1 head.
-fn fill_request(req: &mut Request, head: &RequestHead, buf: &[u8], peer: SocketAddr) {
+fn fill_request(req: &mut Request, head: &RequestHead, buf: &[u8]) {
     // `clear` leaves GET and HTTP/1.1, the usual case.
     req.clear();
     let method = match head.method {
@@ -1293,7 +1295,6 @@ fn fill_request(req: &mut Request, head: &RequestHead, buf: &[u8], peer: SocketA
             }
         }
     }
-    req.set_peer_addr(Some(peer));
 }
 
 /// `a == b`, without a `memcmp` call for the usual content types (8 to 32 bytes:
