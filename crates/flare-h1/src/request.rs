@@ -232,6 +232,10 @@ impl RequestHead {
 /// Limits apply even while the head is incomplete: more than
 /// `max_request_line` bytes without a line end is 414, and `max_header_bytes`
 /// bytes without a complete head is 431.
+///
+/// Only a `Complete` result fills `head` in full; after `Partial` or an error
+/// it holds whatever was parsed on the way (e.g. the request line, some
+/// fields, a Host value already checked) and should not be used.
 pub fn parse_request(buf: &[u8], head: &mut RequestHead, limits: &Limits) -> Result<Status, Error> {
     head.clear();
     let max_head = limits.get_max_header_bytes();
