@@ -41,6 +41,9 @@ const WBUF_HIGH: usize = 256 * 1024;
 /// copied into the send buffer.
 const COPY_BODY_MAX: usize = 16 * 1024;
 const RBUF_INITIAL: usize = 4096;
+/// The send buffer's first capacity: room for a batch of small responses, so that
+/// a warm connection does not grow it.
+pub(crate) const WBUF_INITIAL: usize = 4096;
 /// At most this much is read and dropped while lingering before a close.
 const LINGER_DISCARD_MAX: usize = 64 * 1024;
 
@@ -192,7 +195,7 @@ impl Buffers {
     pub(crate) fn new() -> Self {
         Buffers {
             rbuf: vec![0; RBUF_INITIAL],
-            wbuf: Vec::with_capacity(4096),
+            wbuf: Vec::with_capacity(WBUF_INITIAL),
             head: RequestHead::default(),
             req: Request::default(),
             plain_head: HeadCache::default(),

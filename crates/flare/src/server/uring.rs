@@ -30,6 +30,7 @@ use flare_net::{Error, TcpStream};
 use flare_reactor::uring::{BufPool, Ring};
 use flare_web::FileBody;
 
+use super::conn::WBUF_INITIAL;
 use super::transport::{IoResult, Transport};
 
 /// Unread pool buffers a connection may hold before its receive is cancelled.
@@ -536,6 +537,13 @@ impl Transport for UringIo {
         // Nothing staged: take the driver's buffer instead of copying it.
         if pos == 0 && self.staging.is_empty() && !self.write_failed && buf.len() <= STAGING_MAX {
             let n = buf.len();
+            // The driver gets this one back as its send buffer: give it the room its
+            // own had, or a buffer grown to one response's exact size would grow
+            // again (and allocate) whenever a head is written piece by piece. Once
+            // per buffer: capacities stay.
+            if self.staging.capacity() < WBUF_INITIAL {
+                self.staging.reserve(WBUF_INITIAL);
+            }
             std::mem::swap(&mut self.staging, buf);
             return Ok(n);
         }
