@@ -610,9 +610,7 @@ impl<T: Transport> Conn<T> {
                         }
                     }
                     Err(e) => {
-                        let status =
-                            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-                        self.error_response(cx, status, e.reason());
+                        self.parse_failed(cx, e);
                         return false;
                     }
                 }
@@ -648,7 +646,8 @@ impl<T: Transport> Conn<T> {
         }
     }
 
-    /// A head the parser refused: its status, and close after it.
+    /// Input the parser or the chunked decoder refused: its status, and close
+    /// after it.
     #[cold]
     #[inline(never)]
     fn parse_failed<H>(&mut self, cx: &Ctx<'_, H>, e: flare_h1::Error) {
