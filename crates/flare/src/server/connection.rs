@@ -194,11 +194,7 @@ impl Connection {
                         };
                         let (mut h2, step) = H2Conn::from_upgrade(parts, cx);
                         h2.write_registered = write_registered;
-                        let step = if step == Step::Upgrade {
-                            Step::Close
-                        } else {
-                            step
-                        };
+                        let step = no_second_upgrade(step);
                         (Connection::H2Tls(Box::new(h2)), step)
                     }
                     Negotiated::H1 => {
@@ -206,17 +202,23 @@ impl Connection {
                         c.write_registered = write_registered;
                         let step = c.start(cx);
                         // h2c is off over TLS, so no further upgrade can be asked.
-                        let step = if step == Step::Upgrade {
-                            Step::Close
-                        } else {
-                            step
-                        };
+                        let step = no_second_upgrade(step);
                         (Connection::H1Tls(Box::new(c)), step)
                     }
                 }
             }
             other => (other, Step::Keep),
         }
+    }
+}
+
+/// A connection already past its one protocol switch (h2c or ALPN) cannot ask for
+/// another: such a request closes it.
+fn no_second_upgrade(step: Step) -> Step {
+    if step == Step::Upgrade {
+        Step::Close
+    } else {
+        step
     }
 }
 
@@ -231,11 +233,7 @@ fn h1_to_h2<T: Transport, H: Handler>(
     let parts = c.into_upgrade()?;
     let (mut h2, step) = H2Conn::from_upgrade(parts, cx);
     h2.write_registered = registered;
-    let step = if step == Step::Upgrade {
-        Step::Close
-    } else {
-        step
-    };
+    let step = no_second_upgrade(step);
     Ok((h2, step))
 }
 
