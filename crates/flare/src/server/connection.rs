@@ -1,4 +1,9 @@
-//! A connection in a worker's slab: HTTP/1.1 or HTTP/2 over a transport.
+//! A connection in a worker's slab: a protocol driver over a transport.
+//!
+//! Protocol and transport are two axes. [`Driver<T>`] is the protocol (HTTP/1.1,
+//! HTTP/2, WebSocket), generic over its [`Transport`]; [`Connection`] picks the
+//! transport (plain TCP, TLS, io_uring, or a TLS handshake not yet done). A new
+//! protocol is one variant of `Driver`, a new transport one variant of `Connection`.
 
 use std::time::Instant;
 
@@ -13,58 +18,153 @@ use super::transport::Transport;
 use super::uring::{Remains, UringIo};
 
 /// The protocol a connection speaks now. HTTP/1.1 stays inline (the hot path
-/// does not chase a pointer); HTTP/2 is boxed.
-#[allow(clippy::large_enum_variant)]
-pub(crate) enum Connection {
-    H1(Conn<TcpStream>),
-    H2(Box<H2Conn<TcpStream>>),
-    /// TLS, handshaking.
-    Tls(Box<Handshake>),
-    H1Tls(Box<Conn<TlsIo>>),
-    H2Tls(Box<H2Conn<TlsIo>>),
-    /// HTTP/1.1 with its I/O through the worker's io_uring.
-    #[cfg(target_os = "linux")]
-    H1U(Conn<UringIo>),
-    #[cfg(target_os = "linux")]
-    H2U(Box<H2Conn<UringIo>>),
+/// does not chase a pointer); the others are boxed.
+pub(crate) enum Driver<T> {
+    H1(Conn<T>),
+    H2(Box<H2Conn<T>>),
 }
 
-/// Calls the same method on whichever driver the connection has.
+/// The transport a connection runs on, each carrying its protocol driver.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Connection {
+    Plain(Driver<TcpStream>),
+    /// TLS, handshaking.
+    Handshake(Box<Handshake>),
+    Tls(Box<Driver<TlsIo>>),
+    /// I/O through the worker's io_uring.
+    #[cfg(target_os = "linux")]
+    Uring(Driver<UringIo>),
+}
+
+/// Calls the same method on whichever protocol driver it is.
+macro_rules! each_driver {
+    ($self:expr, $c:ident => $e:expr) => {
+        match $self {
+            Driver::H1($c) => $e,
+            Driver::H2($c) => $e,
+        }
+    };
+}
+
+/// Calls the same method on whichever driver the connection has (the handshake
+/// answers the same calls).
 macro_rules! each {
     ($self:expr, $c:ident => $e:expr) => {
         match $self {
-            Connection::H1($c) => $e,
-            Connection::H2($c) => $e,
+            Connection::Plain($c) => $e,
+            Connection::Handshake($c) => $e,
             Connection::Tls($c) => $e,
-            Connection::H1Tls($c) => $e,
-            Connection::H2Tls($c) => $e,
             #[cfg(target_os = "linux")]
-            Connection::H1U($c) => $e,
-            #[cfg(target_os = "linux")]
-            Connection::H2U($c) => $e,
+            Connection::Uring($c) => $e,
         }
     };
+}
+
+impl<T: Transport> Driver<T> {
+    pub(crate) fn io(&self) -> &T {
+        match self {
+            Driver::H1(c) => &c.io,
+            Driver::H2(c) => c.io(),
+        }
+    }
+    #[cfg(target_os = "linux")]
+    fn io_mut(&mut self) -> &mut T {
+        match self {
+            Driver::H1(c) => &mut c.io,
+            Driver::H2(c) => c.io_mut(),
+        }
+    }
+    #[inline]
+    fn poll_state(&self) -> (bool, bool, bool, Option<(Instant, Deadline)>) {
+        match self {
+            Driver::H1(c) => (
+                c.want_write,
+                c.write_registered,
+                c.read_closed(),
+                c.deadline,
+            ),
+            Driver::H2(c) => (c.want_write, c.write_registered, false, c.deadline),
+        }
+    }
+    fn want_write(&self) -> bool {
+        each_driver!(self, c => c.want_write)
+    }
+    fn set_write_registered(&mut self, on: bool) {
+        each_driver!(self, c => c.write_registered = on)
+    }
+    fn deadline(&self) -> Option<(Instant, Deadline)> {
+        each_driver!(self, c => c.deadline)
+    }
+    fn set_deadline(&mut self, d: Option<(Instant, Deadline)>) {
+        each_driver!(self, c => c.deadline = d)
+    }
+    #[inline(always)]
+    fn on_readable<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
+        each_driver!(self, c => c.on_readable(cx))
+    }
+    fn on_writable<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
+        each_driver!(self, c => c.on_writable(cx))
+    }
+    fn on_stream_wake<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
+        each_driver!(self, c => c.on_stream_wake(cx))
+    }
+    fn on_deadline<H: Handler>(&mut self, kind: Deadline, cx: &Ctx<'_, H>) -> Step {
+        each_driver!(self, c => c.on_deadline(kind, cx))
+    }
+    fn on_drain<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
+        each_driver!(self, c => c.on_drain(cx))
+    }
+    fn cancel(&self) {
+        each_driver!(self, c => c.cancel())
+    }
+    fn into_buffers(self) -> Option<Buffers> {
+        match self {
+            Driver::H1(c) => c.into_buffers(),
+            _ => None,
+        }
+    }
+    /// Hands an HTTP/1.1 connection that asked for another protocol (h2c, WebSocket)
+    /// to that protocol's driver, with its transport and the bytes either way.
+    fn upgrade<H: Handler>(self, cx: &Ctx<'_, H>) -> (Driver<T>, Step) {
+        let Driver::H1(c) = self else {
+            return (self, Step::Keep);
+        };
+        let registered = c.write_registered;
+        let parts = match c.into_upgrade() {
+            Ok(parts) => parts,
+            Err(c) => return (Driver::H1(c), Step::Close),
+        };
+        let (mut d, step) = Driver::from_parts(parts, cx);
+        d.set_write_registered(registered);
+        (d, step)
+    }
+    /// The driver an upgrade asks for.
+    fn from_parts<H: Handler>(parts: UpgradeParts<T>, cx: &Ctx<'_, H>) -> (Driver<T>, Step) {
+        let (d, step) = match parts.kind {
+            Upgrade::Preface | Upgrade::H2c { .. } => {
+                let (h2, step) = H2Conn::from_upgrade(parts, cx);
+                (Driver::H2(Box::new(h2)), step)
+            }
+        };
+        (d, no_second_upgrade(step))
+    }
 }
 
 impl Connection {
     pub(crate) fn socket(&self) -> &TcpStream {
         match self {
-            Connection::H1(c) => c.io.socket(),
-            Connection::H2(c) => c.io().socket(),
-            Connection::Tls(h) => h.io.socket(),
-            Connection::H1Tls(c) => c.io.socket(),
-            Connection::H2Tls(c) => c.io().socket(),
+            Connection::Plain(d) => d.io().socket(),
+            Connection::Handshake(h) => h.io.socket(),
+            Connection::Tls(d) => d.io().socket(),
             #[cfg(target_os = "linux")]
-            Connection::H1U(c) => c.io.socket(),
-            #[cfg(target_os = "linux")]
-            Connection::H2U(c) => c.io().socket(),
+            Connection::Uring(d) => d.io().socket(),
         }
     }
     /// Whether the connection's I/O goes through the worker's ring.
     #[inline]
     pub(crate) fn on_ring(&self) -> bool {
         #[cfg(target_os = "linux")]
-        return matches!(self, Connection::H1U(_) | Connection::H2U(_));
+        return matches!(self, Connection::Uring(_));
         #[cfg(not(target_os = "linux"))]
         false
     }
@@ -73,8 +173,7 @@ impl Connection {
     #[inline]
     pub(crate) fn uring_io(&mut self) -> Option<&mut UringIo> {
         match self {
-            Connection::H1U(c) => Some(&mut c.io),
-            Connection::H2U(c) => Some(c.io_mut()),
+            Connection::Uring(d) => Some(d.io_mut()),
             _ => None,
         }
     }
@@ -85,53 +184,54 @@ impl Connection {
         self.uring_io().map(UringIo::take_remains)
     }
     /// What the worker syncs after a step, read in one match: (wants writability,
-    /// writability registered, reading over, deadline). "Reading over": the peer
-    /// stopped sending (HTTP/1.1 answering what it buffered), so the poller should
-    /// stop reporting its end-of-stream.
+    /// writability registered, reading over, deadline). "Reading over": the driver
+    /// takes no input now (the peer stopped sending, or output must drain first), so
+    /// the poller should stop reporting readability.
     #[inline]
     pub(crate) fn poll_state(&self) -> (bool, bool, bool, Option<(Instant, Deadline)>) {
         match self {
-            Connection::H1(c) => (
-                c.want_write,
-                c.write_registered,
-                c.read_closed(),
-                c.deadline,
-            ),
-            Connection::H1Tls(c) => (
-                c.want_write,
-                c.write_registered,
-                c.read_closed(),
-                c.deadline,
-            ),
+            Connection::Plain(d) => d.poll_state(),
+            Connection::Tls(d) => d.poll_state(),
             #[cfg(target_os = "linux")]
-            Connection::H1U(c) => (
-                c.want_write,
-                c.write_registered,
-                c.read_closed(),
-                c.deadline,
-            ),
-            other => (
-                other.want_write(),
-                other.write_registered(),
-                false,
-                other.deadline(),
-            ),
+            Connection::Uring(d) => d.poll_state(),
+            Connection::Handshake(h) => (h.want_write, h.write_registered, false, h.deadline),
         }
     }
     pub(crate) fn want_write(&self) -> bool {
-        each!(self, c => c.want_write)
-    }
-    pub(crate) fn write_registered(&self) -> bool {
-        each!(self, c => c.write_registered)
+        match self {
+            Connection::Handshake(h) => h.want_write,
+            Connection::Plain(d) => d.want_write(),
+            Connection::Tls(d) => d.want_write(),
+            #[cfg(target_os = "linux")]
+            Connection::Uring(d) => d.want_write(),
+        }
     }
     pub(crate) fn set_write_registered(&mut self, on: bool) {
-        each!(self, c => c.write_registered = on)
+        match self {
+            Connection::Handshake(h) => h.write_registered = on,
+            Connection::Plain(d) => d.set_write_registered(on),
+            Connection::Tls(d) => d.set_write_registered(on),
+            #[cfg(target_os = "linux")]
+            Connection::Uring(d) => d.set_write_registered(on),
+        }
     }
     pub(crate) fn deadline(&self) -> Option<(Instant, Deadline)> {
-        each!(self, c => c.deadline)
+        match self {
+            Connection::Handshake(h) => h.deadline,
+            Connection::Plain(d) => d.deadline(),
+            Connection::Tls(d) => d.deadline(),
+            #[cfg(target_os = "linux")]
+            Connection::Uring(d) => d.deadline(),
+        }
     }
-    pub(crate) fn set_deadline(&mut self, d: Option<(Instant, Deadline)>) {
-        each!(self, c => c.deadline = d)
+    pub(crate) fn set_deadline(&mut self, dl: Option<(Instant, Deadline)>) {
+        match self {
+            Connection::Handshake(h) => h.deadline = dl,
+            Connection::Plain(d) => d.set_deadline(dl),
+            Connection::Tls(d) => d.set_deadline(dl),
+            #[cfg(target_os = "linux")]
+            Connection::Uring(d) => d.set_deadline(dl),
+        }
     }
     #[inline(always)]
     pub(crate) fn on_readable<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
@@ -155,26 +255,31 @@ impl Connection {
     /// Buffers to reuse for the next connection (HTTP/1.1 only).
     pub(crate) fn into_buffers(self) -> Option<Buffers> {
         match self {
-            Connection::H1(c) => c.into_buffers(),
-            Connection::H1Tls(c) => c.into_buffers(),
+            Connection::Plain(d) => d.into_buffers(),
+            Connection::Tls(d) => d.into_buffers(),
             #[cfg(target_os = "linux")]
-            Connection::H1U(c) => c.into_buffers(),
-            _ => None,
+            Connection::Uring(d) => d.into_buffers(),
+            Connection::Handshake(_) => None,
         }
     }
-    /// Switches an HTTP/1.1 connection that asked for it to HTTP/2.
+    /// Switches the protocol of a connection that asked for it: HTTP/1.1 to HTTP/2
+    /// or WebSocket, or a finished TLS handshake to what ALPN chose.
     pub(crate) fn upgrade<H: Handler>(self, cx: &Ctx<'_, H>) -> (Connection, Step) {
         match self {
-            Connection::H1(c) => match h1_to_h2(c, cx) {
-                Ok((h2, step)) => (Connection::H2(Box::new(h2)), step),
-                Err(c) => (Connection::H1(c), Step::Close),
-            },
+            Connection::Plain(d) => {
+                let (d, step) = d.upgrade(cx);
+                (Connection::Plain(d), step)
+            }
             #[cfg(target_os = "linux")]
-            Connection::H1U(c) => match h1_to_h2(c, cx) {
-                Ok((h2, step)) => (Connection::H2U(Box::new(h2)), step),
-                Err(c) => (Connection::H1U(c), Step::Close),
-            },
-            Connection::Tls(h) => {
+            Connection::Uring(d) => {
+                let (d, step) = d.upgrade(cx);
+                (Connection::Uring(d), step)
+            }
+            Connection::Tls(d) => {
+                let (d, step) = d.upgrade(cx);
+                (Connection::Tls(Box::new(d)), step)
+            }
+            Connection::Handshake(h) => {
                 let Handshake {
                     io,
                     peer,
@@ -192,49 +297,38 @@ impl Connection {
                             pending_out: Vec::new(),
                             req: flare_web::Request::default(),
                         };
-                        let (mut h2, step) = H2Conn::from_upgrade(parts, cx);
-                        h2.write_registered = write_registered;
-                        let step = no_second_upgrade(step);
-                        (Connection::H2Tls(Box::new(h2)), step)
+                        let (mut d, step) = Driver::from_parts(parts, cx);
+                        d.set_write_registered(write_registered);
+                        (Connection::Tls(Box::new(d)), step)
                     }
                     Negotiated::H1 => {
                         let mut c = Conn::after_tls(io, peer, Buffers::new(), cx.cfg, &early);
                         c.write_registered = write_registered;
+                        // h2c is off over TLS; a WebSocket upgrade is the one switch
+                        // left, and the worker asks for it with the next step.
                         let step = c.start(cx);
-                        // h2c is off over TLS, so no further upgrade can be asked.
-                        let step = no_second_upgrade(step);
-                        (Connection::H1Tls(Box::new(c)), step)
+                        let d = Driver::H1(c);
+                        let (d, step) = if step == Step::Upgrade {
+                            d.upgrade(cx)
+                        } else {
+                            (d, step)
+                        };
+                        (Connection::Tls(Box::new(d)), step)
                     }
                 }
             }
-            other => (other, Step::Keep),
         }
     }
 }
 
-/// A connection already past its one protocol switch (h2c or ALPN) cannot ask for
-/// another: such a request closes it.
+/// A connection already past its one protocol switch (h2c, WebSocket or ALPN)
+/// cannot ask for another: such a request closes it.
 fn no_second_upgrade(step: Step) -> Step {
     if step == Step::Upgrade {
         Step::Close
     } else {
         step
     }
-}
-
-/// Hands an HTTP/1.1 connection that asked for h2c to the HTTP/2 driver.
-// Called once per upgrade; boxing the error side would cost the same.
-#[allow(clippy::result_large_err)]
-fn h1_to_h2<T: Transport, H: Handler>(
-    c: Conn<T>,
-    cx: &Ctx<'_, H>,
-) -> Result<(H2Conn<T>, Step), Conn<T>> {
-    let registered = c.write_registered;
-    let parts = c.into_upgrade()?;
-    let (mut h2, step) = H2Conn::from_upgrade(parts, cx);
-    h2.write_registered = registered;
-    let step = no_second_upgrade(step);
-    Ok((h2, step))
 }
 
 fn io_negotiated(io: &TlsIo) -> Negotiated {

@@ -12,7 +12,7 @@ use flare_web::{Handler, StreamWaker};
 
 use super::config::ServerConfig;
 use super::conn::{Buffers, Conn, Ctx, Deadline, Step};
-use super::connection::Connection;
+use super::connection::{Connection, Driver};
 use super::tls::{Handshake, TlsIo};
 #[cfg(target_os = "linux")]
 use super::uring::{self as ur, IoBuffers, RecvEvent, Remains, UringIo};
@@ -444,12 +444,18 @@ impl<H: Handler> Worker<H> {
                             let conn = match self.uring.as_mut() {
                                 Some(u) => {
                                     let io = UringIo::new(stream, u.pool.clone(), u.io_pool.pop());
-                                    Connection::H1U(Conn::new(io, peer, bufs, &self.cfg))
+                                    Connection::Uring(Driver::H1(Conn::new(
+                                        io, peer, bufs, &self.cfg,
+                                    )))
                                 }
-                                None => Connection::H1(Conn::new(stream, peer, bufs, &self.cfg)),
+                                None => Connection::Plain(Driver::H1(Conn::new(
+                                    stream, peer, bufs, &self.cfg,
+                                ))),
                             };
                             #[cfg(not(target_os = "linux"))]
-                            let conn = Connection::H1(Conn::new(stream, peer, bufs, &self.cfg));
+                            let conn = Connection::Plain(Driver::H1(Conn::new(
+                                stream, peer, bufs, &self.cfg,
+                            )));
                             // Idle until the first request: the keep-alive timeout applies.
                             (
                                 conn,
@@ -460,7 +466,7 @@ impl<H: Handler> Worker<H> {
                             Ok(session) => {
                                 let at = now + cfg.handshake_timeout();
                                 let hs = Handshake::new(TlsIo::new(stream, session), peer, at);
-                                (Connection::Tls(Box::new(hs)), (at, Deadline::Header))
+                                (Connection::Handshake(Box::new(hs)), (at, Deadline::Header))
                             }
                             Err(e) => {
                                 log::warn!("tls session: {e}");
