@@ -55,6 +55,7 @@ mod request;
 pub mod respond;
 mod response;
 pub mod router;
+pub mod ws;
 
 pub use app::App;
 pub use body::{Body, BodyStream, FileBody, Frame, StreamContext, StreamWaker};

@@ -78,6 +78,8 @@ struct Extra {
     content_type: Option<HeaderValue>,
     /// The fields other than `content-type`.
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// An accepted WebSocket upgrade (a `101`).
+    ws: Option<Box<crate::ws::WsAccept>>,
 }
 
 impl Default for Response {
@@ -217,6 +219,23 @@ impl Response {
                 }
             }
         }
+    }
+
+    /// Carries an accepted WebSocket upgrade to the driver.
+    pub(crate) fn set_ws_accept(&mut self, accept: Box<crate::ws::WsAccept>) {
+        self.extra_mut().ws = Some(accept);
+    }
+
+    /// For protocol drivers: takes the WebSocket upgrade a
+    /// [`WebSocketUpgrade::on_upgrade`](crate::ws::WebSocketUpgrade::on_upgrade)
+    /// response carries.
+    pub fn take_ws_accept(&mut self) -> Option<Box<crate::ws::WsAccept>> {
+        self.extra.0.as_mut().and_then(|e| e.ws.take())
+    }
+
+    /// Whether the response carries a WebSocket upgrade.
+    pub fn is_ws_accept(&self) -> bool {
+        self.extra.0.as_ref().is_some_and(|e| e.ws.is_some())
     }
 
     fn extra_mut(&mut self) -> &mut Extra {

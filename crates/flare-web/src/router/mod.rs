@@ -313,6 +313,30 @@ impl<S: 'static> Router<S> {
         self.route(pattern, method::any(HandlerService(handler)))
     }
 
+    /// A WebSocket endpoint at `pattern`: `f` makes the connection's handler from
+    /// the upgrade request. A `GET` that does not ask for a WebSocket gets `426
+    /// Upgrade Required`; the HTTP/2 driver routes an extended CONNECT (RFC 8441)
+    /// here as a `GET` too. For a per-request decision (authentication, a
+    /// subprotocol, a refusal), use the [`WebSocketUpgrade`] extractor in a `get`
+    /// route instead.
+    ///
+    /// [`WebSocketUpgrade`]: crate::ws::WebSocketUpgrade
+    pub fn ws<F, W>(self, pattern: &str, f: F) -> Self
+    where
+        F: Fn(&Request) -> W + Send + Sync + 'static,
+        W: crate::ws::WsHandler,
+    {
+        self.route(
+            pattern,
+            method::get(HandlerService(move |req: &Request| {
+                match crate::ws::WebSocketUpgrade::from_req(req) {
+                    Ok(up) => up.on_upgrade(f(req)),
+                    Err(refused) => refused,
+                }
+            })),
+        )
+    }
+
     /// The handler for requests no route matches (instead of `404`).
     pub fn fallback<H: FnHandler<M, S>, M: 'static>(mut self, h: H) -> Self {
         self.table_mut().fallback = Some(erase(h));
