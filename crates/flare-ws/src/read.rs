@@ -54,7 +54,6 @@ impl WebSocket {
         if self.delivered {
             self.delivered = false;
             self.buf.clear(self.config.get_retain_buffer());
-            self.ctrl.len = 0;
         }
         if self.failed || self.close_received || self.timed_out {
             return Ok((input.len(), None));
@@ -192,7 +191,6 @@ impl WebSocket {
                 };
             }
             Ready::Control { opcode } => {
-                self.delivered = true;
                 let payload = self.ctrl;
                 if let Err(e) = self.control(opcode, payload.as_slice(), now) {
                     return Err(self.fail(e));

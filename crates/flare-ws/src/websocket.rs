@@ -116,7 +116,7 @@ pub struct WebSocket {
     pub(crate) buf: MessageBuf,
     pub(crate) utf8: Utf8Validator,
     pub(crate) ctrl: ControlBuf,
-    /// `buf`/`ctrl` hold the last event's payload: clear on the next read.
+    /// `buf` holds the last event's message: clear on the next read.
     pub(crate) delivered: bool,
     pub(crate) inflater: Option<Inflater>,
     pub(crate) control_window: Option<(Instant, u32)>,
