@@ -1,0 +1,199 @@
+//! The DEFLATE streams of permessage-deflate (RFC 7692 section 7.2) on
+//! miniz_oxide, allocated lazily.
+//!
+//! State sizes (miniz_oxide 0.8, x86-64; see the `state_sizes` test):
+//! the decompressor (`InflateState`) is about 43 KiB (a 32 KiB window plus
+//! Huffman tables); the compressor (`CompressorOxide`) is about 300 KiB
+//! (hash chains, window and the LZ code buffer). Neither exists until the
+//! first compressed message in its direction; with no context takeover in
+//! a direction its state is freed after each message unless
+//! [`crate::Config::retain_deflate_state`] is set.
+
+use miniz_oxide::deflate::core::{create_comp_flags_from_zip_params, CompressorOxide};
+use miniz_oxide::inflate::stream::{inflate, InflateState, MinReset};
+use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
+
+use crate::error::Error;
+use crate::message::MessageBuf;
+
+/// RFC 7692 section 7.2.2: "Append 4 octets of 0x00 0x00 0xff 0xff to the
+/// tail end of the payload of the message" before inflating.
+const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// The receiving side: inflates message payloads into the message buffer.
+pub(crate) struct Inflater {
+    state: Option<Box<InflateState>>,
+    /// Reset after each message (the peer does not take over context).
+    no_context_takeover: bool,
+    retain: bool,
+    /// The peer ended the DEFLATE stream (BFINAL) inside this message.
+    stream_ended: bool,
+}
+
+impl Inflater {
+    pub(crate) fn new(no_context_takeover: bool, retain: bool) -> Self {
+        Inflater {
+            state: None,
+            no_context_takeover,
+            retain,
+            stream_ended: false,
+        }
+    }
+
+    /// Whether a decompressor is allocated (for memory tests).
+    pub(crate) fn is_allocated(&self) -> bool {
+        self.state.is_some()
+    }
+
+    /// Inflates one piece of a compressed message's payload into `out`,
+    /// failing with 1009 as soon as `out` would pass `limit` bytes.
+    pub(crate) fn feed(
+        &mut self,
+        mut input: &[u8],
+        out: &mut MessageBuf,
+        limit: usize,
+    ) -> Result<(), Error> {
+        if self.stream_ended {
+            return Ok(()); // bytes after BFINAL are ignored (e.g. our appended tail)
+        }
+        let state = self
+            .state
+            .get_or_insert_with(|| InflateState::new_boxed(DataFormat::Raw));
+        loop {
+            // Room for one byte past the limit, so passing it is seen.
+            let room = out.spare(limit.saturating_add(1));
+            if room.is_empty() {
+                return Err(Error::TooBig {
+                    limit: limit as u64,
+                });
+            }
+            let room_len = room.len();
+            let r = inflate(state, input, room, MZFlush::None);
+            input = &input[r.bytes_consumed..];
+            out.commit(r.bytes_written);
+            if out.len() > limit {
+                return Err(Error::TooBig {
+                    limit: limit as u64,
+                });
+            }
+            match r.status {
+                Ok(MZStatus::StreamEnd) => {
+                    self.stream_ended = true;
+                    return Ok(());
+                }
+                Ok(_) => {
+                    if input.is_empty() && r.bytes_written < room_len {
+                        return Ok(());
+                    }
+                }
+                Err(MZError::Buf) if input.is_empty() => return Ok(()),
+                Err(_) => return Err(Error::InvalidCompressedData),
+            }
+        }
+    }
+
+    /// The message ended: inflate the implied tail, then reset if the peer
+    /// does not take over context.
+    pub(crate) fn finish(&mut self, out: &mut MessageBuf, limit: usize) -> Result<(), Error> {
+        let r = self.feed(&TAIL, out, limit);
+        if self.stream_ended || self.no_context_takeover || r.is_err() {
+            self.stream_ended = false;
+            if self.retain && r.is_ok() {
+                if let Some(s) = self.state.as_mut() {
+                    s.reset_as(MinReset);
+                }
+            } else {
+                self.state = None;
+            }
+        }
+        r
+    }
+}
+
+/// The sending side: compresses whole messages (or fragments) into `out`.
+pub(crate) struct Deflater {
+    state: Option<Box<CompressorOxide>>,
+    no_context_takeover: bool,
+    retain: bool,
+    level: u8,
+}
+
+impl Deflater {
+    pub(crate) fn new(no_context_takeover: bool, retain: bool, level: u8) -> Self {
+        Deflater {
+            state: None,
+            no_context_takeover,
+            retain,
+            level,
+        }
+    }
+
+    /// Whether a compressor is allocated (for memory tests).
+    pub(crate) fn is_allocated(&self) -> bool {
+        self.state.is_some()
+    }
+
+    /// Appends the compressed form of `data` to `out`, ending with a sync
+    /// flush; on the message's last piece (`fin`) the flush's `00 00 ff ff`
+    /// is removed (RFC 7692 section 7.2.1: "Remove 4 octets (that are 0x00
+    /// 0x00 0xff 0xff) from the tail end").
+    pub(crate) fn compress(&mut self, data: &[u8], fin: bool, out: &mut Vec<u8>) {
+        let level = self.level;
+        let state = self.state.get_or_insert_with(|| {
+            // Negative window bits: raw DEFLATE, no zlib header.
+            let flags = create_comp_flags_from_zip_params(i32::from(level), -15, 0);
+            Box::new(CompressorOxide::new(flags))
+        });
+        let mut input = data;
+        loop {
+            let start = out.len();
+            let chunk = (input.len() / 2).max(64) + 16;
+            out.resize(start + chunk, 0);
+            let r = miniz_oxide::deflate::stream::deflate(
+                state,
+                input,
+                &mut out[start..],
+                MZFlush::Sync,
+            );
+            input = &input[r.bytes_consumed..];
+            out.truncate(start + r.bytes_written);
+            // Done once all input is taken and the flush fit in the room.
+            if input.is_empty() && r.bytes_written < chunk {
+                break;
+            }
+            if r.status.is_err() && r.bytes_written == 0 && r.bytes_consumed == 0 {
+                break; // cannot happen with output room; never spin
+            }
+        }
+        if fin {
+            if out.ends_with(&TAIL) {
+                out.truncate(out.len() - TAIL.len());
+            }
+            if self.no_context_takeover {
+                if self.retain {
+                    if let Some(s) = self.state.as_mut() {
+                        s.reset();
+                    }
+                } else {
+                    self.state = None;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_sizes() {
+        // Documented above; printed for `cargo test -- --nocapture`.
+        let inflate = std::mem::size_of::<InflateState>();
+        let compress = std::mem::size_of::<CompressorOxide>();
+        println!(
+            "InflateState {inflate} bytes, CompressorOxide {compress} bytes (plus boxed parts)"
+        );
+        assert!(inflate < 48 * 1024);
+    }
+}

@@ -1,0 +1,159 @@
+//! permessage-deflate (RFC 7692): negotiated parameters, offer parsing and
+//! the negotiation decisions. The compressor and decompressor are in
+//! `codec.rs`.
+//!
+//! # What miniz_oxide can do, and what we negotiate because of it
+//!
+//! miniz_oxide's compressor always uses a 32 KiB window (15 bits); its
+//! decompressor accepts any window up to 15 bits. So:
+//!
+//! | parameter | as server, in an offer | as client, in the response |
+//! |---|---|---|
+//! | `server_max_window_bits=15` or absent | accept (echo `=15` if offered) | fine (our inflater takes any window) |
+//! | `server_max_window_bits=8..14` | asks *our* compressor for a smaller window, which miniz cannot honour: **decline that offer** and try the next | fine (we inflate any window) |
+//! | `client_max_window_bits` (valueless) | the client could limit its window; we never ask it to (a smaller peer window saves us no memory: miniz's inflater always keeps 32 KiB) | never offered, so a response with it fails the handshake |
+//! | `client_max_window_bits=N` | the client will use at most N bits; accept, nothing to echo | never offered, so a response with it fails the handshake |
+//! | `server_no_context_takeover` | accept and echo; we reset our compressor after each message | the server resets; we reset our decompressor after each message |
+//! | `client_no_context_takeover` | accept and echo; we reset our decompressor after each message | we must reset our compressor after each message |
+//!
+//! An offer with an unknown parameter, a duplicate parameter, or a bad
+//! value is unusable (RFC 7692 section 7.1: such an offer must be declined),
+//! so it is skipped; if no offer is usable the connection is accepted
+//! without compression. A server can also *ask* for no context takeover in
+//! either direction ([`DeflateConfig`]) to save the 32-43 KiB of state per
+//! direction between messages.
+
+mod codec;
+mod offer;
+
+pub(crate) use codec::{Deflater, Inflater};
+pub use offer::{parse_offers, DeflateOffer, ExtensionIter};
+pub(crate) use offer::{parse_params as parse_response_params, trim as offer_trim};
+
+/// The negotiated permessage-deflate parameters of one connection (what
+/// both ends agreed on in the handshake). Role-neutral: the codec picks the
+/// side that applies to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeflateParams {
+    /// The server resets its compressor after each message.
+    pub server_no_context_takeover: bool,
+    /// The client resets its compressor after each message.
+    pub client_no_context_takeover: bool,
+    /// The server compresses with at most this many window bits (8-15).
+    pub server_max_window_bits: u8,
+    /// The client compresses with at most this many window bits (8-15).
+    pub client_max_window_bits: u8,
+}
+
+impl Default for DeflateParams {
+    /// Context takeover both ways, 15-bit windows: what a bare
+    /// `permessage-deflate` offer and response agree on.
+    fn default() -> Self {
+        DeflateParams {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+        }
+    }
+}
+
+/// Our side's permessage-deflate preferences, for offering (client) or
+/// accepting (server).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct DeflateConfig {
+    /// Ask that the server not keep context between messages. As server,
+    /// we then free (or reset) our compressor after each message.
+    pub server_no_context_takeover: bool,
+    /// Ask that the client not keep context between messages. As server,
+    /// we then free (or reset) our decompressor after each message.
+    pub client_no_context_takeover: bool,
+}
+
+/// The `Sec-WebSocket-Extensions` value for a response that accepts with
+/// `params`; `echo_server_bits` adds `server_max_window_bits=15` (when the
+/// offer had that parameter).
+pub(crate) fn response_value(params: &DeflateParams, echo_server_bits: bool) -> String {
+    let mut s = String::from("permessage-deflate");
+    if params.server_no_context_takeover {
+        s.push_str("; server_no_context_takeover");
+    }
+    if params.client_no_context_takeover {
+        s.push_str("; client_no_context_takeover");
+    }
+    if echo_server_bits {
+        s.push_str("; server_max_window_bits=15");
+    }
+    s
+}
+
+/// Server side: the first usable offer and the parameters to accept it
+/// with, or `None` to accept without compression.
+pub fn negotiate(
+    offers: &[DeflateOffer],
+    config: &DeflateConfig,
+) -> Option<(DeflateParams, String)> {
+    for offer in offers {
+        if !offer.valid {
+            continue;
+        }
+        // RFC 7692 section 7.1.2.1: accepting means including
+        // server_max_window_bits "with the same or smaller value as the
+        // offer"; miniz's compressor cannot go below 15.
+        if matches!(offer.server_max_window_bits, Some(b) if b < 15) {
+            continue;
+        }
+        let params = DeflateParams {
+            server_no_context_takeover: offer.server_no_context_takeover
+                || config.server_no_context_takeover,
+            client_no_context_takeover: offer.client_no_context_takeover
+                || config.client_no_context_takeover,
+            server_max_window_bits: 15,
+            client_max_window_bits: offer.client_max_window_bits.flatten().unwrap_or(15),
+        };
+        let value = response_value(&params, offer.server_max_window_bits.is_some());
+        return Some((params, value));
+    }
+    None
+}
+
+/// Client side: the offer value to send for `config`. We never offer
+/// `client_max_window_bits`, so no server may ask our compressor for a
+/// window miniz cannot honour.
+pub fn offer_value(config: &DeflateConfig) -> String {
+    let mut s = String::from("permessage-deflate");
+    if config.server_no_context_takeover {
+        s.push_str("; server_no_context_takeover");
+    }
+    if config.client_no_context_takeover {
+        s.push_str("; client_no_context_takeover");
+    }
+    s
+}
+
+/// Client side: checks the server's accepted parameters against our offer.
+/// `None` if the response asks for something we did not offer or cannot do.
+pub(crate) fn check_response(resp: &DeflateOffer, config: &DeflateConfig) -> Option<DeflateParams> {
+    if !resp.valid {
+        return None;
+    }
+    // RFC 7692 section 7.1.2.2: "If a received extension negotiation offer
+    // doesn't have the "client_max_window_bits" extension parameter, the
+    // corresponding extension negotiation response to the offer MUST NOT
+    // include the "client_max_window_bits" extension parameter."
+    if resp.client_max_window_bits.is_some() {
+        return None;
+    }
+    // RFC 7692 section 7.1.1.1: a server accepting our
+    // server_no_context_takeover must include it.
+    if config.server_no_context_takeover && !resp.server_no_context_takeover {
+        return None;
+    }
+    Some(DeflateParams {
+        server_no_context_takeover: resp.server_no_context_takeover,
+        client_no_context_takeover: resp.client_no_context_takeover
+            || config.client_no_context_takeover,
+        server_max_window_bits: resp.server_max_window_bits.unwrap_or(15),
+        client_max_window_bits: 15,
+    })
+}
