@@ -29,6 +29,10 @@
 //! - `GET /slow?ms=N` -> `done` after sleeping N ms (at most 10 s) on the worker
 //! - `GET /static/{*path}` -> files under `--static-dir` (default: the repository's
 //!   `docs/`), with ranges and conditional requests
+//! - `GET /ws` -> a WebSocket echo (text and binary back as they came;
+//!   permessage-deflate when the client offers it); `426` without an upgrade
+//! - `GET /ws/chat` -> a WebSocket broadcast room across every worker: each text
+//!   message reaches every client in the room
 //! - `GET /metrics` -> request counters and latencies in the Prometheus text format
 //!   (every route but the benchmark routes `/plaintext` and `/json`)
 //!
@@ -43,8 +47,10 @@ use flare::web::extract::{Form, Headers, Json, Path, Query};
 use flare::web::fs::ServeDir;
 use flare::web::middleware::{HandlerExt, Metrics};
 use flare::web::router::{get, HandlerService, Router};
+use flare::web::ws::{Message, WsHandler, WsSender};
 use flare::web::{Event, Sse};
 use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex};
 
 #[derive(Deserialize)]
 struct Count {
@@ -135,11 +141,63 @@ fn slow(Query(d): Query<Delay>) -> &'static str {
     "done"
 }
 
+/// `/ws`: every message back to its sender.
+fn ws_echo(_req: &Request) -> impl WsHandler {
+    |ws: &WsSender, msg: Message<'_>| {
+        // A peer that does not read fills its queue: drop what does not fit
+        // rather than buffer without bound.
+        let _ = ws.send(msg);
+    }
+}
+
+/// The `/ws/chat` room: every member's sender, shared by all workers. A send to a
+/// member on another worker wakes that worker.
+#[derive(Clone, Default)]
+struct Room {
+    members: Arc<Mutex<Vec<WsSender>>>,
+}
+
+struct Member {
+    room: Room,
+    me: Option<WsSender>,
+}
+
+impl WsHandler for Member {
+    fn on_open(&mut self, ws: &WsSender) {
+        self.me = Some(ws.clone());
+        self.room.lock().push(ws.clone());
+    }
+    fn on_message(&mut self, _ws: &WsSender, msg: Message<'_>) {
+        let members = self.room.lock().clone();
+        for m in &members {
+            // A member whose queue is full misses this message.
+            let _ = m.send(msg);
+        }
+    }
+    fn on_close(&mut self, _code: Option<u16>, _reason: &str) {
+        if let Some(me) = self.me.take() {
+            self.room.lock().retain(|m| !m.same_connection(&me));
+        }
+    }
+}
+
+impl Room {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<WsSender>> {
+        self.members.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Every route but the two benchmark routes, which [`app`] serves ahead of the
 /// metrics layer.
 fn router(static_dir: PathBuf) -> Router {
+    let room = Room::default();
     Router::new()
         .get("/", hello)
+        .ws("/ws", ws_echo)
+        .ws("/ws/chat", move |_req: &Request| Member {
+            room: room.clone(),
+            me: None,
+        })
         .post("/echo", echo)
         .post("/form", form)
         .get("/users/{id}", user)

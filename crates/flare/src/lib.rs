@@ -22,6 +22,7 @@ pub use flare_h1 as h1;
 pub use flare_net as net;
 pub use flare_reactor as reactor;
 pub use flare_web as web;
+pub use flare_ws as ws;
 
 /// The names most programs need.
 ///

@@ -24,6 +24,11 @@ pub struct ServerConfig {
     pub(crate) tcp_nodelay: bool,
     pub(crate) io_uring: bool,
     pub(crate) io_uring_buffers: (u16, u32),
+    pub(crate) ws: flare_ws::Config,
+    pub(crate) ws_deflate: bool,
+    pub(crate) ws_idle_timeout: Duration,
+    pub(crate) ws_ping_interval: Option<Duration>,
+    pub(crate) ws_max_outbound: usize,
 }
 
 impl Default for ServerConfig {
@@ -45,6 +50,11 @@ impl Default for ServerConfig {
             tcp_nodelay: true,
             io_uring: false,
             io_uring_buffers: (512, 8 * 1024),
+            ws: flare_ws::Config::default(),
+            ws_deflate: true,
+            ws_idle_timeout: Duration::from_secs(300),
+            ws_ping_interval: None,
+            ws_max_outbound: 1 << 20,
         }
     }
 }
@@ -170,6 +180,41 @@ impl ServerConfig {
     /// (default 100 ms).
     pub fn accept_backoff(mut self, t: Duration) -> Self {
         self.accept_backoff = t;
+        self
+    }
+
+    /// WebSocket codec limits (`flare_ws::Config`: max frame and message size, 16 MiB
+    /// each by default; max fragments; control-frame rate; close timeout, 5 s). A
+    /// route may lower the sizes with `WebSocketUpgrade::max_message_size`.
+    pub fn websocket(mut self, cfg: flare_ws::Config) -> Self {
+        self.ws = cfg;
+        self
+    }
+    /// Whether WebSocket connections may negotiate permessage-deflate (RFC 7692)
+    /// when the client offers it (default: true). A route may refuse it with
+    /// `WebSocketUpgrade::compression(false)`.
+    pub fn websocket_deflate(mut self, on: bool) -> Self {
+        self.ws_deflate = on;
+        self
+    }
+    /// How long a WebSocket may see no frame before the server closes it with 1001
+    /// (default: 300 s). With [`websocket_ping_interval`](Self::websocket_ping_interval)
+    /// set, the server pings first and any frame (a pong) keeps the connection.
+    pub fn websocket_idle_timeout(mut self, t: Duration) -> Self {
+        self.ws_idle_timeout = t;
+        self
+    }
+    /// Ping a WebSocket after this much silence (default: off); the idle timeout
+    /// then counts from the ping.
+    pub fn websocket_ping_interval(mut self, t: Option<Duration>) -> Self {
+        self.ws_ping_interval = t;
+        self
+    }
+    /// Bound of a WebSocket's outbound queue in payload bytes (default: 1 MiB);
+    /// past it `WsSender` answers `Full`, so a peer that does not read cannot make
+    /// the server buffer without bound.
+    pub fn websocket_max_outbound(mut self, n: usize) -> Self {
+        self.ws_max_outbound = n.max(1);
         self
     }
 }

@@ -98,6 +98,8 @@ pub(crate) enum Upgrade {
     /// `Upgrade: h2c` with these decoded `HTTP2-Settings`; the request becomes
     /// stream 1 and `101 Switching Protocols` is already in the send buffer.
     H2c { settings: Vec<u8> },
+    /// An accepted WebSocket handshake; its `101` is already in the send buffer.
+    WebSocket(Box<super::wsconn::WsStart>),
 }
 
 /// What the HTTP/2 driver takes over from an HTTP/1.1 connection.
@@ -234,8 +236,10 @@ pub(crate) struct Conn<T> {
     pub(crate) write_registered: bool,
     /// The deadline in force, if any; the worker keeps a wheel timer at or before it.
     pub(crate) deadline: Option<(Instant, Deadline)>,
-    /// Set when the connection switches to HTTP/2.
+    /// Set when the connection switches to HTTP/2 or WebSocket.
     upgrade: Option<Upgrade>,
+    /// The request being answered is a valid WebSocket handshake.
+    ws_offer: bool,
     /// Whether this connection may switch to cleartext HTTP/2 (not over TLS).
     h2c: bool,
     /// End of the bytes a partial head parse has already seen (0: none).
@@ -280,6 +284,7 @@ impl<T: Transport> Conn<T> {
             write_registered: false,
             deadline: None,
             upgrade: None,
+            ws_offer: false,
             h2c: true,
             partial_scan: 0,
             partial_has_lf: false,
@@ -695,6 +700,9 @@ impl<T: Transport> Conn<T> {
                     self.cur_body_limit = l;
                 }
             }
+            if head.connection_upgrade && head.upgrade.is_some() {
+                self.ws_offer = super::wsconn::offer_from_request(&mut self.req, head);
+            }
         }
         self.rstart += n;
         if let BodyFraming::Length(len) = head.framing {
@@ -772,9 +780,35 @@ impl<T: Transport> Conn<T> {
             }
             Service::Handler(h) => {
                 let resp = call_handler(&**h, &mut self.req);
+                if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+                    self.switch_to_ws(resp, cx);
+                    return;
+                }
                 self.write_response(resp, keep, cx);
             }
         }
+    }
+
+    /// A `101` from the handler: an accepted WebSocket handshake becomes the
+    /// handshake answer and an upgrade; anything else is a handler's mistake.
+    #[cold]
+    #[inline(never)]
+    fn switch_to_ws<H>(&mut self, mut resp: Response, cx: &Ctx<'_, H>) {
+        let offer = std::mem::take(&mut self.ws_offer);
+        if let (true, Some(accept)) = (offer && !self.peer_closed, resp.take_ws_accept()) {
+            if let Ok(deflate) = super::wsconn::answer(&self.req, &accept, cx.cfg, &mut self.wbuf) {
+                let start = super::wsconn::WsStart { accept, deflate };
+                self.upgrade = Some(Upgrade::WebSocket(Box::new(start)));
+                return;
+            }
+        }
+        log::error!("a handler answered 101 without an accepted WebSocket upgrade; answering 500");
+        self.write_response_general(
+            Response::error(StatusCode::INTERNAL_SERVER_ERROR, "internal server error"),
+            false,
+            cx,
+        );
+        self.close_after = true;
     }
 
     #[inline(always)]

@@ -16,12 +16,15 @@ use super::tls::{Handshake, HandshakeStep, Negotiated, TlsIo};
 use super::transport::Transport;
 #[cfg(target_os = "linux")]
 use super::uring::{Remains, UringIo};
+use super::wsconn::WsConn;
 
 /// The protocol a connection speaks now. HTTP/1.1 stays inline (the hot path
 /// does not chase a pointer); the others are boxed.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Driver<T> {
     H1(Conn<T>),
     H2(Box<H2Conn<T>>),
+    Ws(Box<WsConn<T>>),
 }
 
 /// The transport a connection runs on, each carrying its protocol driver.
@@ -42,6 +45,7 @@ macro_rules! each_driver {
         match $self {
             Driver::H1($c) => $e,
             Driver::H2($c) => $e,
+            Driver::Ws($c) => $e,
         }
     };
 }
@@ -65,6 +69,7 @@ impl<T: Transport> Driver<T> {
         match self {
             Driver::H1(c) => &c.io,
             Driver::H2(c) => c.io(),
+            Driver::Ws(c) => c.io(),
         }
     }
     #[cfg(target_os = "linux")]
@@ -72,6 +77,7 @@ impl<T: Transport> Driver<T> {
         match self {
             Driver::H1(c) => &mut c.io,
             Driver::H2(c) => c.io_mut(),
+            Driver::Ws(c) => c.io_mut(),
         }
     }
     #[inline]
@@ -84,6 +90,7 @@ impl<T: Transport> Driver<T> {
                 c.deadline,
             ),
             Driver::H2(c) => (c.want_write, c.write_registered, false, c.deadline),
+            Driver::Ws(c) => (c.want_write, c.write_registered, c.read_off(), c.deadline),
         }
     }
     fn want_write(&self) -> bool {
@@ -141,6 +148,10 @@ impl<T: Transport> Driver<T> {
     /// The driver an upgrade asks for.
     fn from_parts<H: Handler>(parts: UpgradeParts<T>, cx: &Ctx<'_, H>) -> (Driver<T>, Step) {
         let (d, step) = match parts.kind {
+            Upgrade::WebSocket(_) => {
+                let (ws, step) = WsConn::from_upgrade(parts, cx);
+                (Driver::Ws(Box::new(ws)), step)
+            }
             Upgrade::Preface | Upgrade::H2c { .. } => {
                 let (h2, step) = H2Conn::from_upgrade(parts, cx);
                 (Driver::H2(Box::new(h2)), step)

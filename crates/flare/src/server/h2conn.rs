@@ -89,7 +89,10 @@ impl<T: Transport> H2Conn<T> {
             req,
         } = parts;
         let (h2, stream1) = match kind {
-            Upgrade::Preface => (H2::server(cx.cfg.h2.clone(), cx.now), None),
+            // The h1 driver hands a WebSocket upgrade to WsConn, never here.
+            Upgrade::Preface | Upgrade::WebSocket(_) => {
+                (H2::server(cx.cfg.h2.clone(), cx.now), None)
+            }
             Upgrade::H2c { settings } => {
                 match H2::server_upgrade(cx.cfg.h2.clone(), &settings, cx.now) {
                     Ok(h2) => (h2, Some(req)),

@@ -16,6 +16,7 @@ mod transport;
 #[cfg(target_os = "linux")]
 mod uring;
 mod worker;
+mod wsconn;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
