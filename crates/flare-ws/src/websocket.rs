@@ -327,6 +327,7 @@ impl WebSocket {
             self.pong = None;
             self.frame = None;
             self.msg = None;
+            self.buf.clear(0);
             if !self.close_sent {
                 self.close_out = Some((
                     e.close_code(),
