@@ -383,3 +383,21 @@ fn seed() -> u64 {
     h.write_u8(0);
     h.finish() | 1
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_connection_is_small() {
+        let size = core::mem::size_of::<WebSocket>();
+        println!("WebSocket is {size} bytes");
+        assert!(size <= 768, "{size}");
+        let ws = WebSocket::new(
+            Role::Server,
+            Config::default(),
+            Some(DeflateParams::default()),
+        );
+        assert_eq!(ws.memory(), (0, false, false));
+    }
+}

@@ -124,7 +124,7 @@ fn compression_threshold_sends_small_messages_plain() {
     out.clear();
     ws.send_text("long enough to compress", &mut out).unwrap();
     assert_eq!(out[0], 0xc1, "RSV1 set");
-    assert_eq!(ws.memory().2, true, "compressor allocated on first use");
+    assert!(ws.memory().2, "compressor allocated on first use");
 }
 
 #[test]
@@ -139,9 +139,9 @@ fn state_is_allocated_lazily_and_freed_without_context_takeover() {
     let mut c = client(Config::default().compression_threshold(0), nct);
     let mut wire = Vec::new();
     c.send_text("hello hello hello", &mut wire).unwrap();
-    assert_eq!(c.memory().2, false, "freed after the message");
+    assert!(!c.memory().2, "freed after the message");
     assert_eq!(ok(&mut s, &wire), [Ev::Text("hello hello hello".into())]);
-    assert_eq!(s.memory().1, false, "decompressor freed after the message");
+    assert!(!s.memory().1, "decompressor freed after the message");
     // With context takeover both stay.
     let mut s = server(Config::default(), DeflateParams::default());
     let mut c = client(
@@ -354,6 +354,13 @@ fn neg(value: &str, config: DeflateConfig) -> Option<(DeflateParams, String)> {
     negotiate(&offers(value), &config)
 }
 
+/// An offer, our preferences, and the expected parameters and response.
+type NegotiationCase = (
+    &'static str,
+    DeflateConfig,
+    Option<(DeflateParams, &'static str)>,
+);
+
 #[test]
 fn negotiation_table() {
     let d = DeflateConfig::default;
@@ -363,7 +370,7 @@ fn negotiation_table() {
         server_max_window_bits: 15,
         client_max_window_bits: cbits,
     };
-    let cases: &[(&str, DeflateConfig, Option<(DeflateParams, &str)>)] = &[
+    let cases: &[NegotiationCase] = &[
         ("permessage-deflate", d(), Some((p(false, false, 15), "permessage-deflate"))),
         ("permessage-deflate; client_max_window_bits", d(), Some((p(false, false, 15), "permessage-deflate"))),
         ("permessage-deflate; client_max_window_bits=9", d(), Some((p(false, false, 9), "permessage-deflate"))),

@@ -8,6 +8,8 @@ use flare_ws::handshake::{
 use flare_ws::DeflateParams;
 
 type Fields = Vec<(&'static [u8], &'static [u8])>;
+type RequestCase = (&'static [u8], &'static [u8], Fields, HandshakeError, u16);
+type ResponseCase = (u16, Fields, ResponseError);
 
 fn good() -> Fields {
     vec![
@@ -89,7 +91,7 @@ fn lenient_where_the_rfc_is() {
 #[test]
 fn every_rejection() {
     use HandshakeError::*;
-    let cases: Vec<(&[u8], &[u8], Fields, HandshakeError, u16)> = vec![
+    let cases: Vec<RequestCase> = vec![
         (b"POST", b"HTTP/1.1", good(), Method, 405),
         (b"get", b"HTTP/1.1", good(), Method, 405),
         (b"GET", b"HTTP/1.0", good(), Version, 400),
@@ -314,7 +316,7 @@ fn client_response_checks() {
     use ResponseError::*;
     let c = client();
     assert!(c.verify_response(101, response(&[])).is_ok());
-    let cases: Vec<(u16, Vec<(&[u8], &[u8])>, ResponseError)> = vec![
+    let cases: Vec<ResponseCase> = vec![
         (200, response(&[]), Status(200)),
         (101, response(&[])[1..].to_vec(), MissingUpgrade),
         (
@@ -390,7 +392,7 @@ fn client_response_checks() {
     );
     // Without a deflate offer, any extension fails.
     let plain = ClientHandshake::new([0; 16], &[], None);
-    let mut r = vec![(&b"Sec-WebSocket-Accept"[..], &plain_accept(&plain)[..])];
+    let mut r = vec![(&b"Sec-WebSocket-Accept"[..], plain_accept(&plain))];
     r.extend([
         (&b"Upgrade"[..], &b"websocket"[..]),
         (b"Connection", b"upgrade"),
