@@ -79,7 +79,9 @@
 //! an xorshift64* seeded from std's random hash keys),
 //! [`WebSocket::should_close_transport`] (who closes TCP first),
 //! [`WebSocket::wants_output`], [`WebSocket::memory`]; close code 1005
-//! passed to [`WebSocket::close`] sends an empty close body. In
+//! passed to [`WebSocket::close`] sends an empty close body.
+//! [`frame::parse_header`] returns `Status<(FrameHeader, usize)>`: the
+//! header and its length in bytes. In
 //! [`handshake`], [`handshake::Offer`] borrows the fields (`Offer<'a>`),
 //! [`handshake::Accept`] gives the response as `fields()` or a whole
 //! HTTP/1.1 head (`write_response`), and [`handshake::HandshakeError::version_field`]
