@@ -42,6 +42,8 @@ impl MessageBuf {
                 .max(self.buf.len() * 2)
                 .max(MIN_ALLOC)
                 .min(cap.max(want));
+            // Exact: the allocation never passes the cap (Vec would double).
+            self.buf.reserve_exact(size - self.buf.len());
             self.buf.resize(size, 0);
         }
     }

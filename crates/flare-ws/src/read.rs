@@ -338,12 +338,10 @@ impl WebSocket {
     /// A complete control frame: validate a close, queue a pong.
     fn control(&mut self, opcode: OpCode, payload: &[u8], now: Instant) -> Result<(), Error> {
         match opcode {
-            OpCode::Ping => {
-                // Section 5.5.3: answer with the same payload; only the
-                // latest ping's pong is kept.
-                if self.config.get_auto_pong() && !self.close_sent {
-                    self.pong = Some(ControlBuf::from_slice(payload));
-                }
+            // Section 5.5.3: answer with the same payload; only the latest
+            // ping's pong is kept.
+            OpCode::Ping if self.config.get_auto_pong() && !self.close_sent => {
+                self.pong = Some(ControlBuf::from_slice(payload));
             }
             OpCode::Close => {
                 let code = parse_close(payload)?;

@@ -327,6 +327,7 @@ impl WebSocket {
             self.pong = None;
             self.frame = None;
             self.msg = None;
+            self.buf.clear(0);
             if !self.close_sent {
                 self.close_out = Some((
                     e.close_code(),
@@ -381,4 +382,22 @@ fn seed() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u8(0);
     h.finish() | 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_connection_is_small() {
+        let size = core::mem::size_of::<WebSocket>();
+        println!("WebSocket is {size} bytes");
+        assert!(size <= 768, "{size}");
+        let ws = WebSocket::new(
+            Role::Server,
+            Config::default(),
+            Some(DeflateParams::default()),
+        );
+        assert_eq!(ws.memory(), (0, false, false));
+    }
 }

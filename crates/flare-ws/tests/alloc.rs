@@ -1,0 +1,117 @@
+//! Allocation accounting with a counting global allocator: no allocation
+//! per message at steady state, and what the deflate state costs.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::time::Instant;
+
+use flare_ws::{Config, DeflateParams, Event, Role, WebSocket};
+
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+static BYTES: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        BYTES.fetch_add(layout.size(), Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        BYTES.fetch_add(new_size, Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn counted<R>(f: impl FnOnce() -> R) -> (R, usize, usize) {
+    let (a, b) = (ALLOCS.load(Relaxed), BYTES.load(Relaxed));
+    let r = f();
+    (r, ALLOCS.load(Relaxed) - a, BYTES.load(Relaxed) - b)
+}
+
+/// One echo round: the client sends, the server reads and answers, the
+/// client reads the answer. Buffers are reused.
+fn round(
+    client: &mut WebSocket,
+    server: &mut WebSocket,
+    msg: &str,
+    wire: &mut Vec<u8>,
+    back: &mut Vec<u8>,
+) {
+    let now = Instant::now();
+    wire.clear();
+    back.clear();
+    client.send_text(msg, wire).unwrap();
+    let mut pos = 0;
+    while pos < wire.len() {
+        let (n, ev) = server.read(&mut wire[pos..], now).unwrap();
+        pos += n;
+        if let Some(Event::Text(t)) = ev {
+            assert_eq!(t.len(), msg.len());
+            server.send_text(msg, back).unwrap();
+        }
+    }
+    let mut pos = 0;
+    while pos < back.len() {
+        let (n, _) = client.read(&mut back[pos..], now).unwrap();
+        pos += n;
+    }
+}
+
+// The tests share the global counter, so they run as one test.
+#[test]
+fn allocation_accounting() {
+    let msg = "{\"id\":12345,\"method\":\"update\",\"params\":{\"value\":[1,2,3,4,5]}}".repeat(4);
+    for deflate in [None, Some(DeflateParams::default())] {
+        let config = Config::default().compression_threshold(16);
+        let mut client = WebSocket::new(Role::Client, config.clone(), deflate);
+        let mut server = WebSocket::new(Role::Server, config, deflate);
+        let (mut wire, mut back) = (Vec::with_capacity(1024), Vec::with_capacity(1024));
+        let ((), first, bytes) =
+            counted(|| round(&mut client, &mut server, &msg, &mut wire, &mut back));
+        println!(
+            "deflate {}: first round {first} allocations, {bytes} bytes",
+            deflate.is_some()
+        );
+        let ((), steady, _) = counted(|| {
+            for _ in 0..100 {
+                round(&mut client, &mut server, &msg, &mut wire, &mut back);
+            }
+        });
+        assert_eq!(
+            steady,
+            0,
+            "deflate {}: allocations in 100 steady rounds",
+            deflate.is_some()
+        );
+    }
+
+    // What each deflate state costs when first used.
+    let p = DeflateParams::default();
+    let mut server = WebSocket::new(
+        Role::Server,
+        Config::default().compression_threshold(0),
+        Some(p),
+    );
+    let mut out = Vec::with_capacity(1024);
+    let (_, n, compressor) = counted(|| server.send_text("hello", &mut out));
+    println!("compressor: {n} allocations, {compressor} bytes");
+    let mut client = WebSocket::new(Role::Client, Config::default(), Some(p));
+    let (_, n, inflater) = counted(|| {
+        let _ = client.read(&mut out, Instant::now());
+    });
+    println!("decompressor (+ message buffer): {n} allocations, {inflater} bytes");
+    assert!(compressor < 400 << 10 && inflater < 64 << 10);
+}

@@ -1,0 +1,437 @@
+//! The opening handshake: every rejection, both roles, RFC 8441.
+
+use flare_ws::deflate::DeflateConfig;
+use flare_ws::handshake::{
+    accept_key, parse_connect_request, parse_request, ClientHandshake, HandshakeError,
+    ResponseError,
+};
+use flare_ws::DeflateParams;
+
+type Fields = Vec<(&'static [u8], &'static [u8])>;
+type RequestCase = (&'static [u8], &'static [u8], Fields, HandshakeError, u16);
+type ResponseCase = (u16, Fields, ResponseError);
+
+fn good() -> Fields {
+    vec![
+        (b"Host", b"server.example.com"),
+        (b"Upgrade", b"websocket"),
+        (b"Connection", b"Upgrade"),
+        (b"Sec-WebSocket-Key", b"dGhlIHNhbXBsZSBub25jZQ=="),
+        (b"Origin", b"http://example.com"),
+        (b"Sec-WebSocket-Protocol", b"chat, superchat"),
+        (b"Sec-WebSocket-Version", b"13"),
+    ]
+}
+
+fn without(name: &str) -> Fields {
+    good()
+        .into_iter()
+        .filter(|(n, _)| !n.eq_ignore_ascii_case(name.as_bytes()))
+        .collect()
+}
+
+fn with(name: &'static str, value: &'static str) -> Fields {
+    let mut f = without(name);
+    f.push((name.as_bytes(), value.as_bytes()));
+    f
+}
+
+#[test]
+fn rfc6455_1_3_example_is_accepted() {
+    let offer = parse_request(b"GET", b"HTTP/1.1", good()).unwrap();
+    assert_eq!(offer.protocols(), ["chat", "superchat"]);
+    assert_eq!(offer.origin(), Some(&b"http://example.com"[..]));
+    assert_eq!(offer.select_protocol(&["superchat"]), Some("superchat"));
+    let accept = offer.accept(None);
+    assert_eq!(accept.accept_value(), Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+    assert_eq!(accept.deflate, None);
+    let mut head = Vec::new();
+    accept.write_response(Some("chat"), &mut head);
+    assert_eq!(
+        String::from_utf8(head).unwrap(),
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n"
+    );
+}
+
+#[test]
+fn accept_key_vectors() {
+    assert_eq!(
+        &accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+        b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+    );
+    // Another well-known pair (from the MDN WebSocket server guide).
+    assert_eq!(
+        &accept_key(b"x3JJHMbDL1EzLkh9GBhXDw=="),
+        b"HSmrc0sMlYUkAGmm5OPpG2HaGWk="
+    );
+}
+
+#[test]
+fn lenient_where_the_rfc_is() {
+    for fields in [
+        with("Upgrade", "WebSocket"),
+        with("Upgrade", "foo, websocket"),
+        with("Connection", "keep-alive, Upgrade"),
+        with("Connection", "UPGRADE"),
+        with("Sec-WebSocket-Key", "  dGhlIHNhbXBsZSBub25jZQ==  "),
+    ] {
+        assert!(
+            parse_request(b"GET", b"HTTP/1.1", fields.clone()).is_ok(),
+            "{fields:?}"
+        );
+    }
+    // Protocols across repeated fields.
+    let mut f = good();
+    f.push((b"sec-websocket-protocol", b"v2.example, ,v3"));
+    let offer = parse_request(b"GET", b"HTTP/1.1", f).unwrap();
+    assert_eq!(offer.protocols(), ["chat", "superchat", "v2.example", "v3"]);
+}
+
+#[test]
+fn every_rejection() {
+    use HandshakeError::*;
+    let cases: Vec<RequestCase> = vec![
+        (b"POST", b"HTTP/1.1", good(), Method, 405),
+        (b"get", b"HTTP/1.1", good(), Method, 405),
+        (b"GET", b"HTTP/1.0", good(), Version, 400),
+        (b"GET", b"HTTP/1.1", without("Host"), MissingHost, 400),
+        (b"GET", b"HTTP/1.1", without("Upgrade"), MissingUpgrade, 400),
+        (
+            b"GET",
+            b"HTTP/1.1",
+            with("Upgrade", "h2c"),
+            MissingUpgrade,
+            400,
+        ),
+        (
+            b"GET",
+            b"HTTP/1.1",
+            without("Connection"),
+            MissingConnectionUpgrade,
+            400,
+        ),
+        (
+            b"GET",
+            b"HTTP/1.1",
+            with("Connection", "keep-alive"),
+            MissingConnectionUpgrade,
+            400,
+        ),
+        (
+            b"GET",
+            b"HTTP/1.1",
+            with("Connection", "upgraded"),
+            MissingConnectionUpgrade,
+            400,
+        ),
+        (
+            b"GET",
+            b"HTTP/1.1",
+            without("Sec-WebSocket-Key"),
+            InvalidKey,
+            400,
+        ),
+        (
+            b"GET",
+            b"HTTP/1.1",
+            with("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ"),
+            InvalidKey,
+            400,
+        ),
+        (
+            b"GET",
+            b"HTTP/1.1",
+            with("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZXg="),
+            InvalidKey,
+            400,
+        ),
+        (
+            b"GET",
+            b"HTTP/1.1",
+            with("Sec-WebSocket-Key", "c2hvcnQ="),
+            InvalidKey,
+            400,
+        ),
+        (
+            b"GET",
+            b"HTTP/1.1",
+            without("Sec-WebSocket-Version"),
+            MissingVersion,
+            400,
+        ),
+        (
+            b"GET",
+            b"HTTP/1.1",
+            with("Sec-WebSocket-Version", "8"),
+            UnsupportedVersion,
+            426,
+        ),
+        (
+            b"GET",
+            b"HTTP/1.1",
+            with("Sec-WebSocket-Version", "13, 8"),
+            UnsupportedVersion,
+            426,
+        ),
+        (
+            b"GET",
+            b"HTTP/1.1",
+            with("Sec-WebSocket-Protocol", "a b"),
+            InvalidProtocol,
+            400,
+        ),
+        (
+            b"GET",
+            b"HTTP/1.1",
+            with("Sec-WebSocket-Protocol", "chat, \"x\""),
+            InvalidProtocol,
+            400,
+        ),
+    ];
+    for (method, version, fields, want, status) in cases {
+        let got = parse_request(method, version, fields.clone());
+        assert_eq!(got.as_ref().err(), Some(&want), "{fields:?}");
+        assert_eq!(want.status(), status);
+    }
+    // Two keys.
+    let mut f = good();
+    f.push((b"Sec-WebSocket-Key", b"dGhlIHNhbXBsZSBub25jZQ=="));
+    assert_eq!(
+        parse_request(b"GET", b"HTTP/1.1", f).err(),
+        Some(InvalidKey)
+    );
+    // 426 carries the version we speak.
+    assert_eq!(
+        UnsupportedVersion.version_field(),
+        Some(("Sec-WebSocket-Version", "13"))
+    );
+    assert_eq!(InvalidKey.version_field(), None);
+}
+
+#[test]
+fn deflate_offer_is_negotiated_in_accept() {
+    let mut f = good();
+    f.push((
+        b"Sec-WebSocket-Extensions",
+        b"permessage-deflate; server_max_window_bits=10",
+    ));
+    f.push((
+        b"Sec-WebSocket-Extensions",
+        b"permessage-deflate; client_max_window_bits",
+    ));
+    let offer = parse_request(b"GET", b"HTTP/1.1", f).unwrap();
+    assert_eq!(offer.deflate_offers().len(), 2);
+    let accept = offer.accept(Some(&DeflateConfig::default()));
+    assert_eq!(accept.extensions_value(), Some("permessage-deflate"));
+    assert_eq!(accept.deflate, Some(DeflateParams::default()));
+    // Refusing compression.
+    assert_eq!(offer.accept(None).extensions_value(), None);
+}
+
+#[test]
+fn rfc8441_extended_connect() {
+    let fields: Fields = vec![
+        (b"sec-websocket-version", b"13"),
+        (b"sec-websocket-protocol", b"chat"),
+        (b"sec-websocket-extensions", b"permessage-deflate"),
+        (b"origin", b"https://example.com"),
+    ];
+    let offer = parse_connect_request(b"CONNECT", b"websocket", fields.clone()).unwrap();
+    assert_eq!(offer.key(), None);
+    let accept = offer.accept(Some(&DeflateConfig::default()));
+    assert_eq!(accept.accept_value(), None);
+    let got: Vec<_> = accept.fields(Some("chat")).collect();
+    assert_eq!(
+        got,
+        [
+            ("Sec-WebSocket-Protocol", "chat"),
+            ("Sec-WebSocket-Extensions", "permessage-deflate")
+        ]
+    );
+    assert_eq!(
+        parse_connect_request(b"GET", b"websocket", fields.clone()).err(),
+        Some(HandshakeError::Method)
+    );
+    assert_eq!(
+        parse_connect_request(b"CONNECT", b"webtransport", fields.clone()).err(),
+        Some(HandshakeError::NotWebSocketProtocol)
+    );
+    let v8: Fields = vec![(b"sec-websocket-version", b"8")];
+    assert_eq!(
+        parse_connect_request(b"CONNECT", b"websocket", v8).err(),
+        Some(HandshakeError::UnsupportedVersion)
+    );
+    assert_eq!(
+        parse_connect_request(b"CONNECT", b"websocket", Fields::new()).err(),
+        Some(HandshakeError::MissingVersion)
+    );
+}
+
+fn client() -> ClientHandshake {
+    ClientHandshake::new(
+        *b"the sample nonce",
+        &["chat", "superchat"],
+        Some(DeflateConfig::default()),
+    )
+}
+
+fn response(extra: &[(&'static str, &'static str)]) -> Vec<(&'static [u8], &'static [u8])> {
+    let mut f: Vec<(&'static [u8], &'static [u8])> = vec![
+        (b"Upgrade", b"websocket"),
+        (b"Connection", b"Upgrade"),
+        (b"Sec-WebSocket-Accept", b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+    ];
+    f.extend(extra.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())));
+    f
+}
+
+#[test]
+fn client_request_and_server_round_trip() {
+    let c = client();
+    assert_eq!(c.key(), "dGhlIHNhbXBsZSBub25jZQ==");
+    let mut head = Vec::new();
+    c.write_request("server.example.com", "/chat", &mut head);
+    let text = String::from_utf8(head).unwrap();
+    assert!(text.starts_with("GET /chat HTTP/1.1\r\nHost: server.example.com\r\n"));
+    assert!(text.contains("Sec-WebSocket-Protocol: chat, superchat\r\n"));
+    assert!(text.contains("Sec-WebSocket-Extensions: permessage-deflate\r\n"));
+
+    // The server side parses what the client wrote.
+    let mut fields: Vec<(&[u8], &[u8])> = vec![(b"Host", b"server.example.com")];
+    fields.extend(c.fields().map(|(n, v)| (n.as_bytes(), v.as_bytes())));
+    let offer = parse_request(b"GET", b"HTTP/1.1", fields).unwrap();
+    let accept = offer.accept(Some(&DeflateConfig::default()));
+    let resp: Vec<(&[u8], &[u8])> = accept
+        .fields(Some("superchat"))
+        .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
+        .collect();
+    let neg = c.verify_response(101, resp).unwrap();
+    assert_eq!(neg.protocol.as_deref(), Some("superchat"));
+    assert_eq!(neg.deflate, accept.deflate);
+}
+
+#[test]
+fn client_response_checks() {
+    use ResponseError::*;
+    let c = client();
+    assert!(c.verify_response(101, response(&[])).is_ok());
+    let cases: Vec<ResponseCase> = vec![
+        (200, response(&[]), Status(200)),
+        (101, response(&[])[1..].to_vec(), MissingUpgrade),
+        (
+            101,
+            [&response(&[])[..1], &response(&[])[2..]].concat(),
+            MissingConnectionUpgrade,
+        ),
+        (101, response(&[])[..2].to_vec(), AcceptMismatch),
+        (
+            101,
+            response(&[("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")]),
+            AcceptMismatch,
+        ),
+        (
+            101,
+            response(&[("Sec-WebSocket-Protocol", "other")]),
+            UnofferedProtocol,
+        ),
+        (
+            101,
+            response(&[("Sec-WebSocket-Protocol", "chat, superchat")]),
+            UnofferedProtocol,
+        ),
+        (
+            101,
+            response(&[("Sec-WebSocket-Extensions", "x-other")]),
+            UnofferedExtension,
+        ),
+        (
+            101,
+            response(&[(
+                "Sec-WebSocket-Extensions",
+                "permessage-deflate, permessage-deflate",
+            )]),
+            UnofferedExtension,
+        ),
+        // We never offer client_max_window_bits, so it may not come back.
+        (
+            101,
+            response(&[(
+                "Sec-WebSocket-Extensions",
+                "permessage-deflate; client_max_window_bits=10",
+            )]),
+            UnofferedExtension,
+        ),
+        (
+            101,
+            response(&[("Sec-WebSocket-Extensions", "permessage-deflate; bogus")]),
+            UnofferedExtension,
+        ),
+    ];
+    for (status, fields, want) in cases {
+        assert_eq!(
+            c.verify_response(status, fields.clone()).err(),
+            Some(want),
+            "{fields:?}"
+        );
+    }
+    // A smaller server window is fine for our inflater.
+    let neg = c
+        .verify_response(
+            101,
+            response(&[(
+                "Sec-WebSocket-Extensions",
+                "permessage-deflate; server_max_window_bits=10; server_no_context_takeover",
+            )]),
+        )
+        .unwrap();
+    let p = neg.deflate.unwrap();
+    assert_eq!(
+        (p.server_max_window_bits, p.server_no_context_takeover),
+        (10, true)
+    );
+    // Without a deflate offer, any extension fails.
+    let plain = ClientHandshake::new([0; 16], &[], None);
+    let mut r = vec![(&b"Sec-WebSocket-Accept"[..], plain_accept(&plain))];
+    r.extend([
+        (&b"Upgrade"[..], &b"websocket"[..]),
+        (b"Connection", b"upgrade"),
+    ]);
+    assert!(plain.verify_response(101, r.clone()).is_ok());
+    r.push((b"Sec-WebSocket-Extensions", b"permessage-deflate"));
+    assert_eq!(
+        plain.verify_response(101, r).err(),
+        Some(UnofferedExtension)
+    );
+    // A server that ignores our server_no_context_takeover request.
+    let strict = ClientHandshake::new(
+        *b"the sample nonce",
+        &[],
+        Some(DeflateConfig {
+            server_no_context_takeover: true,
+            ..Default::default()
+        }),
+    );
+    assert_eq!(
+        strict
+            .verify_response(
+                101,
+                response(&[("Sec-WebSocket-Extensions", "permessage-deflate")])
+            )
+            .err(),
+        Some(UnofferedExtension)
+    );
+    // RFC 8441: 200, no accept value.
+    let neg = c
+        .verify_connect_response(200, vec![(&b"sec-websocket-protocol"[..], &b"chat"[..])])
+        .unwrap();
+    assert_eq!(neg.protocol.as_deref(), Some("chat"));
+    assert_eq!(
+        c.verify_connect_response(404, Vec::new()).err(),
+        Some(Status(404))
+    );
+}
+
+fn plain_accept(c: &ClientHandshake) -> &'static [u8] {
+    Box::leak(Box::new(accept_key(c.key().as_bytes())))
+}
