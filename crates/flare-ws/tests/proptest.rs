@@ -29,6 +29,49 @@ fn msg() -> impl Strategy<Value = Msg> {
         .prop_map(|((text, data), cuts)| Msg { text, data, cuts })
 }
 
+/// Deterministic incompressible bytes (xorshift64*).
+fn noise(n: usize, mut seed: u64) -> Vec<u8> {
+    seed |= 1;
+    (0..n)
+        .map(|_| {
+            seed ^= seed >> 12;
+            seed ^= seed << 25;
+            seed ^= seed >> 27;
+            (seed.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8
+        })
+        .collect()
+}
+
+/// Large binary messages (up to ~200 KiB) of mixed runs: noise (which
+/// fills miniz's LZ code buffer at ~58 KiB per block), one repeated byte,
+/// a short repeated pattern, and words; fragmented at large cuts.
+fn large_msg() -> impl Strategy<Value = Msg> {
+    let run = (0..4u8, 0..70_000usize, any::<u64>());
+    (
+        proptest::collection::vec(run, 1..4),
+        proptest::collection::vec(0..100_000usize, 0..3),
+    )
+        .prop_map(|(runs, cuts)| {
+            let mut data = Vec::new();
+            for (kind, len, seed) in runs {
+                match kind {
+                    0 | 1 => data.extend(noise(len, seed)),
+                    2 => data.resize(data.len() + len, seed as u8),
+                    _ => {
+                        let words = b"the quick brown fox jumps over the lazy dog ";
+                        let start = (seed % 40) as usize;
+                        data.extend(words.iter().cycle().skip(start).take(len));
+                    }
+                }
+            }
+            Msg {
+                text: false,
+                data,
+                cuts,
+            }
+        })
+}
+
 fn params() -> impl Strategy<Value = Option<DeflateParams>> {
     prop_oneof![
         Just(None),
@@ -99,6 +142,39 @@ proptest! {
         let (events, err) = read_pieces(&mut rx, &wire, piece, Instant::now());
         prop_assert_eq!(err, None);
         prop_assert!(events == want, "{} events, want {}", events.len(), want.len());
+    }
+
+    /// Large mixed messages through deflate both ways, read in pieces of
+    /// random sizes (the shape of the Autobahn 12.x failure).
+    #[test]
+    fn large_mixed_round_trip(
+        msgs in proptest::collection::vec(large_msg(), 1..5),
+        snct in any::<bool>(),
+        cnct in any::<bool>(),
+        pieces in proptest::collection::vec(1..70_000usize, 1..6),
+        client_sends in any::<bool>(),
+    ) {
+        let deflate = Some(DeflateParams {
+            server_no_context_takeover: snct,
+            client_no_context_takeover: cnct,
+            ..DeflateParams::default()
+        });
+        let (tx_role, rx_role) = if client_sends { (Role::Client, Role::Server) } else { (Role::Server, Role::Client) };
+        let mut tx = WebSocket::new(tx_role, Config::default(), deflate);
+        let mut rx = WebSocket::new(rx_role, Config::default(), deflate);
+        let mut wire = Vec::new();
+        let mut want = Vec::new();
+        for m in &msgs {
+            send(&mut tx, m, &mut wire);
+            want.push(expected(m));
+        }
+        let (events, err) = read_varied(&mut rx, &wire, &pieces, Instant::now());
+        prop_assert_eq!(err, None);
+        prop_assert_eq!(events.len(), want.len());
+        for (i, (got, want)) in events.iter().zip(&want).enumerate() {
+            let (Ev::Binary(g), Ev::Binary(w)) = (got, want) else { unreachable!() };
+            prop_assert!(g == w, "message {}: {} bytes back, want {}", i, g.len(), w.len());
+        }
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //! a direction its state is freed after each message unless
 //! [`crate::Config::retain_deflate_state`] is set.
 
-use miniz_oxide::deflate::core::{create_comp_flags_from_zip_params, CompressorOxide};
+use miniz_oxide::deflate::core::{
+    compress_to_output, create_comp_flags_from_zip_params, CompressorOxide, TDEFLFlush, TDEFLStatus,
+};
 use miniz_oxide::inflate::stream::{inflate, InflateState, MinReset};
 use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
 
@@ -145,27 +147,21 @@ impl Deflater {
             let flags = create_comp_flags_from_zip_params(i32::from(level), -15, 0);
             Box::new(CompressorOxide::new(flags))
         });
-        let mut input = data;
-        loop {
-            let start = out.len();
-            let chunk = (input.len() / 2).max(64) + 16;
-            out.resize(start + chunk, 0);
-            let r = miniz_oxide::deflate::stream::deflate(
-                state,
-                input,
-                &mut out[start..],
-                MZFlush::Sync,
-            );
-            input = &input[r.bytes_consumed..];
-            out.truncate(start + r.bytes_written);
-            // Done once all input is taken and the flush fit in the room.
-            if input.is_empty() && r.bytes_written < chunk {
-                break;
-            }
-            if r.status.is_err() && r.bytes_written == 0 && r.bytes_consumed == 0 {
-                break; // cannot happen with output room; never spin
-            }
-        }
+        // One call with an output callback, not miniz's buffer API: with a
+        // bounded output buffer, `deflate(.., MZFlush::Sync)` can return
+        // with all input taken and room left over while up to 4 KiB of
+        // lookahead is still uncompressed and the sync flush not yet done
+        // (when its LZ code buffer fills in the last lookahead window and
+        // the block does not fit the room), so "input empty and room left"
+        // does not mean "flushed". The callback takes every block as it is
+        // made, so the call returns only after the whole input is
+        // compressed and the sync flush written.
+        let (status, consumed) = compress_to_output(state, data, TDEFLFlush::Sync, |bytes| {
+            out.extend_from_slice(bytes);
+            true
+        });
+        debug_assert_eq!(status, TDEFLStatus::Okay);
+        debug_assert_eq!(consumed, data.len());
         if fin {
             if out.ends_with(&TAIL) {
                 out.truncate(out.len() - TAIL.len());

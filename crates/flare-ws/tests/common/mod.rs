@@ -100,6 +100,42 @@ pub fn read_pieces(
     (events, None)
 }
 
+/// Like [`read_pieces`], with piece sizes taken from `pieces` in turn
+/// (each at least 1).
+pub fn read_varied(
+    ws: &mut WebSocket,
+    bytes: &[u8],
+    pieces: &[usize],
+    now: Instant,
+) -> (Vec<Ev>, Option<Error>) {
+    let mut pending = Vec::new();
+    let mut events = Vec::new();
+    let mut rest = bytes;
+    let mut sizes = pieces.iter().copied().cycle();
+    while !rest.is_empty() {
+        let n = sizes.next().unwrap_or(rest.len()).clamp(1, rest.len());
+        pending.extend_from_slice(&rest[..n]);
+        rest = &rest[n..];
+        loop {
+            match ws.read(&mut pending, now) {
+                Ok((used, ev)) => {
+                    let got = ev.map(Ev::from);
+                    let done = used == 0 && got.is_none();
+                    if let Some(e) = got {
+                        events.push(e);
+                    }
+                    pending.drain(..used);
+                    if done {
+                        break;
+                    }
+                }
+                Err(e) => return (events, Some(e)),
+            }
+        }
+    }
+    (events, None)
+}
+
 pub fn read_all(ws: &mut WebSocket, bytes: &[u8], now: Instant) -> (Vec<Ev>, Option<Error>) {
     read_pieces(ws, bytes, 0, now)
 }
