@@ -148,10 +148,18 @@ impl WebSocket {
     /// std's per-process random hash keys; use
     /// [`WebSocket::set_mask_source`] to supply your own.
     pub fn new(role: Role, config: Config, deflate: Option<DeflateParams>) -> Self {
-        let (ours_nct, theirs_nct) = match (role, deflate) {
-            (_, None) => (false, false),
-            (Role::Server, Some(p)) => (p.server_no_context_takeover, p.client_no_context_takeover),
-            (Role::Client, Some(p)) => (p.client_no_context_takeover, p.server_no_context_takeover),
+        let (ours_nct, theirs_nct, ours_bits) = match (role, deflate) {
+            (_, None) => (false, false, 15),
+            (Role::Server, Some(p)) => (
+                p.server_no_context_takeover,
+                p.client_no_context_takeover,
+                p.server_max_window_bits,
+            ),
+            (Role::Client, Some(p)) => (
+                p.client_no_context_takeover,
+                p.server_no_context_takeover,
+                p.client_max_window_bits,
+            ),
         };
         let retain = config.get_retain_deflate_state();
         let level = config.get_deflate_level();
@@ -168,7 +176,7 @@ impl WebSocket {
             control_window: None,
             pong: None,
             close_out: None,
-            deflater: deflate.map(|_| Deflater::new(ours_nct, retain, level)),
+            deflater: deflate.map(|_| Deflater::new(ours_nct, retain, level, ours_bits)),
             sending: None,
             mask: MaskSource::Xorshift(seed()),
             close_sent: false,

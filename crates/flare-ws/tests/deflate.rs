@@ -370,6 +370,10 @@ fn negotiation_table() {
         server_max_window_bits: 15,
         client_max_window_bits: cbits,
     };
+    let pw = |snct: bool, cnct: bool, sbits: u8, cbits: u8| DeflateParams {
+        server_max_window_bits: sbits,
+        ..p(snct, cnct, cbits)
+    };
     let cases: &[NegotiationCase] = &[
         ("permessage-deflate", d(), Some((p(false, false, 15), "permessage-deflate"))),
         ("permessage-deflate; client_max_window_bits", d(), Some((p(false, false, 15), "permessage-deflate"))),
@@ -384,14 +388,49 @@ fn negotiation_table() {
             d(),
             Some((p(false, false, 15), "permessage-deflate; server_max_window_bits=15")),
         ),
-        // Our compressor cannot use a window below 15 bits: declined.
-        ("permessage-deflate; server_max_window_bits=10", d(), None),
-        ("permessage-deflate; server_max_window_bits=8", d(), None),
-        // ...so the next offer is taken.
+        // A smaller window for our compressor: accepted and echoed (RFC
+        // 7692 section 7.1.2.1); we compress with the RLE strategy.
+        (
+            "permessage-deflate; server_max_window_bits=10",
+            d(),
+            Some((pw(false, false, 10, 15), "permessage-deflate; server_max_window_bits=10")),
+        ),
+        (
+            "permessage-deflate; server_max_window_bits=8",
+            d(),
+            Some((pw(false, false, 8, 15), "permessage-deflate; server_max_window_bits=8")),
+        ),
+        (
+            "permessage-deflate; server_max_window_bits=14",
+            d(),
+            Some((pw(false, false, 14, 15), "permessage-deflate; server_max_window_bits=14")),
+        ),
+        // Autobahn 13.3 / 13.5 shapes: the first offer is taken.
         (
             "permessage-deflate; server_max_window_bits=10; client_max_window_bits, permessage-deflate",
             d(),
-            Some((p(false, false, 15), "permessage-deflate")),
+            Some((pw(false, false, 10, 15), "permessage-deflate; server_max_window_bits=10")),
+        ),
+        (
+            "permessage-deflate; client_max_window_bits; server_max_window_bits=8",
+            d(),
+            Some((pw(false, false, 8, 15), "permessage-deflate; server_max_window_bits=8")),
+        ),
+        (
+            "permessage-deflate; server_no_context_takeover; server_max_window_bits=9",
+            d(),
+            Some((
+                pw(true, false, 9, 15),
+                "permessage-deflate; server_no_context_takeover; server_max_window_bits=9",
+            )),
+        ),
+        (
+            "permessage-deflate; client_no_context_takeover; server_max_window_bits=8; client_max_window_bits=9",
+            DeflateConfig { server_no_context_takeover: true, client_no_context_takeover: true },
+            Some((
+                pw(true, true, 8, 9),
+                "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=8",
+            )),
         ),
         (
             "permessage-deflate; server_no_context_takeover",

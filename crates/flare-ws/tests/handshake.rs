@@ -223,8 +223,19 @@ fn deflate_offer_is_negotiated_in_accept() {
     let offer = parse_request(b"GET", b"HTTP/1.1", f).unwrap();
     assert_eq!(offer.deflate_offers().len(), 2);
     let accept = offer.accept(Some(&DeflateConfig::default()));
-    assert_eq!(accept.extensions_value(), Some("permessage-deflate"));
-    assert_eq!(accept.deflate, Some(DeflateParams::default()));
+    // The first offer is taken; its smaller server window is echoed (RFC
+    // 7692 section 7.1.2.1) and kept to with the RLE strategy.
+    assert_eq!(
+        accept.extensions_value(),
+        Some("permessage-deflate; server_max_window_bits=10")
+    );
+    assert_eq!(
+        accept.deflate,
+        Some(DeflateParams {
+            server_max_window_bits: 10,
+            ..DeflateParams::default()
+        })
+    );
     // Refusing compression.
     assert_eq!(offer.accept(None).extensions_value(), None);
 }

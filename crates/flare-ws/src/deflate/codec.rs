@@ -9,9 +9,16 @@
 //! first compressed message in its direction; with no context takeover in
 //! a direction its state is freed after each message unless
 //! [`crate::Config::retain_deflate_state`] is set.
+//!
+//! When the peer limits our compressor's window below 15 bits
+//! (`server_max_window_bits=8..14` in a client's offer), the compressor
+//! uses miniz's RLE strategy, whose only back-references have distance 1
+//! ([`compressor_flags`]); `tests/window_bits.rs` decodes the streams with
+//! an independent decoder and checks every distance.
 
 use miniz_oxide::deflate::core::{
-    compress_to_output, create_comp_flags_from_zip_params, CompressorOxide, TDEFLFlush, TDEFLStatus,
+    compress_to_output, create_comp_flags_from_zip_params, CompressionStrategy, CompressorOxide,
+    TDEFLFlush, TDEFLStatus,
 };
 use miniz_oxide::inflate::stream::{inflate, InflateState, MinReset};
 use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
@@ -118,16 +125,43 @@ pub(crate) struct Deflater {
     state: Option<Box<CompressorOxide>>,
     no_context_takeover: bool,
     retain: bool,
-    level: u8,
+    flags: u32,
+}
+
+/// miniz_oxide compressor flags for raw DEFLATE at `level` whose
+/// back-references stay within a `window_bits` window.
+///
+/// miniz_oxide always searches a 32 KiB window (15 bits) and cannot be
+/// told a smaller one. A DEFLATE stream whose matches never reach farther
+/// than the decoder's window is valid for it, so below 15 bits we use the
+/// RLE strategy: matches of distance 1 only, within any window (RFC 7692
+/// windows are at least 8 bits, 256 bytes). miniz applies RLE only in its
+/// normal compressor; level 1 takes the fast path, which ignores the
+/// strategy and matches across the whole 32 KiB, so RLE needs level 2 or
+/// more (the level sets only search effort, which RLE does not use).
+/// Level 0 (stored blocks) has no matches at all.
+pub(crate) fn compressor_flags(level: u8, window_bits: u8) -> u32 {
+    // Negative window bits: raw DEFLATE, no zlib header.
+    if window_bits >= 15 || level == 0 {
+        create_comp_flags_from_zip_params(i32::from(level), -15, 0)
+    } else {
+        create_comp_flags_from_zip_params(
+            i32::from(level.max(2)),
+            -15,
+            CompressionStrategy::RLE as i32,
+        )
+    }
 }
 
 impl Deflater {
-    pub(crate) fn new(no_context_takeover: bool, retain: bool, level: u8) -> Self {
+    /// A compressor whose matches stay within `window_bits` (8-15; see
+    /// [`compressor_flags`]).
+    pub(crate) fn new(no_context_takeover: bool, retain: bool, level: u8, window_bits: u8) -> Self {
         Deflater {
             state: None,
             no_context_takeover,
             retain,
-            level,
+            flags: compressor_flags(level, window_bits),
         }
     }
 
@@ -141,12 +175,10 @@ impl Deflater {
     /// is removed (RFC 7692 section 7.2.1: "Remove 4 octets (that are 0x00
     /// 0x00 0xff 0xff) from the tail end").
     pub(crate) fn compress(&mut self, data: &[u8], fin: bool, out: &mut Vec<u8>) {
-        let level = self.level;
-        let state = self.state.get_or_insert_with(|| {
-            // Negative window bits: raw DEFLATE, no zlib header.
-            let flags = create_comp_flags_from_zip_params(i32::from(level), -15, 0);
-            Box::new(CompressorOxide::new(flags))
-        });
+        let flags = self.flags;
+        let state = self
+            .state
+            .get_or_insert_with(|| Box::new(CompressorOxide::new(flags)));
         // One call with an output callback, not miniz's buffer API: with a
         // bounded output buffer, `deflate(.., MZFlush::Sync)` can return
         // with all input taken and room left over while up to 4 KiB of

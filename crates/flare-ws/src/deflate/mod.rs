@@ -4,13 +4,18 @@
 //!
 //! # What miniz_oxide can do, and what we negotiate because of it
 //!
-//! miniz_oxide's compressor always uses a 32 KiB window (15 bits); its
-//! decompressor accepts any window up to 15 bits. So:
+//! miniz_oxide's compressor always searches a 32 KiB window (15 bits) and
+//! cannot be given a smaller one; its decompressor accepts any window up
+//! to 15 bits. A DEFLATE stream whose back-references reach no farther
+//! than N bits is valid for an N-bit decoder, so when our compressor must
+//! stay within fewer than 15 bits we compress with miniz's RLE strategy
+//! (matches of distance 1 only; `codec.rs`): long runs still compress,
+//! repeated strings do not. So:
 //!
 //! | parameter | as server, in an offer | as client, in the response |
 //! |---|---|---|
-//! | `server_max_window_bits=15` or absent | accept (echo `=15` if offered) | fine (our inflater takes any window) |
-//! | `server_max_window_bits=8..14` | asks *our* compressor for a smaller window, which miniz cannot honour: **decline that offer** and try the next | fine (we inflate any window) |
+//! | `server_max_window_bits=15` or absent | accept (echo `=15` if offered); full LZ77 over 32 KiB | fine (our inflater takes any window) |
+//! | `server_max_window_bits=8..14` | accept and echo the same value (RFC 7692 section 7.1.2.1); our compressor uses the RLE strategy (distance 1, within any window) | fine (we inflate any window) |
 //! | `client_max_window_bits` (valueless) | the client could limit its window; we never ask it to (a smaller peer window saves us no memory: miniz's inflater always keeps 32 KiB) | never offered, so a response with it fails the handshake |
 //! | `client_max_window_bits=N` | the client will use at most N bits; accept, nothing to echo | never offered, so a response with it fails the handshake |
 //! | `server_no_context_takeover` | accept and echo; we reset our compressor after each message | the server resets; we reset our decompressor after each message |
@@ -71,8 +76,9 @@ pub struct DeflateConfig {
 }
 
 /// The `Sec-WebSocket-Extensions` value for a response that accepts with
-/// `params`; `echo_server_bits` adds `server_max_window_bits=15` (when the
-/// offer had that parameter).
+/// `params`; `echo_server_bits` adds `server_max_window_bits=N` with the
+/// accepted value (when the offer had that parameter: RFC 7692 section
+/// 7.1.2.1 requires it in the response then).
 pub(crate) fn response_value(params: &DeflateParams, echo_server_bits: bool) -> String {
     let mut s = String::from("permessage-deflate");
     if params.server_no_context_takeover {
@@ -82,7 +88,8 @@ pub(crate) fn response_value(params: &DeflateParams, echo_server_bits: bool) -> 
         s.push_str("; client_no_context_takeover");
     }
     if echo_server_bits {
-        s.push_str("; server_max_window_bits=15");
+        s.push_str("; server_max_window_bits=");
+        s.push_str(&params.server_max_window_bits.to_string());
     }
     s
 }
@@ -97,18 +104,16 @@ pub fn negotiate(
         if !offer.valid {
             continue;
         }
-        // RFC 7692 section 7.1.2.1: accepting means including
-        // server_max_window_bits "with the same or smaller value as the
-        // offer"; miniz's compressor cannot go below 15.
-        if matches!(offer.server_max_window_bits, Some(b) if b < 15) {
-            continue;
-        }
         let params = DeflateParams {
             server_no_context_takeover: offer.server_no_context_takeover
                 || config.server_no_context_takeover,
             client_no_context_takeover: offer.client_no_context_takeover
                 || config.client_no_context_takeover,
-            server_max_window_bits: 15,
+            // RFC 7692 section 7.1.2.1: accepting means including
+            // server_max_window_bits "with the same or smaller value as the
+            // offer"; below 15 our compressor keeps to it with the RLE
+            // strategy (module docs).
+            server_max_window_bits: offer.server_max_window_bits.unwrap_or(15),
             client_max_window_bits: offer.client_max_window_bits.flatten().unwrap_or(15),
         };
         let value = response_value(&params, offer.server_max_window_bits.is_some());
@@ -119,7 +124,8 @@ pub fn negotiate(
 
 /// Client side: the offer value to send for `config`. We never offer
 /// `client_max_window_bits`, so no server may ask our compressor for a
-/// window miniz cannot honour.
+/// smaller window (which it would honour only with the weaker RLE
+/// strategy).
 pub fn offer_value(config: &DeflateConfig) -> String {
     let mut s = String::from("permessage-deflate");
     if config.server_no_context_takeover {
