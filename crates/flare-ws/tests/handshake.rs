@@ -446,3 +446,79 @@ fn client_response_checks() {
 fn plain_accept(c: &ClientHandshake) -> &'static [u8] {
     Box::leak(Box::new(accept_key(c.key().as_bytes())))
 }
+
+/// The server's idle-memory default: `DeflateConfig` with no context
+/// takeover both ways adds both parameters to the response even when the
+/// client offered neither (RFC 7692 sections 7.1.1.1 and 7.1.1.2), the
+/// client accepts that, and after a compressed message each way neither
+/// end keeps any deflate state (the ~312 KiB compressor and ~43 KiB
+/// decompressor are freed after each message).
+#[test]
+fn server_no_context_takeover_default_retains_no_deflate_state() {
+    use flare_ws::{Config, Event, Role, WebSocket};
+    use std::time::Instant;
+
+    let server_config = DeflateConfig {
+        server_no_context_takeover: true,
+        client_no_context_takeover: true,
+    };
+    let both = DeflateParams {
+        server_no_context_takeover: true,
+        client_no_context_takeover: true,
+        ..DeflateParams::default()
+    };
+    for offered in [
+        "permessage-deflate",
+        "permessage-deflate; client_max_window_bits",
+        "permessage-deflate; client_no_context_takeover; client_max_window_bits",
+        "permessage-deflate; server_no_context_takeover",
+    ] {
+        let c = client();
+        let mut f = good();
+        f.push((b"Sec-WebSocket-Extensions", offered.as_bytes()));
+        let offer = parse_request(b"GET", b"HTTP/1.1", f).unwrap();
+        let accept = offer.accept(Some(&server_config));
+        assert_eq!(
+            accept.extensions_value(),
+            Some("permessage-deflate; server_no_context_takeover; client_no_context_takeover"),
+            "{offered}"
+        );
+        assert_eq!(accept.deflate, Some(both), "{offered}");
+
+        // Our client (which offered neither) accepts the response.
+        let resp: Vec<(&[u8], &[u8])> = accept
+            .fields(None)
+            .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
+            .collect();
+        let neg = c.verify_response(101, resp).unwrap();
+        assert_eq!(neg.deflate, Some(both));
+
+        let mut server = WebSocket::new(Role::Server, Config::default(), accept.deflate);
+        let mut client = WebSocket::new(Role::Client, Config::default(), neg.deflate);
+        let now = Instant::now();
+        let text = "a compressible message, a compressible message. ".repeat(200);
+        for _ in 0..3 {
+            let mut wire = Vec::new();
+            client.send_text(&text, &mut wire).unwrap();
+            assert_eq!(wire[0] & 0x40, 0x40, "compressed");
+            assert!(!client.memory().2, "client compressor freed");
+            let n = wire.len();
+            let (used, ev) = server.read(&mut wire, now).unwrap();
+            assert_eq!((used, ev), (n, Some(Event::Text(&text))));
+            let mut echo = Vec::new();
+            server.send_text(&text, &mut echo).unwrap();
+            assert_eq!(echo[0] & 0x40, 0x40, "compressed");
+            let n = echo.len();
+            let (used, ev) = client.read(&mut echo, now).unwrap();
+            assert_eq!((used, ev), (n, Some(Event::Text(&text))));
+            // The next read recycles the message buffers.
+            assert_eq!(server.read(&mut [], now).unwrap(), (0, None));
+            assert_eq!(client.read(&mut [], now).unwrap(), (0, None));
+            for (who, ws) in [("server", &server), ("client", &client)] {
+                let (buf, inflater, deflater) = ws.memory();
+                assert!(!inflater && !deflater, "{who}: deflate state retained");
+                assert!(buf <= Config::default().get_retain_buffer(), "{who}: {buf}");
+            }
+        }
+    }
+}
