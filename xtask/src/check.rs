@@ -112,9 +112,9 @@ pub fn main(args: &[String]) -> Result<()> {
             ]))
         })?;
     }
-    let python = progress.step("peers", || {
+    let (python, wstest) = progress.step("peers", || {
         peers::ensure_debian()?;
-        peers::ensure_python()
+        Ok((peers::ensure_python()?, peers::ensure_autobahn()?))
     })?;
     let mut totals = progress.step("test", || {
         run_tests(
@@ -123,6 +123,7 @@ pub fn main(args: &[String]) -> Result<()> {
                 .args(&scope)
                 .arg("--no-fail-fast")
                 .env("FLARE_PYTHON", &python)
+                .env("FLARE_WSTEST", &wstest)
                 .env("FLARE_PEERS_REQUIRED", "1"),
         )
     })?;
@@ -132,6 +133,7 @@ pub fn main(args: &[String]) -> Result<()> {
                 util::cargo()
                     .args(["test", "-p", "flare", "--tests", "--no-fail-fast"])
                     .env("FLARE_PYTHON", &python)
+                    .env("FLARE_WSTEST", &wstest)
                     .env("FLARE_PEERS_REQUIRED", "1")
                     .env("FLARE_TEST_IO_URING", "1"),
             )

@@ -89,9 +89,11 @@ pub fn main(args: &[String]) -> Result<()> {
             "`peers` takes no arguments, got `{arg}`"
         )));
     }
-    let mut progress = Progress::new(2);
+    let mut progress = Progress::new(3);
     progress.step("debian peers", ensure_debian)?;
     let python = progress.step("python peers", ensure_python)?;
+    let wstest = progress.step("autobahn", ensure_autobahn)?;
+    println!("    FLARE_WSTEST={}", wstest.display());
     println!(
         "==> peers ready in {}",
         util::fmt_duration(progress.elapsed())
@@ -109,6 +111,8 @@ Installs the external peers the test suites need, when missing:
     strace, testssl.sh
   Python packages in target/venv: h2 hpack httpx[http2] websockets
     dnslib dnspython
+  The Autobahn|Testsuite (wstest) in a Python 2.7 virtualenv under
+    target/autobahn (Python 2.7 from FLARE_PYTHON2, PATH or pyenv)
 Fast and a no-op when everything is present. Exits non-zero naming the peer
 that could not be installed.
 ";
@@ -195,6 +199,100 @@ fn apt_install(packages: &[&str]) -> Result<()> {
     let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
     args.extend_from_slice(packages);
     util::run(&mut apt(&args)?)
+}
+
+/// Where the Autobahn|Testsuite lives: a Python 2.7 virtualenv (wstest is
+/// Python 2 only), passed to tests as `FLARE_WSTEST`.
+pub fn autobahn_dir() -> PathBuf {
+    util::workspace_root().join("target").join("autobahn")
+}
+
+/// The `wstest` program of the Autobahn|Testsuite.
+pub fn wstest() -> PathBuf {
+    autobahn_dir().join("venv").join("bin").join("wstest")
+}
+
+/// A Python 2.7 interpreter: `FLARE_PYTHON2`, `python2.7` on PATH, or pyenv's.
+fn python27() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("FLARE_PYTHON2") {
+        return Some(PathBuf::from(p));
+    }
+    if let Some(p) = util::which("python2.7") {
+        if util::succeeds(
+            Command::new(&p).args(["-c", "import sys; assert sys.version_info[:2] == (2, 7)"]),
+        ) {
+            return Some(p);
+        }
+    }
+    let root = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")))?;
+    let mut versions: Vec<PathBuf> = fs::read_dir(root.join("versions"))
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("2.7"))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|v| v.join("bin").join("python"))
+}
+
+/// Makes `target/autobahn/venv` (Python 2.7) with `autobahntestsuite`; returns
+/// its `wstest`.
+pub fn ensure_autobahn() -> Result<PathBuf> {
+    let wstest = wstest();
+    if wstest.is_file() && util::succeeds(Command::new(&wstest).arg("--help")) {
+        println!("    {} works", wstest.display());
+        return Ok(wstest);
+    }
+    let missing = |detail: String| Error::MissingPeer {
+        peer: "Autobahn|Testsuite (wstest, Python 2.7)".into(),
+        detail,
+    };
+    let py = python27().ok_or_else(|| {
+        missing("no Python 2.7: set FLARE_PYTHON2, or `pyenv install 2.7.18`".into())
+    })?;
+    let dir = autobahn_dir();
+    let _ = fs::remove_dir_all(&dir);
+    let tool = dir.join("virtualenv");
+    // virtualenv before 20.22 still makes Python 2.7 environments.
+    util::run(
+        Command::new(&py)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "--target",
+            ])
+            .arg(&tool)
+            .arg("virtualenv<20.22"),
+    )
+    .map_err(|e| missing(format!("pip install virtualenv: {e}")))?;
+    util::run(
+        Command::new(&py)
+            .env("PYTHONPATH", &tool)
+            .args(["-m", "virtualenv", "-q"])
+            .arg(dir.join("venv")),
+    )
+    .map_err(|e| missing(format!("virtualenv: {e}")))?;
+    util::run(
+        Command::new(dir.join("venv").join("bin").join("pip")).args([
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "autobahntestsuite",
+        ]),
+    )
+    .map_err(|e| missing(format!("pip install autobahntestsuite: {e}")))?;
+    if !util::succeeds(Command::new(&wstest).arg("--help")) {
+        return Err(missing("installed, but `wstest --help` fails".into()));
+    }
+    Ok(wstest)
 }
 
 /// Makes `target/venv` with the Python peers; returns its interpreter.

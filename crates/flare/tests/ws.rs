@@ -600,3 +600,14 @@ fn many_connections_on_one_worker_and_a_broadcast_from_another_thread() {
     }
     srv.stop();
 }
+
+// ---- over HTTP/2 ----
+
+#[test]
+fn websocket_over_h2_extended_connect_with_python_h2() {
+    let srv = server();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/ws_h2.py");
+    let out = run_ok(Command::new(python()).arg(script).arg(srv.addr.to_string()));
+    assert!(out.contains("ws_h2: all passed"), "{out}");
+    srv.stop();
+}

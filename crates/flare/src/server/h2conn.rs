@@ -24,6 +24,7 @@ use http::{Method, StatusCode, Version};
 use super::conn::{
     call_handler, read_file_chunk, Ctx, Deadline, Service, Step, Upgrade, UpgradeParts,
 };
+use super::h2ws::{self, H2Ws};
 use super::transport::Transport;
 
 const RBUF: usize = 16 * 1024;
@@ -54,6 +55,10 @@ struct H2Stream {
     /// The handler ran; later request frames are ignored.
     dispatched: bool,
     out: Option<Out>,
+    /// An extended CONNECT asking for a WebSocket (RFC 8441) that can be accepted.
+    ws_offer: bool,
+    /// The stream carries an accepted WebSocket.
+    ws: Option<Box<H2Ws>>,
 }
 
 pub(crate) struct H2Conn<T> {
@@ -121,6 +126,8 @@ impl<T: Transport> H2Conn<T> {
                     body_limit: limit,
                     dispatched: false,
                     out: None,
+                    ws_offer: false,
+                    ws: None,
                 },
             );
             c.dispatch(StreamId::new(1), cx);
@@ -161,6 +168,7 @@ impl<T: Transport> H2Conn<T> {
     }
 
     /// Cancels every request in progress.
+    /// (A WebSocket stream's handler hears `on_close` when its stream is dropped.)
     pub(crate) fn cancel(&self) {
         for s in self.streams.values() {
             s.req.cancel_token().cancel();
@@ -218,12 +226,34 @@ impl<T: Transport> H2Conn<T> {
             _ => {}
         }
         self.h2.handle_timeout(cx.now);
+        // WebSockets whose peer never answered our close: reset their streams.
+        let expired: Vec<u32> = self
+            .streams
+            .iter_mut()
+            .filter_map(|(id, s)| {
+                s.ws.as_mut()
+                    .is_some_and(|w| w.handle_timeout(cx.now))
+                    .then_some(*id)
+            })
+            .collect();
+        for id in expired {
+            self.h2
+                .reset_stream(StreamId::new(id), flare_h2::ErrorCode::Cancel);
+            if let Some(s) = self.streams.remove(&id) {
+                self.recycle(s.req);
+            }
+        }
         self.drive(cx)
     }
 
     pub(crate) fn on_drain<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
-        // Two-stage GOAWAY; streams in flight finish.
+        // Two-stage GOAWAY; streams in flight finish, WebSockets are closed with 1001.
         self.h2.shutdown(cx.now);
+        for s in self.streams.values_mut() {
+            if let Some(w) = &mut s.ws {
+                w.go_away(cx.now);
+            }
+        }
         self.drive(cx)
     }
 
@@ -267,7 +297,12 @@ impl<T: Transport> H2Conn<T> {
             self.idle_since = None;
             self.deadline = None;
         }
-        if let Some(t) = self.h2.poll_timeout() {
+        let ws_timeout = self
+            .streams
+            .values()
+            .filter_map(|s| s.ws.as_ref().and_then(|w| w.poll_timeout()))
+            .min();
+        if let Some(t) = self.h2.poll_timeout().into_iter().chain(ws_timeout).min() {
             if self.deadline.map_or(true, |(d, _)| t < d) {
                 self.deadline = Some((t, Deadline::Protocol));
             }
@@ -291,6 +326,22 @@ impl<T: Transport> H2Conn<T> {
                     data,
                     end_stream,
                 } => {
+                    if let Some(w) = self
+                        .streams
+                        .get_mut(&id.value())
+                        .and_then(|s| s.ws.as_mut())
+                    {
+                        // Released as the WebSocket's output drains.
+                        w.on_data(&mut self.h2, id, &data, cx.now);
+                        if end_stream {
+                            w.tell_close("stream ended without a close frame");
+                            let _ = self.h2.send_data(id, &[], true);
+                            if let Some(s) = self.streams.remove(&id.value()) {
+                                self.recycle(s.req);
+                            }
+                        }
+                        continue;
+                    }
                     self.h2.release_capacity(id, data.len());
                     self.on_data(id, &data, end_stream, cx);
                 }
@@ -303,8 +354,11 @@ impl<T: Transport> H2Conn<T> {
                     self.dispatch(id, cx);
                 }
                 Event::StreamReset { id, .. } => {
-                    if let Some(s) = self.streams.remove(&id.value()) {
+                    if let Some(mut s) = self.streams.remove(&id.value()) {
                         s.req.cancel_token().cancel();
+                        if let Some(w) = &mut s.ws {
+                            w.tell_close("stream reset");
+                        }
                         self.recycle(s.req);
                     }
                 }
@@ -325,6 +379,8 @@ impl<T: Transport> H2Conn<T> {
     ) {
         let mut req = self.spare.pop().unwrap_or_default();
         fill_request(&mut req, &head, self.peer);
+        let ws_connect = h2ws::is_ws_connect(&head);
+        let ws_offer = ws_connect && h2ws::offer_from_connect(&mut req, &head);
         let mut limit = cx.cfg.limits.get_max_body();
         if let Service::Handler(h) = cx.service {
             if let Some(l) = h.body_limit(&req) {
@@ -338,10 +394,17 @@ impl<T: Transport> H2Conn<T> {
                 body_limit: limit,
                 dispatched: false,
                 out: None,
+                ws_offer,
+                ws: None,
             },
         );
         if head.content_length.is_some_and(|n| n > limit) {
             self.refuse_body(id, cx);
+            return;
+        }
+        if ws_connect {
+            // The stream stays open for the WebSocket: the handler answers now.
+            self.dispatch(id, cx);
             return;
         }
         if end_stream {
@@ -396,10 +459,23 @@ impl<T: Transport> H2Conn<T> {
         }
         s.dispatched = true;
         let is_head = s.req.method() == Method::HEAD;
-        let resp = match cx.service {
+        let mut resp = match cx.service {
             Service::Handler(h) => call_handler(&**h, &mut s.req),
             Service::Static(st) => st.to_response(),
         };
+        if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+            let accept = resp.take_ws_accept();
+            if let (true, Some(accept)) = (s.ws_offer, accept) {
+                let waker = (cx.make_waker)();
+                match H2Ws::accept(&mut self.h2, id, &s.req, accept, cx.cfg, waker, cx.now) {
+                    Some(w) => s.ws = Some(Box::new(w)),
+                    None => self.h2.reset_stream(id, flare_h2::ErrorCode::InternalError),
+                }
+                return;
+            }
+            log::error!("a handler answered 101 without an accepted WebSocket upgrade");
+            resp = Response::error(StatusCode::INTERNAL_SERVER_ERROR, "internal server error");
+        }
         self.respond(id, resp, is_head, cx);
     }
 
@@ -463,7 +539,7 @@ impl<T: Transport> H2Conn<T> {
         let ids: Vec<u32> = self
             .streams
             .iter()
-            .filter(|(_, s)| s.out.is_some())
+            .filter(|(_, s)| s.out.is_some() || s.ws.is_some())
             .map(|(id, _)| *id)
             .collect();
         let mut any = false;
@@ -473,12 +549,33 @@ impl<T: Transport> H2Conn<T> {
         any
     }
 
+    /// Moves one WebSocket stream's output; drops the stream once it ended.
+    fn pump_ws(&mut self, id: StreamId, now: Instant) -> bool {
+        let Some(w) = self
+            .streams
+            .get_mut(&id.value())
+            .and_then(|s| s.ws.as_mut())
+        else {
+            return false;
+        };
+        let (sent, done) = w.pump(&mut self.h2, id, now);
+        if done {
+            if let Some(s) = self.streams.remove(&id.value()) {
+                self.recycle(s.req);
+            }
+        }
+        sent || done
+    }
+
     /// Sends what one stream's body can send now. Removes the stream when its body
     /// is complete.
     fn pump(&mut self, id: StreamId) -> bool {
         let Some(s) = self.streams.get_mut(&id.value()) else {
             return false;
         };
+        if s.ws.is_some() {
+            return self.pump_ws(id, Instant::now());
+        }
         let Some(out) = s.out.as_mut() else {
             return false;
         };

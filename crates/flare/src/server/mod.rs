@@ -9,6 +9,7 @@ mod config;
 mod conn;
 mod connection;
 mod h2conn;
+mod h2ws;
 mod signal;
 mod static_response;
 mod tls;

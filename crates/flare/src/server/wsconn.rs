@@ -100,7 +100,10 @@ pub(crate) fn answer(
 ) -> Result<Option<flare_ws::DeflateParams>, ()> {
     let fields = req.headers().map(|(n, v)| (n.as_bytes(), v));
     let offer = handshake::parse_request(b"GET", b"HTTP/1.1", fields).map_err(|_| ())?;
-    let deflate = (cfg.ws_deflate && accept.compression).then(DeflateConfig::default);
+    let deflate = (cfg.ws_deflate && accept.compression).then_some(DeflateConfig {
+        server_no_context_takeover: !cfg.ws_deflate_takeover,
+        client_no_context_takeover: !cfg.ws_deflate_takeover,
+    });
     let a = offer.accept(deflate.as_ref());
     a.write_response(accept.protocol.as_deref(), out);
     Ok(a.deflate)
@@ -355,9 +358,38 @@ impl<T: Transport> WsConn<T> {
         }
     }
 
-    /// Feeds buffered input to the codec and calls the handler for each event.
-    /// Returns whether it stopped because output must drain first (with input left).
+    /// Feeds buffered input to the codec and calls the handler for each event;
+    /// after each, what the handler queued and what the codec owes (a pong) go to
+    /// the send buffer, so answers leave in the order their causes arrived.
+    /// Returns whether it stopped because output must drain first (input left).
     fn process_input(&mut self, now: Instant) -> bool {
+        let mut saw = false;
+        self.tx.hold();
+        while self.rstart < self.rend {
+            if self.held_by_output() {
+                return true;
+            }
+            let (n, event) = self.one_event(now);
+            self.rstart += n;
+            saw |= n > 0;
+            if event {
+                self.take_outbox(now);
+                self.ws.poll_output(&mut self.wbuf);
+                self.tx.hold();
+            } else if n == 0 {
+                break;
+            }
+        }
+        if saw {
+            self.last_seen = now;
+            self.pinged = false;
+        }
+        false
+    }
+
+    /// Reads at most one event from the buffered input and calls the handler for
+    /// it; returns the bytes consumed and whether there was an event.
+    fn one_event(&mut self, now: Instant) -> (usize, bool) {
         let WsConn {
             ws,
             handler,
@@ -366,85 +398,64 @@ impl<T: Transport> WsConn<T> {
             rstart,
             rend,
             wbuf,
-            wpos,
-            last_seen,
-            pinged,
             told_close,
             ..
         } = self;
-        let mut saw = false;
-        tx.hold();
-        while *rstart < *rend {
-            if wbuf.len() - *wpos > WBUF_HIGH {
-                return true;
-            }
-            let (n, ev) = match ws.read(&mut rbuf[*rstart..*rend], now) {
-                Ok(r) => r,
-                Err(e) => {
-                    // The codec queued the close frame with the error's code.
-                    log::debug!("websocket protocol error: {e}");
-                    if !*told_close {
-                        *told_close = true;
-                        let why = e.to_string();
-                        let h = &mut *handler;
-                        let _ = catch_unwind(AssertUnwindSafe(|| {
-                            h.on_close(Some(e.close_code()), &why)
-                        }));
-                    }
-                    tx.set_closed();
-                    *rstart = *rend;
-                    break;
-                }
-            };
-            *rstart += n;
-            saw |= n > 0;
-            let Some(ev) = ev else {
-                if n == 0 {
-                    break;
-                }
-                continue;
-            };
-            let h = &mut *handler;
-            let tx = &*tx;
-            let r = catch_unwind(AssertUnwindSafe(|| match ev {
-                Event::Text(t) => {
-                    h.on_message(tx, Message::Text(t));
-                    false
-                }
-                Event::Binary(b) => {
-                    h.on_message(tx, Message::Binary(b));
-                    false
-                }
-                Event::Ping(p) => {
-                    h.on_ping(tx, p);
-                    false
-                }
-                Event::Pong(p) => {
-                    h.on_pong(tx, p);
-                    false
-                }
-                Event::Close { code, reason } => {
-                    h.on_close(code, reason);
-                    true
-                }
-            }));
-            match r {
-                Ok(true) => {
+        let (n, ev) = match ws.read(&mut rbuf[*rstart..*rend], now) {
+            Ok(r) => r,
+            Err(e) => {
+                // The codec queued the close frame with the error's code.
+                log::debug!("websocket protocol error: {e}");
+                if !*told_close {
                     *told_close = true;
-                    tx.set_closed();
+                    let why = e.to_string();
+                    let h = &mut *handler;
+                    let _ =
+                        catch_unwind(AssertUnwindSafe(|| h.on_close(Some(e.close_code()), &why)));
                 }
-                Ok(false) => {}
-                Err(_) => {
-                    log::error!("websocket handler panicked; closing with 1011");
-                    let _ = ws.close(1011, "internal error", now, wbuf);
-                }
+                tx.set_closed();
+                return (*rend - *rstart, true);
+            }
+        };
+        let Some(ev) = ev else {
+            return (n, false);
+        };
+        let h = &mut *handler;
+        let tx = &*tx;
+        let r = catch_unwind(AssertUnwindSafe(|| match ev {
+            Event::Text(t) => {
+                h.on_message(tx, Message::Text(t));
+                false
+            }
+            Event::Binary(b) => {
+                h.on_message(tx, Message::Binary(b));
+                false
+            }
+            Event::Ping(p) => {
+                h.on_ping(tx, p);
+                false
+            }
+            Event::Pong(p) => {
+                h.on_pong(tx, p);
+                false
+            }
+            Event::Close { code, reason } => {
+                h.on_close(code, reason);
+                true
+            }
+        }));
+        match r {
+            Ok(true) => {
+                *told_close = true;
+                tx.set_closed();
+            }
+            Ok(false) => {}
+            Err(_) => {
+                log::error!("websocket handler panicked; closing with 1011");
+                let _ = ws.close(1011, "internal error", now, wbuf);
             }
         }
-        if saw {
-            *last_seen = now;
-            *pinged = false;
-        }
-        false
+        (n, true)
     }
 
     /// Encodes what the handler queued. Returns whether anything was.
