@@ -135,10 +135,26 @@ impl Connection {
     }
     #[inline(always)]
     pub(crate) fn on_readable<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
-        each!(self, c => c.on_readable(cx))
+        let step = each!(self, c => c.on_readable(cx));
+        self.tls_failed_to_closing(step)
     }
     pub(crate) fn on_writable<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
-        each!(self, c => c.on_writable(cx))
+        let step = each!(self, c => c.on_writable(cx));
+        self.tls_failed_to_closing(step)
+    }
+    /// A TLS driver that closes on a failed session is switched (through
+    /// [`upgrade`](Self::upgrade)) to the handshake's closing state instead, so the
+    /// alert goes out before an orderly close (tls.rs).
+    #[inline(always)]
+    fn tls_failed_to_closing(&self, step: Step) -> Step {
+        if step != Step::Close {
+            return step;
+        }
+        match self {
+            Connection::H1Tls(c) if c.io.failed() => Step::Upgrade,
+            Connection::H2Tls(c) if c.io().failed() => Step::Upgrade,
+            _ => step,
+        }
     }
     pub(crate) fn on_stream_wake<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
         each!(self, c => c.on_stream_wake(cx))
@@ -207,9 +223,29 @@ impl Connection {
                     }
                 }
             }
+            // A failed TLS session (see `tls_failed_to_closing`).
+            Connection::H1Tls(c) => {
+                let registered = c.write_registered;
+                let io = c.io;
+                (tls_closing(io, registered, cx), Step::Keep)
+            }
+            Connection::H2Tls(c) => {
+                let registered = c.write_registered;
+                (tls_closing(c.into_io(), registered, cx), Step::Keep)
+            }
             other => (other, Step::Keep),
         }
     }
+}
+
+/// The closing state for an established TLS connection whose session failed.
+fn tls_closing<H: Handler>(io: TlsIo, write_registered: bool, cx: &Ctx<'_, H>) -> Connection {
+    let peer = io
+        .socket()
+        .peer_addr()
+        .unwrap_or_else(|_| ([0, 0, 0, 0], 0).into());
+    let h = Handshake::closing(io, peer, write_registered, cx.now, cx.cfg.linger_timeout);
+    Connection::Tls(Box::new(h))
 }
 
 /// A connection already past its one protocol switch (h2c or ALPN) cannot ask for
@@ -247,8 +283,8 @@ fn io_negotiated(io: &TlsIo) -> Negotiated {
 
 // The handshake answers the same calls as the protocol drivers.
 impl Handshake {
-    fn on_readable<H: Handler>(&mut self, _cx: &Ctx<'_, H>) -> Step {
-        match self.step() {
+    fn on_readable<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
+        match self.step(cx.now, cx.cfg.linger_timeout) {
             HandshakeStep::Pending => Step::Keep,
             HandshakeStep::Done => Step::Upgrade,
             HandshakeStep::Failed => Step::Close,
@@ -261,7 +297,7 @@ impl Handshake {
         Step::Keep
     }
     fn on_deadline<H: Handler>(&mut self, _kind: Deadline, _cx: &Ctx<'_, H>) -> Step {
-        // The handshake did not finish in time.
+        // The handshake did not finish in time, or the linger after an alert ended.
         Step::Close
     }
     fn on_drain<H: Handler>(&mut self, _cx: &Ctx<'_, H>) -> Step {
