@@ -639,7 +639,7 @@ fn client_session_keeps_its_connection_through_key_updates_from_s_server() {
     let mut seen_by_server = Vec::new();
     let mut received = Vec::new();
     // One turn of the blocking driver: flush, read what came (briefly), decrypt.
-    let mut turn = |tls: &mut ClientSession, sock: &mut TcpStream, received: &mut Vec<u8>| {
+    let turn = |tls: &mut ClientSession, sock: &mut TcpStream, received: &mut Vec<u8>| {
         let mut out = Vec::new();
         tls.write_tls(&mut out).unwrap();
         if !out.is_empty() {
