@@ -224,12 +224,12 @@ impl Connection {
                 }
             }
             // A failed TLS session (see `tls_failed_to_closing`).
-            Connection::H1Tls(c) => {
+            Connection::H1Tls(c) if c.io.failed() => {
                 let registered = c.write_registered;
                 let io = c.io;
                 (tls_closing(io, registered, cx), Step::Keep)
             }
-            Connection::H2Tls(c) => {
+            Connection::H2Tls(c) if c.io().failed() => {
                 let registered = c.write_registered;
                 (tls_closing(c.into_io(), registered, cx), Step::Keep)
             }
