@@ -73,10 +73,19 @@ pub const PYTHON_PACKAGES: &[&str] = &[
     "websockets",
     "dnslib",
     "dnspython",
+    "tlslite-ng",
 ];
 
 /// The modules those packages provide, checked with one import.
-pub const PYTHON_MODULES: &[&str] = &["h2", "hpack", "httpx", "websockets", "dnslib", "dns"];
+pub const PYTHON_MODULES: &[&str] = &[
+    "h2",
+    "hpack",
+    "httpx",
+    "websockets",
+    "dnslib",
+    "dns",
+    "tlslite",
+];
 
 /// `cargo xtask peers`.
 pub fn main(args: &[String]) -> Result<()> {
@@ -110,7 +119,7 @@ Installs the external peers the test suites need, when missing:
     wrk, dnsmasq-base, bind9-dnsutils, openssl, gnutls-bin, nginx-light,
     strace, testssl.sh
   Python packages in target/venv: h2 hpack httpx[http2] websockets
-    dnslib dnspython
+    dnslib dnspython tlslite-ng
   The Autobahn|Testsuite (wstest) in a Python 2.7 virtualenv under
     target/autobahn (Python 2.7 from FLARE_PYTHON2, PATH or pyenv)
 Fast and a no-op when everything is present. Exits non-zero naming the peer

@@ -5,14 +5,33 @@ use crate::chars::{ows, tchar, trim_ows, FIELD};
 use crate::response::write_header;
 use crate::{Error, Limits};
 
-/// Trailer fields a sender must not put in a trailer section, lowercase.
+/// Trailer fields the decoder drops (lowercase): neither kept nor merged.
 ///
-/// RFC 9110 section 6.5.1 forbids fields "necessary prior to receiving the
-/// content": message framing, routing, request modifiers (controls and
-/// conditionals), authentication, response control data and content
-/// format. The list below is that rule made concrete, plus the hop-by-hop
-/// connection fields.
-const FORBIDDEN_TRAILERS: &[&str] = &[
+/// RFC 9110 section 6.5.1: a sender must not put in trailers the fields whose
+/// evaluation is "necessary prior to receiving the content": framing,
+/// routing, authentication, request modifiers, response controls and content
+/// format. Section 6.5.2: a recipient "MUST NOT merge" a trailer field into
+/// the header section unless its definition says how, and may discard them.
+/// So a message with such a trailer is not refused: every trailer field is
+/// kept apart from the header section, and these, which could change how the
+/// message is framed, routed, authorised or handled if anything read them as
+/// if they were header fields, are dropped (with a debug log line):
+///
+/// - framing: `content-length`, `transfer-encoding`, `trailer`;
+/// - hop-by-hop connection fields (RFC 9110 section 7.6.1): `connection`,
+///   `keep-alive`, `proxy-connection`, `te`, `upgrade`;
+/// - routing: `host`;
+/// - request modifiers, controls (section 6.5.1 lists them as such): `cache-control`, `expect`,
+///   `max-forwards`, `pragma`, `range`; and conditionals (section 13.1):
+///   `if-match`, `if-none-match`, `if-modified-since`, `if-unmodified-since`,
+///   `if-range`;
+/// - authentication and state: `authorization`, `proxy-authorization`,
+///   `www-authenticate`, `proxy-authenticate`, `cookie`, `set-cookie`.
+///
+/// Descriptive fields the same sections name (content format such as
+/// `content-type`, response control data such as `vary` or `date`) are inert
+/// outside the header section and are kept as trailers.
+const DROPPED_TRAILERS: &[&str] = &[
     // framing
     "content-length",
     "transfer-encoding",
@@ -44,18 +63,6 @@ const FORBIDDEN_TRAILERS: &[&str] = &[
     "proxy-authenticate",
     "cookie",
     "set-cookie",
-    // response control data
-    "age",
-    "date",
-    "expires",
-    "location",
-    "retry-after",
-    "vary",
-    "warning",
-    // content format
-    "content-type",
-    "content-encoding",
-    "content-range",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,10 +124,12 @@ pub struct ChunkedProgress {
 ///
 /// Chunk extensions are checked against the RFC grammar
 /// (`;name[=token|quoted-string]` with BWS) and dropped. Trailer fields are
-/// parsed with the same strictness as header fields; fields that must not be
-/// trailers (framing, routing, request modifiers, authentication, response
-/// control, content format and connection fields; the list is in the source
-/// as `FORBIDDEN_TRAILERS`) are rejected with [`Error::ForbiddenTrailer`].
+/// parsed with the same strictness as header fields and kept apart from the
+/// header section ([`trailers`](Self::trailers)); fields that must not be
+/// trailers and could matter if read as header fields (framing, hop-by-hop,
+/// routing, request modifiers, authentication; the list is in the source as
+/// `DROPPED_TRAILERS`) are dropped, not refused (RFC 9110 section 6.5).
+/// Every field line, kept or dropped, counts towards the trailer limits.
 ///
 /// After an error the decoder keeps returning that error until
 /// [`ChunkedDecoder::reset`].
@@ -133,6 +142,8 @@ pub struct ChunkedDecoder {
     total: u64,
     ext_bytes: usize,
     trailer_bytes: usize,
+    /// Trailer field lines seen, dropped ones included.
+    trailer_fields: usize,
     line: Vec<u8>,
     trailers: Vec<(String, Vec<u8>)>,
     max_body: u64,
@@ -155,6 +166,7 @@ impl ChunkedDecoder {
             total: 0,
             ext_bytes: 0,
             trailer_bytes: 0,
+            trailer_fields: 0,
             line: Vec::new(),
             trailers: Vec::new(),
             max_body: limits.get_max_body(),
@@ -174,6 +186,7 @@ impl ChunkedDecoder {
         self.total = 0;
         self.ext_bytes = 0;
         self.trailer_bytes = 0;
+        self.trailer_fields = 0;
         self.line.clear();
         self.trailers.clear();
     }
@@ -439,14 +452,19 @@ impl ChunkedDecoder {
         if !value.iter().all(|&c| FIELD[c as usize]) {
             return Err(Error::InvalidHeaderValue);
         }
-        if FORBIDDEN_TRAILERS
+        if self.trailer_fields >= self.max_trailers {
+            return Err(Error::TooManyHeaders);
+        }
+        self.trailer_fields += 1;
+        if DROPPED_TRAILERS
             .iter()
             .any(|f| f.as_bytes().eq_ignore_ascii_case(name))
         {
-            return Err(Error::ForbiddenTrailer);
-        }
-        if self.trailers.len() >= self.max_trailers {
-            return Err(Error::TooManyHeaders);
+            log::debug!(
+                "chunked: dropped trailer field {:?}",
+                String::from_utf8_lossy(name)
+            );
+            return Ok(());
         }
         let name: String = name
             .iter()

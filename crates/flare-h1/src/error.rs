@@ -76,9 +76,6 @@ pub enum Error {
     ChunkExtensionsTooLarge,
     /// Chunk data not followed by CRLF.
     ChunkDataCrlfMissing,
-    /// A trailer field that must not be sent in a trailer section (see
-    /// [`crate::ChunkedDecoder`] for the list).
-    ForbiddenTrailer,
     /// A trailer section larger than [`crate::Limits::max_trailer_bytes`] (431).
     TrailersTooLarge,
     /// A response status line that is not `HTTP-version SP 3DIGIT SP reason`
@@ -134,7 +131,6 @@ impl Error {
             Error::ChunkExtensionInvalid => "invalid chunk extension",
             Error::ChunkExtensionsTooLarge => "chunk extensions too large",
             Error::ChunkDataCrlfMissing => "missing CRLF after chunk data",
-            Error::ForbiddenTrailer => "forbidden trailer field",
             Error::TrailersTooLarge => "trailer section too large",
             Error::BadStatusLine => "invalid status line",
         }

@@ -209,41 +209,131 @@ chunked!(
     Err(HeaderNameInvalid)
 );
 chunked!(trailer_nul, b"0\r\nX: a\0\r\n\r\n", Err(InvalidHeaderValue));
-chunked!(
-    trailer_content_length,
-    b"0\r\nContent-Length: 5\r\n\r\n",
-    Err(ForbiddenTrailer)
+/// Decodes `input` whole and byte at a time; asserts the body is `b"abc"` and
+/// the kept trailers are `kept`.
+fn kept_trailers(input: &[u8], kept: &[(&str, &[u8])]) {
+    let want: Vec<(String, Vec<u8>)> = kept
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_vec()))
+        .collect();
+    let mut d = ChunkedDecoder::new(&Limits::default());
+    let mut out = Vec::new();
+    let p = d.decode(input, &mut out).unwrap();
+    assert!(p.done);
+    assert_eq!(p.consumed, input.len());
+    assert_eq!(out, b"abc");
+    assert_eq!(d.trailers(), &want[..], "whole");
+    let mut d = ChunkedDecoder::new(&Limits::default());
+    let mut out = Vec::new();
+    for b in input {
+        d.decode(std::slice::from_ref(b), &mut out).unwrap();
+    }
+    assert!(d.is_done());
+    assert_eq!(d.trailers(), &want[..], "byte at a time");
+}
+
+/// Fields that must not be trailers (RFC 9110 section 6.5.1) are not a reason to
+/// refuse the message: those that could change framing, routing, request handling
+/// or authentication are dropped, descriptive ones are kept as trailers.
+macro_rules! trailer {
+    ($name:ident, $field:expr, dropped) => {
+        #[test]
+        fn $name() {
+            let input = [
+                b"3\r\nabc\r\n0\r\n".as_slice(),
+                $field,
+                b"\r\nX-Sum: 1\r\n\r\n",
+            ]
+            .concat();
+            kept_trailers(&input, &[("x-sum", b"1")]);
+        }
+    };
+    ($name:ident, $field:expr, kept($n:expr, $v:expr)) => {
+        #[test]
+        fn $name() {
+            let input = [
+                b"3\r\nabc\r\n0\r\n".as_slice(),
+                $field,
+                b"\r\nX-Sum: 1\r\n\r\n",
+            ]
+            .concat();
+            kept_trailers(&input, &[($n, $v), ("x-sum", b"1")]);
+        }
+    };
+}
+
+trailer!(
+    trailer_content_length_dropped,
+    b"Content-Length: 5",
+    dropped
 );
-chunked!(
-    trailer_transfer_encoding,
-    b"0\r\ntransfer-encoding: chunked\r\n\r\n",
-    Err(ForbiddenTrailer)
+trailer!(
+    trailer_transfer_encoding_dropped,
+    b"transfer-encoding: chunked",
+    dropped
 );
-chunked!(
-    trailer_host,
-    b"0\r\nHOST: evil\r\n\r\n",
-    Err(ForbiddenTrailer)
+trailer!(trailer_trailer_dropped, b"Trailer: X-Sum", dropped);
+trailer!(trailer_host_dropped, b"HOST: evil", dropped);
+trailer!(
+    trailer_authorization_dropped,
+    b"Authorization: Basic eA==",
+    dropped
 );
-chunked!(
-    trailer_authorization,
-    b"0\r\nAuthorization: Basic eA==\r\n\r\n",
-    Err(ForbiddenTrailer)
+trailer!(
+    trailer_proxy_authorization_dropped,
+    b"Proxy-Authorization: Basic eA==",
+    dropped
 );
-chunked!(
-    trailer_content_type,
-    b"0\r\nContent-Type: text/plain\r\n\r\n",
-    Err(ForbiddenTrailer)
+trailer!(trailer_cookie_dropped, b"Cookie: a=b", dropped);
+trailer!(trailer_set_cookie_dropped, b"Set-Cookie: a=b", dropped);
+trailer!(
+    trailer_cache_control_dropped,
+    b"Cache-Control: no-store",
+    dropped
 );
-chunked!(
-    trailer_cache_control,
-    b"0\r\nCache-Control: no-store\r\n\r\n",
-    Err(ForbiddenTrailer)
+trailer!(trailer_expect_dropped, b"Expect: 100-continue", dropped);
+trailer!(trailer_max_forwards_dropped, b"Max-Forwards: 1", dropped);
+trailer!(trailer_pragma_dropped, b"Pragma: no-cache", dropped);
+trailer!(trailer_range_dropped, b"Range: bytes=0-1", dropped);
+trailer!(trailer_te_dropped, b"TE: trailers", dropped);
+trailer!(trailer_if_match_dropped, b"If-Match: \"x\"", dropped);
+trailer!(trailer_connection_dropped, b"Connection: close", dropped);
+trailer!(trailer_upgrade_dropped, b"Upgrade: h2c", dropped);
+trailer!(
+    trailer_content_type_kept,
+    b"Content-Type: text/plain",
+    kept("content-type", b"text/plain")
 );
-chunked!(
-    trailer_connection,
-    b"0\r\nConnection: close\r\n\r\n",
-    Err(ForbiddenTrailer)
+trailer!(trailer_vary_kept, b"Vary: *", kept("vary", b"*"));
+trailer!(
+    trailer_content_encoding_kept,
+    b"Content-Encoding: gzip",
+    kept("content-encoding", b"gzip")
 );
+trailer!(
+    trailer_date_kept,
+    b"Date: Sun, 06 Nov 1994 08:49:37 GMT",
+    kept("date", b"Sun, 06 Nov 1994 08:49:37 GMT")
+);
+
+#[test]
+fn dropped_trailers_count_towards_the_field_limit() {
+    let limits = Limits::default().max_headers(2);
+    let input = b"3\r\nabc\r\n0\r\nHost: a\r\nHost: b\r\nX: c\r\n\r\n";
+    assert_eq!(whole(input, &limits), Err(Error::TooManyHeaders));
+    let input = b"3\r\nabc\r\n0\r\nHost: a\r\nX: c\r\n\r\n";
+    assert_eq!(
+        whole(input, &limits),
+        Ok((b"abc".to_vec(), input.len(), true))
+    );
+}
+
+#[test]
+fn a_dropped_trailer_still_counts_towards_the_size_limit() {
+    let limits = Limits::default().max_trailer_bytes(32);
+    let big = format!("3\r\nabc\r\n0\r\nAuthorization: {}\r\n\r\n", "x".repeat(40));
+    assert_eq!(whole(big.as_bytes(), &limits), Err(Error::TrailersTooLarge));
+}
 
 #[test]
 fn trailers_are_recorded() {

@@ -1126,7 +1126,6 @@ fn error_statuses_and_reasons() {
         (ChunkExtensionInvalid, 400),
         (ChunkExtensionsTooLarge, 400),
         (ChunkDataCrlfMissing, 400),
-        (ForbiddenTrailer, 400),
         (TrailersTooLarge, 431),
         (BadStatusLine, 502),
     ];

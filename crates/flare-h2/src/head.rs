@@ -161,6 +161,13 @@ impl Validator {
             }
             self.head.content_length = Some(n);
         }
+        if self.expect == Expect::Trailers && is_dropped_trailer(f.name) {
+            log::debug!(
+                "h2: dropped trailer field {:?}",
+                String::from_utf8_lossy(f.name)
+            );
+            return Ok(());
+        }
         self.head.fields.push((f.name.to_vec(), f.value.to_vec()));
         Ok(())
     }
@@ -211,6 +218,53 @@ fn is_name_byte(b: u8) -> bool {
 }
 
 /// Fields that only make sense on one HTTP/1.1 hop (section 8.2.2).
+/// Trailer fields dropped from a received trailer section: neither kept nor
+/// merged (names lowercase, as section 8.2.1 requires).
+///
+/// RFC 9110 section 6.5.1 forbids senders to put in trailers what is needed
+/// before the content (framing, routing, request modifiers, authentication,
+/// response controls, content format); section 6.5.2 forbids recipients to
+/// merge trailers into the header section. A message carrying one is not
+/// refused: trailers are delivered apart ([`Event::Trailers`](crate::Event)),
+/// and the fields below, which could change how a request is framed, routed,
+/// handled or authorised if anything read them as header fields, are dropped
+/// (the same set as flare-h1's chunked decoder). Connection-specific fields
+/// never get here: in any field block they make the message malformed
+/// (RFC 9113 section 8.2.2), and so do pseudo-headers in trailers (section
+/// 8.1). Descriptive fields (`content-type`, `vary`, `date`, ...) are kept as
+/// trailers.
+const DROPPED_TRAILERS: &[&[u8]] = &[
+    // framing
+    b"content-length",
+    b"trailer",
+    // hop-by-hop (`te: trailers`, the one value allowed here)
+    b"te",
+    // routing
+    b"host",
+    // request modifiers: controls and conditionals
+    b"cache-control",
+    b"expect",
+    b"max-forwards",
+    b"pragma",
+    b"range",
+    b"if-match",
+    b"if-none-match",
+    b"if-modified-since",
+    b"if-unmodified-since",
+    b"if-range",
+    // authentication
+    b"authorization",
+    b"proxy-authorization",
+    b"www-authenticate",
+    b"proxy-authenticate",
+    b"cookie",
+    b"set-cookie",
+];
+
+fn is_dropped_trailer(name: &[u8]) -> bool {
+    DROPPED_TRAILERS.contains(&name)
+}
+
 pub(crate) fn is_connection_specific(name: &[u8]) -> bool {
     matches!(
         name,

@@ -274,6 +274,67 @@ fn trailers_both_ways() {
     assert_eq!((p.client.open_streams(), p.server.open_streams()), (0, 0));
 }
 
+/// RFC 9110 section 6.5: fields that must not be trailers do not make the message
+/// refused. Framing, routing, control and authentication fields are dropped; the
+/// descriptive ones (`content-type`, `vary`) stay trailers, apart from the head.
+#[test]
+fn trailers_that_must_not_be_trailers_are_dropped_or_kept_apart() {
+    let mut p = Pair::new(Config::new(), Config::new());
+    let id = p
+        .client
+        .send_request(
+            &Request::new(b"POST", b"https", b"x", b"/rpc"),
+            &[(b"content-type", b"application/json")],
+            false,
+        )
+        .unwrap();
+    p.client.send_data(id, b"request", false).unwrap();
+    p.client
+        .send_trailers(
+            id,
+            &[
+                (b"content-type", b"text/plain"),
+                (b"authorization", b"Basic eA=="),
+                (b"content-length", b"999"),
+                (b"host", b"evil"),
+                (b"cache-control", b"no-store"),
+                (b"te", b"trailers"),
+                (b"cookie", b"a=b"),
+                (b"if-match", b"\"x\""),
+                (b"vary", b"*"),
+                (b"x-checksum", b"abc"),
+            ],
+        )
+        .unwrap();
+    p.drive();
+    let events = std::mem::take(&mut p.server_events);
+    let [Event::Headers { head, .. }, Event::Data { .. }, Event::Trailers { fields, .. }] =
+        &events[..]
+    else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        head.fields,
+        vec![(b"content-type".to_vec(), b"application/json".to_vec())]
+    );
+    let kept: Vec<(&[u8], &[u8])> = fields
+        .iter()
+        .map(|(n, v)| (n.as_slice(), v.as_slice()))
+        .collect();
+    assert_eq!(
+        kept,
+        vec![
+            (&b"content-type"[..], &b"text/plain"[..]),
+            (b"vary", b"*"),
+            (b"x-checksum", b"abc"),
+        ]
+    );
+    // The stream is answered as usual.
+    p.server.send_headers(id, 200, &[], true).unwrap();
+    p.drive();
+    assert_eq!((p.client.open_streams(), p.server.open_streams()), (0, 0));
+}
+
 #[test]
 fn informational_responses_precede_the_final_head() {
     let mut p = Pair::new(Config::new(), Config::new());

@@ -242,9 +242,13 @@ macro_rules! session_methods {
         /// with [`read_plaintext`](Self::read_plaintext) and feed the rest again.
         ///
         /// A fatal problem (bad record, failed handshake, fatal alert from the peer) is
-        /// `Err`; the alert for the peer, if any, is queued: send it with
-        /// [`write_tls`](Self::write_tls) and close the socket. Later calls return the
-        /// same error.
+        /// `Err`; the alert for the peer, if any, is queued behind whatever was queued
+        /// before (TLS 1.3 session tickets, a KeyUpdate reply): send all of it with
+        /// [`write_tls`](Self::write_tls), then shut the socket's write side and read
+        /// and drop what still arrives until EOF (briefly) before closing, so unread
+        /// bytes do not turn the close into a reset that can overtake the alert.
+        /// rustls 0.23 queues no alert for a few refusals (an all-zero TLS 1.3 inner
+        /// plaintext). Later calls return the same error.
         pub fn read_tls(&mut self, ciphertext: &[u8]) -> Result<usize, TlsError> {
             self.engine.read_tls(ciphertext)
         }

@@ -416,26 +416,32 @@ fn gnutls_cli_tls12_only() {
 
 /// Starts `openssl s_server -www` and waits until it says it accepts.
 fn s_server(files: &Files, extra: &[&str]) -> (u16, Child) {
+    let (port, child, _stdout) = s_server_spawn(files, &["-www", "-naccept", "2"], extra);
+    (port, child)
+}
+
+/// Starts `openssl s_server` with `mode` and `extra`, stdin piped (its one-letter
+/// commands), and waits until it says it accepts; what it prints afterwards comes
+/// through the receiver.
+fn s_server_spawn(
+    files: &Files,
+    mode: &[&str],
+    extra: &[&str],
+) -> (u16, Child, mpsc::Receiver<Vec<u8>>) {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let mut child = Command::new("openssl")
-        .args([
-            "s_server",
-            "-accept",
-            &format!("127.0.0.1:{port}"),
-            "-www",
-            "-naccept",
-            "2",
-        ])
+        .args(["s_server", "-accept", &format!("127.0.0.1:{port}")])
+        .args(mode)
         .arg("-cert")
         .arg(&files.cert)
         .arg("-key")
         .arg(&files.key)
         .args(extra)
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -443,6 +449,7 @@ fn s_server(files: &Files, extra: &[&str]) -> (u16, Child) {
     // s_server prints ACCEPT once it listens; wait for that, bounded.
     let mut stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
+    let (out_tx, out_rx) = mpsc::channel();
     thread::spawn(move || {
         let mut seen = Vec::new();
         let mut byte = [0u8; 1];
@@ -456,7 +463,10 @@ fn s_server(files: &Files, extra: &[&str]) -> (u16, Child) {
             }
         }
         let _ = tx.send(Ok(()));
-        let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = stdout.read(&mut buf) {
+            let _ = out_tx.send(buf[..n].to_vec());
+        }
     });
     match rx.recv_timeout(PEER_TIMEOUT) {
         Ok(Ok(())) => {}
@@ -466,7 +476,7 @@ fn s_server(files: &Files, extra: &[&str]) -> (u16, Child) {
             panic!("s_server did not start within {PEER_TIMEOUT:?}");
         }
     }
-    (port, child)
+    (port, child, out_rx)
 }
 
 /// Blocking client driver: handshake, send an HTTP/1.0 GET, read until close.
@@ -583,13 +593,146 @@ fn client_session_rejects_s_server_with_untrusted_cert() {
         ),
         "{err:?}"
     );
+    // The fatal alert rustls queued goes out, then our write side is shut and the
+    // rest read: s_server reports the alert and closes in order (EOF, no reset).
+    assert!(tls.has_failed());
     out.clear();
     tls.write_tls(&mut out).unwrap();
-    let _ = sock.write_all(&out);
+    assert!(!out.is_empty(), "no alert queued");
+    sock.write_all(&out).unwrap();
+    sock.shutdown(std::net::Shutdown::Write).unwrap();
+    loop {
+        match sock.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => panic!("wanted an orderly close from s_server, got {e}"),
+        }
+    }
     drop(sock);
     // Second accept so s_server exits.
     let _ = TcpStream::connect(("127.0.0.1", port));
-    let _ = wait_bounded(server);
+    let out = wait_bounded(server);
+    let said = text(&out);
+    assert!(
+        said.contains("unknown ca") || said.contains("alert number 48"),
+        "s_server did not see the unknown_ca alert:\n{said}"
+    );
+}
+
+/// `openssl s_server` sends KeyUpdate (its `k` command) and KeyUpdate with
+/// update_requested (`K`): the `ClientSession` answers and keeps the connection,
+/// data flows both ways after each, and s_server sees no error.
+#[test]
+fn client_session_keeps_its_connection_through_key_updates_from_s_server() {
+    require("openssl", "version");
+    let files = Files::new("s_server_keyupdate");
+    let (port, mut server, printed) = s_server_spawn(&files, &["-naccept", "1", "-tls1_3"], &[]);
+    let mut stdin = server.stdin.take().unwrap();
+    let config = ClientConfig::builder()
+        .ca_pem_file(&files.ca)
+        .build()
+        .unwrap();
+    let mut sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut tls = ClientSession::new(&config, "localhost").unwrap();
+    let mut seen_by_server = Vec::new();
+    let mut received = Vec::new();
+    // One turn of the blocking driver: flush, read what came (briefly), decrypt.
+    let turn = |tls: &mut ClientSession, sock: &mut TcpStream, received: &mut Vec<u8>| {
+        let mut out = Vec::new();
+        tls.write_tls(&mut out).unwrap();
+        if !out.is_empty() {
+            sock.write_all(&out).unwrap();
+        }
+        let mut buf = [0u8; 16 * 1024];
+        match sock.read(&mut buf) {
+            Ok(0) => panic!("s_server closed the connection"),
+            Ok(n) => {
+                tls.read_tls(&buf[..n]).unwrap();
+                let mut plain = [0u8; 4096];
+                loop {
+                    let got = tls.read_plaintext(&mut plain).unwrap();
+                    if got == 0 {
+                        break;
+                    }
+                    received.extend_from_slice(&plain[..got]);
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => panic!("read: {e}"),
+        }
+    };
+    let deadline = std::time::Instant::now() + IO_TIMEOUT;
+    while tls.is_handshaking() {
+        assert!(std::time::Instant::now() < deadline, "handshake");
+        turn(&mut tls, &mut sock, &mut received);
+    }
+    for (command, tag) in [(&b"k\n"[..], "one"), (b"K\n", "two"), (b"K\n", "three")] {
+        // s_server: send the KeyUpdate, then a line of data under the new keys.
+        // (Apart: s_server takes a read of stdin that is only the letter as the
+        // command.)
+        stdin.write_all(command).unwrap();
+        stdin.flush().unwrap();
+        for _ in 0..3 {
+            turn(&mut tls, &mut sock, &mut received);
+        }
+        stdin
+            .write_all(format!("to-client-{tag}\n").as_bytes())
+            .unwrap();
+        stdin.flush().unwrap();
+        let want = format!("to-client-{tag}\n");
+        while !String::from_utf8_lossy(&received).contains(&want) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no data after KeyUpdate {tag}: {:?}",
+                String::from_utf8_lossy(&received)
+            );
+            turn(&mut tls, &mut sock, &mut received);
+        }
+        // And the other way, under our (possibly updated) keys.
+        let line = format!("to-server-{tag}\n");
+        assert_eq!(tls.write_plaintext(line.as_bytes()).unwrap(), line.len());
+        let want = line.trim_end().to_string();
+        while !String::from_utf8_lossy(&seen_by_server).contains(&want) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "s_server did not get {want}: {:?}",
+                String::from_utf8_lossy(&seen_by_server)
+            );
+            turn(&mut tls, &mut sock, &mut received);
+            while let Ok(chunk) = printed.try_recv() {
+                seen_by_server.extend_from_slice(&chunk);
+            }
+        }
+    }
+    assert!(!tls.has_failed());
+    while let Ok(chunk) = printed.try_recv() {
+        seen_by_server.extend_from_slice(&chunk);
+    }
+    // s_server reports each KeyUpdate it sent as a completed handshake step.
+    let updates = String::from_utf8_lossy(&seen_by_server)
+        .matches("SSL_do_handshake -> 1")
+        .count();
+    assert_eq!(updates, 3, "{}", String::from_utf8_lossy(&seen_by_server));
+    tls.send_close_notify();
+    let mut out = Vec::new();
+    tls.write_tls(&mut out).unwrap();
+    sock.write_all(&out).unwrap();
+    drop(sock);
+    drop(stdin);
+    let out = wait_bounded(server);
+    let said = format!("{}{}", String::from_utf8_lossy(&seen_by_server), text(&out));
+    assert!(
+        !said.contains("error:"),
+        "s_server reported an error:\n{said}"
+    );
 }
 
 /// Keys in the formats openssl writes: RSA PKCS#1 (`BEGIN RSA PRIVATE KEY`), EC SEC1

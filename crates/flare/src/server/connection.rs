@@ -96,8 +96,19 @@ impl<T: Transport> Driver<T> {
     fn want_write(&self) -> bool {
         each_driver!(self, c => c.want_write)
     }
+    fn write_registered(&self) -> bool {
+        each_driver!(self, c => c.write_registered)
+    }
     fn set_write_registered(&mut self, on: bool) {
         each_driver!(self, c => c.write_registered = on)
+    }
+    /// The transport, when the driver is dropped (a failed TLS session).
+    fn into_io(self) -> T {
+        match self {
+            Driver::H1(c) => c.io,
+            Driver::H2(c) => c.into_io(),
+            Driver::Ws(c) => c.into_io(),
+        }
     }
     fn deadline(&self) -> Option<(Instant, Deadline)> {
         each_driver!(self, c => c.deadline)
@@ -246,10 +257,25 @@ impl Connection {
     }
     #[inline(always)]
     pub(crate) fn on_readable<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
-        each!(self, c => c.on_readable(cx))
+        let step = each!(self, c => c.on_readable(cx));
+        self.tls_failed_to_closing(step)
     }
     pub(crate) fn on_writable<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
-        each!(self, c => c.on_writable(cx))
+        let step = each!(self, c => c.on_writable(cx));
+        self.tls_failed_to_closing(step)
+    }
+    /// A TLS driver that closes on a failed session is switched (through
+    /// [`upgrade`](Self::upgrade)) to the handshake's closing state instead, so the
+    /// alert goes out before an orderly close (tls.rs).
+    #[inline(always)]
+    fn tls_failed_to_closing(&self, step: Step) -> Step {
+        if step != Step::Close {
+            return step;
+        }
+        match self {
+            Connection::Tls(d) if d.io().failed() => Step::Upgrade,
+            _ => step,
+        }
     }
     pub(crate) fn on_stream_wake<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
         each!(self, c => c.on_stream_wake(cx))
@@ -285,6 +311,11 @@ impl Connection {
             Connection::Uring(d) => {
                 let (d, step) = d.upgrade(cx);
                 (Connection::Uring(d), step)
+            }
+            // A failed TLS session (see `tls_failed_to_closing`).
+            Connection::Tls(d) if d.io().failed() => {
+                let registered = d.write_registered();
+                (tls_closing(d.into_io(), registered, cx), Step::Keep)
             }
             Connection::Tls(d) => {
                 let (d, step) = d.upgrade(cx);
@@ -332,6 +363,16 @@ impl Connection {
     }
 }
 
+/// The closing state for an established TLS connection whose session failed.
+fn tls_closing<H: Handler>(io: TlsIo, write_registered: bool, cx: &Ctx<'_, H>) -> Connection {
+    let peer = io
+        .socket()
+        .peer_addr()
+        .unwrap_or_else(|_| ([0, 0, 0, 0], 0).into());
+    let h = Handshake::closing(io, peer, write_registered, cx.now, cx.cfg.linger_timeout);
+    Connection::Handshake(Box::new(h))
+}
+
 /// A connection already past its one protocol switch (h2c, WebSocket or ALPN)
 /// cannot ask for another: such a request closes it.
 fn no_second_upgrade(step: Step) -> Step {
@@ -352,8 +393,8 @@ fn io_negotiated(io: &TlsIo) -> Negotiated {
 
 // The handshake answers the same calls as the protocol drivers.
 impl Handshake {
-    fn on_readable<H: Handler>(&mut self, _cx: &Ctx<'_, H>) -> Step {
-        match self.step() {
+    fn on_readable<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
+        match self.step(cx.now, cx.cfg.linger_timeout) {
             HandshakeStep::Pending => Step::Keep,
             HandshakeStep::Done => Step::Upgrade,
             HandshakeStep::Failed => Step::Close,
@@ -366,7 +407,7 @@ impl Handshake {
         Step::Keep
     }
     fn on_deadline<H: Handler>(&mut self, _kind: Deadline, _cx: &Ctx<'_, H>) -> Step {
-        // The handshake did not finish in time.
+        // The handshake did not finish in time, or the linger after an alert ended.
         Step::Close
     }
     fn on_drain<H: Handler>(&mut self, _cx: &Ctx<'_, H>) -> Step {

@@ -162,6 +162,11 @@ impl<T: Transport> H2Conn<T> {
         &self.io
     }
 
+    /// The transport, once the driver is done with it (a failed TLS session's close).
+    pub(crate) fn into_io(self) -> T {
+        self.io
+    }
+
     #[cfg(target_os = "linux")]
     pub(crate) fn io_mut(&mut self) -> &mut T {
         &mut self.io

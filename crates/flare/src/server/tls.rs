@@ -1,8 +1,18 @@
 //! TLS inside the worker: a [`Transport`] over a `flare_tls::ServerSession`, and the
-//! handshake state a TLS connection is in until ALPN picks HTTP/1.1 or HTTP/2.
+//! handshake state a TLS connection is in until ALPN picks HTTP/1.1 or HTTP/2 (or,
+//! once the session has failed, until its alert is out and the close is orderly).
+//!
+//! When rustls refuses what the peer sent, it queues a fatal alert behind whatever
+//! it had queued already (TLS 1.3 session tickets, a KeyUpdate reply). All of it is
+//! written before the close, then the write side is shut and what still arrives is
+//! read and dropped for a short linger: closing a socket with unread bytes makes
+//! the kernel send a reset, and a peer that gets a reset may never read the alert
+//! (RFC 8446 section 6.2: "Upon transmission or receipt of a fatal alert message,
+//! both parties MUST immediately close the connection"; the alert has to arrive for
+//! the peer to know why).
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use flare_net::{Error, TcpStream};
 use flare_tls::ServerSession;
@@ -14,6 +24,8 @@ use super::transport::{IoResult, Transport};
 const CIN: usize = 17 * 1024;
 /// Stop taking plaintext while this much ciphertext waits for the socket.
 const COUT_HIGH: usize = 64 * 1024;
+/// At most this much is read and dropped while lingering after a fatal alert.
+const LINGER_DISCARD_MAX: usize = 64 * 1024;
 
 /// A TLS session over a socket, as a byte stream for the protocol drivers.
 pub(crate) struct TlsIo {
@@ -43,6 +55,13 @@ impl TlsIo {
 
     pub(crate) fn session(&self) -> &ServerSession {
         &self.session
+    }
+
+    /// Whether the session ended on a fatal error (a record or message rustls
+    /// refused, or a fatal alert from the peer): what is queued must go out, then an
+    /// orderly close ([`Handshake::closing`]).
+    pub(crate) fn failed(&self) -> bool {
+        self.session.has_failed()
     }
 
     /// Moves pending records to the socket; `Ok(true)` when all are out.
@@ -112,8 +131,11 @@ impl Transport for TlsIo {
                         return Err(Error::WouldBlock);
                     }
                 }
-                Err(_) => {
-                    // The alert is queued: best effort, then the connection ends.
+                Err(e) => {
+                    // Whatever was queued before the error (session tickets) and the
+                    // alert go out now; what the socket does not take now is sent by
+                    // the closing state the connection moves to.
+                    log::debug!("tls: closing on {e}");
                     let _ = self.push();
                     return Err(Error::ConnectionAborted);
                 }
@@ -181,15 +203,28 @@ pub(crate) struct Handshake {
     pub(crate) want_write: bool,
     pub(crate) write_registered: bool,
     pub(crate) deadline: Option<(Instant, super::conn::Deadline)>,
+    /// Set once the session failed: the queued records (the alert last) are being
+    /// written, then the write side is shut and reading dropped until EOF, 64 KiB
+    /// or the deadline.
+    closing: Option<Closing>,
+}
+
+/// An orderly close after a fatal alert.
+#[derive(Clone, Copy, Debug)]
+struct Closing {
+    /// Every queued record is out and the write side is shut.
+    write_shut: bool,
+    /// Bytes read and dropped since.
+    discarded: usize,
 }
 
 /// The handshake made progress as far as it can now.
 pub(crate) enum HandshakeStep {
-    /// Waiting for the peer.
+    /// Waiting for the peer (or, closing, for the alert to go out or the peer's EOF).
     Pending,
     /// Done; switch to the protocol ALPN chose.
     Done,
-    /// Failed or the peer left.
+    /// Over: close the socket now (the peer left, or the orderly close is done).
     Failed,
 }
 
@@ -202,10 +237,37 @@ impl Handshake {
             want_write: false,
             write_registered: false,
             deadline: Some((deadline, super::conn::Deadline::Header)),
+            closing: None,
         }
     }
 
-    pub(crate) fn step(&mut self) -> HandshakeStep {
+    /// An established TLS connection whose session failed under its protocol
+    /// driver: it ends here, alert first, then the orderly close, within `linger`.
+    pub(crate) fn closing(
+        io: TlsIo,
+        peer: SocketAddr,
+        write_registered: bool,
+        now: Instant,
+        linger: Duration,
+    ) -> Self {
+        let mut h = Handshake {
+            io,
+            peer,
+            early: Vec::new(),
+            want_write: false,
+            write_registered,
+            deadline: None,
+            closing: None,
+        };
+        h.start_closing(now, linger);
+        h
+    }
+
+    /// Moves the handshake on; `now` and `linger` time the close after a failure.
+    pub(crate) fn step(&mut self, now: Instant, linger: Duration) -> HandshakeStep {
+        if self.closing.is_some() {
+            return self.close_step();
+        }
         let mut buf = [0u8; 4096];
         loop {
             match self.io.read(&mut buf) {
@@ -213,6 +275,7 @@ impl Handshake {
                 Ok(n) => self.early.extend_from_slice(&buf[..n]),
                 Err(e) if e.is_would_block() => break,
                 Err(Error::Interrupted) => {}
+                Err(_) if self.io.failed() => return self.start_closing(now, linger),
                 Err(_) => return HandshakeStep::Failed,
             }
             if self.early.len() > 64 * 1024 {
@@ -227,5 +290,55 @@ impl Handshake {
             return HandshakeStep::Pending;
         }
         HandshakeStep::Done
+    }
+
+    fn start_closing(&mut self, now: Instant, linger: Duration) -> HandshakeStep {
+        self.closing = Some(Closing {
+            write_shut: false,
+            discarded: 0,
+        });
+        // The handshake deadline, when sooner, ends the linger as well.
+        let until = now + linger;
+        if !matches!(self.deadline, Some((d, _)) if d <= until) {
+            self.deadline = Some((until, super::conn::Deadline::Linger));
+        }
+        self.close_step()
+    }
+
+    /// Closing: write what is queued (the alert last), shut the write side, then
+    /// read and drop until the peer's EOF.
+    fn close_step(&mut self) -> HandshakeStep {
+        let Some(mut c) = self.closing else {
+            return HandshakeStep::Failed;
+        };
+        if !c.write_shut {
+            match self.io.push() {
+                Ok(true) => {
+                    let _ = self.io.sock.shutdown(std::net::Shutdown::Write);
+                    c.write_shut = true;
+                    self.want_write = false;
+                }
+                // The socket is full: wait for room, dropping what arrives meanwhile.
+                Ok(false) => self.want_write = true,
+                Err(_) => return HandshakeStep::Failed,
+            }
+        }
+        let mut buf = [0u8; 4096];
+        loop {
+            match self.io.sock.read(&mut buf) {
+                Ok(0) => return HandshakeStep::Failed,
+                Ok(n) => {
+                    c.discarded += n;
+                    if c.discarded > LINGER_DISCARD_MAX {
+                        return HandshakeStep::Failed;
+                    }
+                }
+                Err(e) if e.is_would_block() => break,
+                Err(Error::Interrupted) => {}
+                Err(_) => return HandshakeStep::Failed,
+            }
+        }
+        self.closing = Some(c);
+        HandshakeStep::Pending
     }
 }

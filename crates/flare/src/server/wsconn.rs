@@ -112,7 +112,7 @@ pub(crate) fn answer(
 pub(crate) struct WsConn<T> {
     io: T,
     ws: WebSocket,
-    handler: Box<dyn WsHandler>,
+    cb: Callbacks,
     tx: WsSender,
     rbuf: Vec<u8>,
     rstart: usize,
@@ -129,8 +129,6 @@ pub(crate) struct WsConn<T> {
     /// A server ping is out, unanswered since `last_seen`.
     pinged: bool,
     peer_closed: bool,
-    /// The handler heard `on_close`.
-    told_close: bool,
     /// Our close is written and the write side shut.
     shut: bool,
     #[allow(dead_code)]
@@ -178,7 +176,10 @@ impl<T: Transport> WsConn<T> {
         let mut c = WsConn {
             io,
             ws: WebSocket::new(Role::Server, cfg, deflate),
-            handler,
+            cb: Callbacks {
+                h: handler,
+                told_close: false,
+            },
             tx,
             rbuf,
             rstart: 0,
@@ -192,13 +193,12 @@ impl<T: Transport> WsConn<T> {
             last_seen: cx.now,
             pinged: false,
             peer_closed: false,
-            told_close: false,
             shut: false,
             peer,
         };
         c.tx.hold();
         {
-            let (h, tx) = (&mut c.handler, &c.tx);
+            let (h, tx) = (&mut c.cb.h, &c.tx);
             if catch_unwind(AssertUnwindSafe(|| h.on_open(tx))).is_err() {
                 log::error!("websocket on_open panicked; closing with 1011");
                 let _ = c.ws.close(1011, "internal error", cx.now, &mut c.wbuf);
@@ -214,6 +214,13 @@ impl<T: Transport> WsConn<T> {
 
     pub(crate) fn io(&self) -> &T {
         &self.io
+    }
+
+    /// The transport (the handler hears `on_close` as the rest is dropped).
+    pub(crate) fn into_io(self: Box<Self>) -> T {
+        let mut me = *self;
+        me.tell_close(None, "transport failed");
+        me.io
     }
 
     #[cfg(target_os = "linux")]
@@ -392,15 +399,18 @@ impl<T: Transport> WsConn<T> {
     fn one_event(&mut self, now: Instant) -> (usize, bool) {
         let WsConn {
             ws,
-            handler,
+            cb,
             tx,
             rbuf,
             rstart,
             rend,
             wbuf,
-            told_close,
             ..
         } = self;
+        let Callbacks {
+            h: handler,
+            told_close,
+        } = cb;
         let (n, ev) = match ws.read(&mut rbuf[*rstart..*rend], now) {
             Ok(r) => r,
             Err(e) => {
@@ -538,20 +548,26 @@ impl<T: Transport> WsConn<T> {
 
     fn tell_close(&mut self, code: Option<u16>, why: &str) {
         self.tx.set_closed();
-        if !self.told_close {
-            self.told_close = true;
-            let h = &mut self.handler;
+        if !self.cb.told_close {
+            self.cb.told_close = true;
+            let h = &mut self.cb.h;
             let _ = catch_unwind(AssertUnwindSafe(|| h.on_close(code, why)));
         }
     }
 }
 
-impl<T> Drop for WsConn<T> {
+/// A connection's handler and whether it heard `on_close`; dropping it without
+/// that tells the handler the connection is gone.
+struct Callbacks {
+    h: Box<dyn WsHandler>,
+    told_close: bool,
+}
+
+impl Drop for Callbacks {
     fn drop(&mut self) {
-        self.tx.set_closed();
         if !self.told_close {
             self.told_close = true;
-            let h = &mut self.handler;
+            let h = &mut self.h;
             let _ = catch_unwind(AssertUnwindSafe(|| h.on_close(None, "connection dropped")));
         }
     }
