@@ -33,6 +33,20 @@ impl UdpSocket {
         Ok(UdpSocket(fd))
     }
 
+    /// Like [`bind`](Self::bind) with `SO_REUSEADDR` and `SO_REUSEPORT` set first,
+    /// so several sockets (one per worker thread) can share the port; on Linux the
+    /// kernel spreads datagrams over them by a hash of the sender's address and
+    /// port, so one client's datagrams stay on one socket.
+    pub fn bind_reuse_port(addr: SocketAddr) -> Result<Self> {
+        let fd = sys::socket(sys::family_of(&addr), SocketType::DGRAM, true)?;
+        sockopt::set_socket_reuseaddr(&fd, true)?;
+        sockopt::set_socket_reuseport(&fd, true)?;
+        #[cfg(target_os = "freebsd")]
+        sockopt::set_socket_reuseport_lb(&fd, true)?;
+        rustix::net::bind(&fd, &addr)?;
+        Ok(UdpSocket(fd))
+    }
+
     /// Adopt a std socket (its blocking mode is kept).
     pub fn from_std(socket: std::net::UdpSocket) -> Self {
         UdpSocket::from(OwnedFd::from(socket))
