@@ -294,7 +294,9 @@ impl UdpServer {
         os::wait_for_termination()?;
         log::info!("udp: draining for at most {grace:?}");
         handle.shutdown(grace);
-        handle.join()
+        let stats = handle.join()?;
+        log::info!("udp: stopped; {stats:?}");
+        Ok(())
     }
 
     /// Starts the workers and returns at once; see [`UdpServerHandle`].
@@ -442,14 +444,14 @@ impl UdpServerHandle {
         }
     }
 
-    /// Waits for every worker to exit.
-    pub fn join(self) -> Result<()> {
+    /// Waits for every worker to exit; returns the final counters.
+    pub fn join(mut self) -> Result<UdpStats> {
         let mut res = Ok(());
-        for t in self.threads {
+        for t in std::mem::take(&mut self.threads) {
             if t.join().is_err() {
                 res = Err(Error::WorkerPanicked);
             }
         }
-        res
+        res.map(|()| self.stats())
     }
 }

@@ -101,7 +101,7 @@ impl<H: DatagramHandler> Worker<H> {
                 self.flush();
             }
             if readable {
-                self.receive(BATCHES_PER_TURN);
+                self.receive(BATCHES_PER_TURN, None);
             }
             self.set_interest(false);
             self.publish();
@@ -111,10 +111,18 @@ impl<H: DatagramHandler> Worker<H> {
     /// Receives up to `max_batches` batches, handling each datagram and sending the
     /// replies after each batch. Stops early on an empty socket, a batch that was not
     /// full (the socket is likely empty: the next poll says if not), or a full send
-    /// queue.
-    fn receive(&mut self, max_batches: usize) {
+    /// queue. Outside a drain (`deadline` None) it also stops when a drain starts;
+    /// during one, at the deadline.
+    fn receive(&mut self, max_batches: usize, deadline: Option<Instant>) {
         for _ in 0..max_batches {
             if self.send.len() >= self.config.send_queue {
+                return;
+            }
+            let stop = match deadline {
+                None => self.shared.draining.load(Ordering::Relaxed),
+                Some(d) => Instant::now() >= d,
+            };
+            if stop {
                 return;
             }
             match self.socket.recv_batch(&mut self.recv) {
@@ -207,9 +215,7 @@ impl<H: DatagramHandler> Worker<H> {
     /// or the deadline passes.
     fn drain(&mut self) {
         let deadline = self.shared.drain_deadline().unwrap_or_else(Instant::now);
-        if Instant::now() < deadline {
-            self.receive(DRAIN_BATCHES);
-        }
+        self.receive(DRAIN_BATCHES, Some(deadline));
         loop {
             self.flush();
             self.set_interest(true);
