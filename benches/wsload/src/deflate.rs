@@ -172,7 +172,11 @@ impl Deflated {
 
     /// Sends a close (1000) and waits for the server's close or EOF.
     pub async fn close(&mut self) {
-        if self.control(Control::Close, &1000u16.to_be_bytes()).await.is_err() {
+        if self
+            .control(Control::Close, &1000u16.to_be_bytes())
+            .await
+            .is_err()
+        {
             return;
         }
         loop {

@@ -126,11 +126,9 @@ pub async fn connect(addr: SocketAddr, path: &str, deflate: bool) -> Result<Upgr
     let agreed = match (&extensions, deflate) {
         (None, false) => None,
         (Some(e), false) => return Err(format!("extensions `{e}` accepted, none offered")),
-        (None, true) => {
-            return Err(format!(
-                "permessage-deflate offered but not accepted (no Sec-WebSocket-Extensions in {text:?})"
-            ))
-        }
+        (None, true) => return Err(format!(
+            "permessage-deflate offered but not accepted (no Sec-WebSocket-Extensions in {text:?})"
+        )),
         (Some(e), true) => Some(parse_deflate(e)?),
     };
     Ok(Upgraded {
@@ -171,7 +169,9 @@ fn parse_deflate(value: &str) -> Result<Deflate, String> {
         client_no_context_takeover: false,
     };
     for p in params {
-        let (name, v) = p.split_once('=').map_or((p, None), |(n, v)| (n.trim(), Some(v.trim())));
+        let (name, v) = p
+            .split_once('=')
+            .map_or((p, None), |(n, v)| (n.trim(), Some(v.trim())));
         match (name, v) {
             ("server_no_context_takeover", None) => d.server_no_context_takeover = true,
             ("client_no_context_takeover", None) => d.client_no_context_takeover = true,
@@ -197,8 +197,10 @@ mod tests {
 
     #[test]
     fn deflate_answers() {
-        let d = parse_deflate("permessage-deflate; server_no_context_takeover; client_no_context_takeover")
-            .expect("ok");
+        let d = parse_deflate(
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+        )
+        .expect("ok");
         assert!(d.server_no_context_takeover && d.client_no_context_takeover);
         assert!(parse_deflate("permessage-deflate; server_max_window_bits=12").is_ok());
         assert!(parse_deflate("permessage-deflate; client_max_window_bits=9").is_err());

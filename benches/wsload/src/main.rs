@@ -68,7 +68,7 @@ fn parse() -> Result<Options, String> {
             other => return Err(format!("unknown flag `{other}`; {USAGE}")),
         }
     }
-    if o.connections == 0 || o.size == 0 || !(o.seconds > 0.0) {
+    if o.connections == 0 || o.size == 0 || o.seconds.is_nan() || o.seconds <= 0.0 {
         return Err("--connections, --size and --seconds must be positive".into());
     }
     Ok(o)
@@ -116,16 +116,24 @@ impl Conn {
 /// the compressible ones must come back compressed.
 async fn check(o: &Options) -> Result<String, String> {
     let (mut c, ext) = Conn::open(o).await?;
-    let greeting = "flare wsload integrity check: h\u{e9}llo \u{2713}".as_bytes().to_vec();
+    let greeting = "flare wsload integrity check: h\u{e9}llo \u{2713}"
+        .as_bytes()
+        .to_vec();
     let cases: [(&str, Vec<u8>, bool); 4] = [
         ("short text", greeting, true),
-        ("binary, every byte value, 64-bit length", payload::all_bytes(70_000), false),
+        (
+            "binary, every byte value, 64-bit length",
+            payload::all_bytes(70_000),
+            false,
+        ),
         ("1 KiB text", payload::message(1024, true), true),
         ("64 KiB binary", payload::message(65_536, false), false),
     ];
     for (name, msg, text) in &cases {
         let before = c.compressed_replies();
-        c.round_trip(msg, *text).await.map_err(|e| format!("{name}: {e}"))?;
+        c.round_trip(msg, *text)
+            .await
+            .map_err(|e| format!("{name}: {e}"))?;
         if o.deflate && name.contains("KiB") && c.compressed_replies() == before {
             return Err(format!("{name}: echo came back uncompressed"));
         }

@@ -38,9 +38,16 @@ impl Plain {
             ))
             .await
             .map_err(|e| format!("write: {e}"))?;
-        let frame = self.ws.read_frame().await.map_err(|e| format!("read: {e}"))?;
+        let frame = self
+            .ws
+            .read_frame()
+            .await
+            .map_err(|e| format!("read: {e}"))?;
         if frame.opcode != opcode {
-            return Err(format!("echo came back as {:?}, sent {opcode:?}", frame.opcode));
+            return Err(format!(
+                "echo came back as {:?}, sent {opcode:?}",
+                frame.opcode
+            ));
         }
         if &frame.payload[..] != msg {
             return Err(format!(

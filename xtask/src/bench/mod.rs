@@ -13,6 +13,7 @@ mod strace;
 mod suite;
 mod tls;
 mod wrk;
+mod ws;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -54,6 +55,12 @@ Suites:
           server CPU us per request and per handshake. Writes
           target/bench/DATE-SHA/tls.json and the tls section of
           docs/benchmark.md. `cargo xtask bench tls --help` for options.
+  ws      WebSocket echo: flare vs fastwebsockets and tokio-tungstenite
+          (deflate: Python websockets), 1 pinned worker each, loaded by
+          benches/wsload: 100 x 20 B, 10 x 1 KiB, 10 x 16 KiB, 10 x 1 KiB
+          deflate; messages/s and server CPU us/message with ratios. Writes
+          target/bench/DATE-SHA/ws.json and the ws section of
+          docs/benchmark.md. `cargo xtask bench ws --help` for options.
 
   --quick   (any suite that supports it) a short smoke run
 ";
@@ -77,6 +84,7 @@ pub fn main(args: &[String]) -> Result<()> {
         "h1" => h1::main(rest),
         "h2" => h2::main(rest),
         "tls" => tls::main(rest),
+        "ws" => ws::main(rest),
         "hpack" => external(
             "hpack",
             &util::workspace_root().join("benches/hpack/Cargo.toml"),
@@ -113,7 +121,7 @@ pub fn main(args: &[String]) -> Result<()> {
             rest,
         ),
         other => Err(Error::Usage(format!(
-            "unknown bench suite `{other}` (have: h1, h2, tls, hpack, dns, router)"
+            "unknown bench suite `{other}` (have: h1, h2, tls, ws, hpack, dns, router)"
         ))),
     }
 }

@@ -29,7 +29,10 @@ async fn serve(mut req: Request<Incoming>) -> Result<Response<Empty<Bytes>>, Web
     let (response, fut) = upgrade::upgrade(&mut req)?;
     tokio::task::spawn(async move {
         if let Err(e) = tokio::task::unconstrained(echo(fut)).await {
-            if !matches!(e, WebSocketError::UnexpectedEOF | WebSocketError::ConnectionClosed) {
+            if !matches!(
+                e,
+                WebSocketError::UnexpectedEOF | WebSocketError::ConnectionClosed
+            ) {
                 eprintln!("connection: {e}");
             }
         }

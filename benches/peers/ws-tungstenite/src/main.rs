@@ -26,13 +26,12 @@ fn main() {
                 };
                 while let Some(Ok(msg)) = ws.next().await {
                     match msg {
-                        Message::Text(_) | Message::Binary(_) => {
-                            if ws.send(msg).await.is_err() {
-                                break;
-                            }
-                        }
+                        Message::Text(_) | Message::Binary(_) => {}
                         Message::Close(_) => break,
-                        _ => {}
+                        _ => continue,
+                    }
+                    if ws.send(msg).await.is_err() {
+                        break;
                     }
                 }
             });
