@@ -63,6 +63,14 @@ pub const DEBIAN_PEERS: &[DebianPeer] = &[
         binary: "testssl",
         package: "testssl.sh",
     },
+    DebianPeer {
+        binary: "redis-cli",
+        package: "redis-tools",
+    },
+    DebianPeer {
+        binary: "redis-benchmark",
+        package: "redis-tools",
+    },
 ];
 
 /// What pip installs into the venv.
@@ -117,7 +125,7 @@ cargo xtask peers
 Installs the external peers the test suites need, when missing:
   Debian packages (apt-get, sudo when not root): curl, nghttp2-client,
     wrk, dnsmasq-base, bind9-dnsutils, openssl, gnutls-bin, nginx-light,
-    strace, testssl.sh
+    strace, testssl.sh, redis-tools
   Python packages in target/venv: h2 hpack httpx[http2] websockets
     dnslib dnspython tlslite-ng
   The Autobahn|Testsuite (wstest) in a Python 2.7 virtualenv under

@@ -14,6 +14,7 @@
 
 mod error;
 pub mod server;
+pub mod tcp;
 pub mod udp;
 
 pub use error::{Error, Result};

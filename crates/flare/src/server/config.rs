@@ -30,6 +30,7 @@ pub struct ServerConfig {
     pub(crate) ws_idle_timeout: Duration,
     pub(crate) ws_ping_interval: Option<Duration>,
     pub(crate) ws_max_outbound: usize,
+    pub(crate) raw_max_input: usize,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +59,7 @@ impl Default for ServerConfig {
             ws_idle_timeout: Duration::from_secs(300),
             ws_ping_interval: None,
             ws_max_outbound: 1 << 20,
+            raw_max_input: 64 * 1024,
         }
     }
 }
@@ -229,6 +231,13 @@ impl ServerConfig {
     /// the server buffer without bound.
     pub fn websocket_max_outbound(mut self, n: usize) -> Self {
         self.ws_max_outbound = n.max(1);
+        self
+    }
+    /// For `TcpServer` protocols: the most input a connection buffers while its
+    /// protocol consumes none of it (default: 64 KiB). Past it the connection is
+    /// closed, so a peer cannot make the server hold an unbounded message.
+    pub fn max_input_buffer(mut self, n: usize) -> Self {
+        self.raw_max_input = n.max(1);
         self
     }
 }

@@ -33,6 +33,9 @@ pub(crate) enum Service<H> {
     Handler(Arc<H>),
     /// One pre-encoded response for every request.
     Static(Arc<StaticResponse>),
+    /// A user's own protocol (`TcpServer`): connections get a `RawConn`, never an
+    /// HTTP driver.
+    Raw(Arc<super::raw::Factory>),
 }
 
 /// Stop parsing pipelined requests while this much is waiting to be written.
@@ -777,6 +780,10 @@ impl<T: Transport> Conn<T> {
                 if !keep {
                     self.close_after = true;
                 }
+            }
+            Service::Raw(_) => {
+                // Not reached: raw servers never make HTTP/1.1 drivers.
+                self.close_after = true;
             }
             Service::Handler(h) => {
                 let resp = call_handler(&**h, &mut self.req);

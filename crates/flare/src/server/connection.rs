@@ -7,11 +7,14 @@
 
 use std::time::Instant;
 
-use flare_net::TcpStream;
+use std::os::fd::BorrowedFd;
+
+use flare_net::{TcpStream, UnixStream};
 use flare_web::Handler;
 
-use super::conn::{Buffers, Conn, Ctx, Deadline, Step, Upgrade, UpgradeParts};
+use super::conn::{Buffers, Conn, Ctx, Deadline, Service, Step, Upgrade, UpgradeParts};
 use super::h2conn::H2Conn;
+use super::raw::RawConn;
 use super::tls::{Handshake, HandshakeStep, Negotiated, TlsIo};
 use super::transport::Transport;
 #[cfg(target_os = "linux")]
@@ -25,12 +28,16 @@ pub(crate) enum Driver<T> {
     H1(Conn<T>),
     H2(Box<H2Conn<T>>),
     Ws(Box<WsConn<T>>),
+    /// A user's own protocol (`TcpServer`).
+    Raw(Box<RawConn<T>>),
 }
 
 /// The transport a connection runs on, each carrying its protocol driver.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Connection {
     Plain(Driver<TcpStream>),
+    /// A Unix stream socket.
+    Unix(Driver<UnixStream>),
     /// TLS, handshaking.
     Handshake(Box<Handshake>),
     Tls(Box<Driver<TlsIo>>),
@@ -46,6 +53,7 @@ macro_rules! each_driver {
             Driver::H1($c) => $e,
             Driver::H2($c) => $e,
             Driver::Ws($c) => $e,
+            Driver::Raw($c) => $e,
         }
     };
 }
@@ -56,6 +64,7 @@ macro_rules! each {
     ($self:expr, $c:ident => $e:expr) => {
         match $self {
             Connection::Plain($c) => $e,
+            Connection::Unix($c) => $e,
             Connection::Handshake($c) => $e,
             Connection::Tls($c) => $e,
             #[cfg(target_os = "linux")]
@@ -70,6 +79,7 @@ impl<T: Transport> Driver<T> {
             Driver::H1(c) => &c.io,
             Driver::H2(c) => c.io(),
             Driver::Ws(c) => c.io(),
+            Driver::Raw(c) => c.io(),
         }
     }
     #[cfg(target_os = "linux")]
@@ -78,6 +88,7 @@ impl<T: Transport> Driver<T> {
             Driver::H1(c) => &mut c.io,
             Driver::H2(c) => c.io_mut(),
             Driver::Ws(c) => c.io_mut(),
+            Driver::Raw(c) => c.io_mut(),
         }
     }
     #[inline]
@@ -91,6 +102,7 @@ impl<T: Transport> Driver<T> {
             ),
             Driver::H2(c) => (c.want_write, c.write_registered, false, c.deadline),
             Driver::Ws(c) => (c.want_write, c.write_registered, c.read_off(), c.deadline),
+            Driver::Raw(c) => (c.want_write, c.write_registered, c.read_off(), c.deadline),
         }
     }
     fn want_write(&self) -> bool {
@@ -107,7 +119,8 @@ impl<T: Transport> Driver<T> {
         match self {
             Driver::H1(c) => c.io,
             Driver::H2(c) => c.into_io(),
-            Driver::Ws(c) => c.into_io(),
+            Driver::Ws(c) => (*c).into_io(),
+            Driver::Raw(c) => (*c).into_io(),
         }
     }
     fn deadline(&self) -> Option<(Instant, Deadline)> {
@@ -173,13 +186,15 @@ impl<T: Transport> Driver<T> {
 }
 
 impl Connection {
-    pub(crate) fn socket(&self) -> &TcpStream {
+    /// The socket, for the poller.
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
         match self {
-            Connection::Plain(d) => d.io().socket(),
-            Connection::Handshake(h) => h.io.socket(),
-            Connection::Tls(d) => d.io().socket(),
+            Connection::Plain(d) => d.io().fd(),
+            Connection::Unix(d) => d.io().fd(),
+            Connection::Handshake(h) => h.io.fd(),
+            Connection::Tls(d) => d.io().fd(),
             #[cfg(target_os = "linux")]
-            Connection::Uring(d) => d.io().socket(),
+            Connection::Uring(d) => d.io().fd(),
         }
     }
     /// Whether the connection's I/O goes through the worker's ring.
@@ -213,6 +228,7 @@ impl Connection {
     pub(crate) fn poll_state(&self) -> (bool, bool, bool, Option<(Instant, Deadline)>) {
         match self {
             Connection::Plain(d) => d.poll_state(),
+            Connection::Unix(d) => d.poll_state(),
             Connection::Tls(d) => d.poll_state(),
             #[cfg(target_os = "linux")]
             Connection::Uring(d) => d.poll_state(),
@@ -223,6 +239,7 @@ impl Connection {
         match self {
             Connection::Handshake(h) => h.want_write,
             Connection::Plain(d) => d.want_write(),
+            Connection::Unix(d) => d.want_write(),
             Connection::Tls(d) => d.want_write(),
             #[cfg(target_os = "linux")]
             Connection::Uring(d) => d.want_write(),
@@ -232,6 +249,7 @@ impl Connection {
         match self {
             Connection::Handshake(h) => h.write_registered = on,
             Connection::Plain(d) => d.set_write_registered(on),
+            Connection::Unix(d) => d.set_write_registered(on),
             Connection::Tls(d) => d.set_write_registered(on),
             #[cfg(target_os = "linux")]
             Connection::Uring(d) => d.set_write_registered(on),
@@ -241,6 +259,7 @@ impl Connection {
         match self {
             Connection::Handshake(h) => h.deadline,
             Connection::Plain(d) => d.deadline(),
+            Connection::Unix(d) => d.deadline(),
             Connection::Tls(d) => d.deadline(),
             #[cfg(target_os = "linux")]
             Connection::Uring(d) => d.deadline(),
@@ -250,6 +269,7 @@ impl Connection {
         match self {
             Connection::Handshake(h) => h.deadline = dl,
             Connection::Plain(d) => d.set_deadline(dl),
+            Connection::Unix(d) => d.set_deadline(dl),
             Connection::Tls(d) => d.set_deadline(dl),
             #[cfg(target_os = "linux")]
             Connection::Uring(d) => d.set_deadline(dl),
@@ -289,10 +309,21 @@ impl Connection {
     pub(crate) fn cancel(&self) {
         each!(self, c => c.cancel())
     }
+    /// Starts a driver that has work at accept (a user's protocol greets).
+    pub(crate) fn open<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
+        match self {
+            Connection::Plain(Driver::Raw(c)) => c.open(cx),
+            Connection::Unix(Driver::Raw(c)) => c.open(cx),
+            #[cfg(target_os = "linux")]
+            Connection::Uring(Driver::Raw(c)) => c.open(cx),
+            _ => Step::Keep,
+        }
+    }
     /// Buffers to reuse for the next connection (HTTP/1.1 only).
     pub(crate) fn into_buffers(self) -> Option<Buffers> {
         match self {
             Connection::Plain(d) => d.into_buffers(),
+            Connection::Unix(d) => d.into_buffers(),
             Connection::Tls(d) => d.into_buffers(),
             #[cfg(target_os = "linux")]
             Connection::Uring(d) => d.into_buffers(),
@@ -306,6 +337,10 @@ impl Connection {
             Connection::Plain(d) => {
                 let (d, step) = d.upgrade(cx);
                 (Connection::Plain(d), step)
+            }
+            Connection::Unix(d) => {
+                let (d, step) = d.upgrade(cx);
+                (Connection::Unix(d), step)
             }
             #[cfg(target_os = "linux")]
             Connection::Uring(d) => {
@@ -329,6 +364,13 @@ impl Connection {
                     write_registered,
                     ..
                 } = *h;
+                if let Service::Raw(make) = cx.service {
+                    // A user's protocol over TLS: ALPN is the protocol's business.
+                    let mut c = RawConn::new(io, peer, make(peer), &early);
+                    c.write_registered = write_registered;
+                    let step = c.open(cx);
+                    return (Connection::Tls(Box::new(Driver::Raw(Box::new(c)))), step);
+                }
                 match io_negotiated(&io) {
                     Negotiated::H2 => {
                         let parts = UpgradeParts {

@@ -467,6 +467,8 @@ impl<T: Transport> H2Conn<T> {
         let mut resp = match cx.service {
             Service::Handler(h) => call_handler(&**h, &mut s.req),
             Service::Static(st) => st.to_response(),
+            // Not reached: raw servers never make HTTP/2 drivers.
+            Service::Raw(_) => Response::error(StatusCode::INTERNAL_SERVER_ERROR, "no handler"),
         };
         if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
             let accept = resp.take_ws_accept();

@@ -81,6 +81,7 @@ impl H2Ws {
     /// Answers the extended CONNECT with `200` and the negotiated fields, and starts
     /// the WebSocket. `None` when the handshake cannot be answered (the caller
     /// resets the stream).
+    #[allow(clippy::boxed_local)] // the accept travels boxed in the response
     pub(crate) fn accept(
         h2: &mut H2,
         id: StreamId,

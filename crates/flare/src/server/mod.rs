@@ -10,6 +10,7 @@ mod conn;
 mod connection;
 mod h2conn;
 mod h2ws;
+pub(crate) mod raw;
 mod signal;
 mod static_response;
 mod tls;
@@ -33,7 +34,7 @@ pub use config::ServerConfig;
 pub use static_response::StaticResponse;
 
 use crate::error::{Error, Result};
-use worker::{Service, Worker};
+use worker::{ListenSock, Service, Worker};
 
 /// A multi-worker HTTP server. See the crate docs for an example.
 pub struct HttpServer {
@@ -43,6 +44,8 @@ pub struct HttpServer {
     tls: Option<flare_tls::ServerConfig>,
     /// More addresses served by every worker: (address, first listener, TLS).
     extra: Vec<(SocketAddr, TcpListener, Option<flare_tls::ServerConfig>)>,
+    /// Unix stream listeners, shared by every worker.
+    unix: Vec<(std::path::PathBuf, Arc<flare_net::UnixListener>)>,
     workers: usize,
     shared_listener: bool,
     pin_workers: bool,
@@ -64,6 +67,7 @@ impl HttpServer {
             first,
             tls: None,
             extra: Vec::new(),
+            unix: Vec::new(),
             workers: default_workers(),
             shared_listener: false,
             pin_workers: false,
@@ -107,6 +111,28 @@ impl HttpServer {
         let addr = l.local_addr()?;
         self.extra.push((addr, l, Some(config)));
         Ok(self)
+    }
+
+    /// Also serve on a Unix stream socket at `path` (the usual deployment behind
+    /// nginx's `proxy_pass http://unix:PATH:`), with the same handler and workers
+    /// (one listener shared by all, `EPOLLEXCLUSIVE`). A stale socket file (no
+    /// server answers on it) is removed first; a live one is `AddrInUse`. `mode`
+    /// sets the file's permissions (e.g. `0o660` for a group the proxy runs as);
+    /// `None` leaves the umask's. The file stays after the server stops.
+    pub fn bind_unix(
+        mut self,
+        path: impl AsRef<std::path::Path>,
+        mode: Option<u32>,
+    ) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let l = bind_unix_listener(&path, mode)?;
+        self.unix.push((path, Arc::new(l)));
+        Ok(self)
+    }
+
+    /// The Unix socket paths added with [`bind_unix`](Self::bind_unix).
+    pub fn unix_paths(&self) -> Vec<std::path::PathBuf> {
+        self.unix.iter().map(|(p, _)| p.clone()).collect()
     }
 
     /// Worker threads (default: the number of CPUs). Each has its own reactor, and its
@@ -169,6 +195,21 @@ impl HttpServer {
         handle.join()
     }
 
+    /// Serves a user's protocol (see [`crate::tcp::TcpServer`]) until SIGINT or
+    /// SIGTERM, then drains like [`serve`](Self::serve).
+    pub(crate) fn serve_raw(self, make: Arc<raw::Factory>) -> Result<()> {
+        let grace = self.config.drain_timeout;
+        signal::block_termination_signals();
+        let handle = self.start_raw(make)?;
+        signal::wait_for_termination(&handle, grace)?;
+        handle.join()
+    }
+
+    /// Starts the workers for a user's protocol and returns at once.
+    pub(crate) fn start_raw(self, make: Arc<raw::Factory>) -> Result<ServerHandle> {
+        self.launch(move || Service::<NoHandler>::Raw(make.clone()))
+    }
+
     /// Like [`serve_static`](Self::serve_static) but returns a handle at once.
     pub fn start_static(self, response: StaticResponse) -> Result<ServerHandle> {
         let response = Arc::new(response);
@@ -186,7 +227,7 @@ impl HttpServer {
         }
         // Per worker: one listener per address (the first worker takes the ones
         // bound already; the others bind their own on the same port, or share).
-        let mut per_worker: Vec<Vec<(Arc<TcpListener>, Option<flare_tls::ServerConfig>)>> =
+        let mut per_worker: Vec<Vec<(ListenSock, Option<flare_tls::ServerConfig>, bool)>> =
             Vec::with_capacity(n);
         for w in 0..n {
             let mut ls = Vec::with_capacity(specs.len());
@@ -201,7 +242,14 @@ impl HttpServer {
                             .bind()?,
                     )
                 };
-                ls.push((l, tls.clone()));
+                ls.push((
+                    ListenSock::Tcp(l),
+                    tls.clone(),
+                    self.shared_listener && n > 1,
+                ));
+            }
+            for (_, l) in &self.unix {
+                ls.push((ListenSock::Unix(l.clone()), None, n > 1));
             }
             per_worker.push(ls);
         }
@@ -220,7 +268,6 @@ impl HttpServer {
             let cfg = config.clone();
             let shared = shared.clone();
             let tx = ready_tx.clone();
-            let exclusive = self.shared_listener && n > 1;
             let pin = self.pin_workers.then_some(i % ncpu);
             let t = std::thread::Builder::new()
                 .name(format!("flare-worker-{i}"))
@@ -228,7 +275,7 @@ impl HttpServer {
                     if let Some(cpu) = pin {
                         pin_to_cpu(cpu);
                     }
-                    let mut w = match Worker::new(listeners, exclusive, svc, cfg, shared) {
+                    let mut w = match Worker::new(listeners, svc, cfg, shared) {
                         Ok(w) => {
                             let _ = tx.send(Ok(w.waker()));
                             w
@@ -344,6 +391,41 @@ impl ServerHandle {
         }
         res
     }
+}
+
+/// Binds a Unix listener at `path`, removing a stale socket file first.
+fn bind_unix_listener(
+    path: &std::path::Path,
+    mode: Option<u32>,
+) -> Result<flare_net::UnixListener> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            return Err(Error::Io(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("{} exists and is not a socket", path.display()),
+            )));
+        }
+        // Someone answering: in use. Refused: a stale file from a server gone.
+        match std::os::unix::net::UnixStream::connect(path) {
+            Ok(_) => {
+                return Err(Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::AddrInUse,
+                    format!("{}: a server is listening there", path.display()),
+                )))
+            }
+            Err(_) => {
+                log::info!("removing stale socket file {}", path.display());
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+    let l = flare_net::UnixListener::bind_addr(&flare_net::UnixAddr::from(path), 1024)?;
+    if let Some(m) = mode {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(m))?;
+    }
+    log::info!("listening on unix:{}", path.display());
+    Ok(l)
 }
 
 fn default_workers() -> usize {

@@ -53,6 +53,11 @@ impl TlsIo {
         }
     }
 
+    /// The TCP socket under the session.
+    pub(crate) fn socket(&self) -> &TcpStream {
+        &self.sock
+    }
+
     pub(crate) fn session(&self) -> &ServerSession {
         &self.session
     }
@@ -91,8 +96,8 @@ impl TlsIo {
 }
 
 impl Transport for TlsIo {
-    fn socket(&self) -> &TcpStream {
-        &self.sock
+    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(self.socket())
     }
 
     fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {

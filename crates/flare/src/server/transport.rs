@@ -4,7 +4,9 @@
 
 use std::io::IoSlice;
 
-use flare_net::{Error, TcpStream};
+use std::os::fd::{AsFd, BorrowedFd};
+
+use flare_net::{Error, TcpStream, UnixStream};
 use flare_web::FileBody;
 
 pub(crate) type IoResult<T> = Result<T, Error>;
@@ -12,7 +14,7 @@ pub(crate) type IoResult<T> = Result<T, Error>;
 /// A byte stream under a protocol driver.
 pub(crate) trait Transport {
     /// The socket, for registration with the poller.
-    fn socket(&self) -> &TcpStream;
+    fn fd(&self) -> BorrowedFd<'_>;
     /// Reads application bytes; `Ok(0)` is the end of the stream, `WouldBlock` means
     /// nothing now.
     fn read(&mut self, buf: &mut [u8]) -> IoResult<usize>;
@@ -40,8 +42,8 @@ pub(crate) trait Transport {
 
 impl Transport for TcpStream {
     #[inline]
-    fn socket(&self) -> &TcpStream {
-        self
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.as_fd()
     }
     #[inline]
     fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
@@ -50,6 +52,46 @@ impl Transport for TcpStream {
     #[inline]
     fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
         TcpStream::write(self, buf)
+    }
+    #[inline]
+    fn write2(&mut self, a: &[u8], b: &[u8]) -> IoResult<usize> {
+        self.writev(&[IoSlice::new(a), IoSlice::new(b)])
+    }
+    fn sendfile(&mut self, f: &mut FileBody) -> Option<IoResult<usize>> {
+        let count = f.len.min(1 << 30) as usize;
+        Some(
+            match rustix::fs::sendfile(&*self, &f.file, Some(&mut f.offset), count) {
+                Ok(n) => {
+                    f.len -= n as u64;
+                    Ok(n)
+                }
+                Err(e) => Err(Error::from(e)),
+            },
+        )
+    }
+    #[inline]
+    fn flush(&mut self) -> IoResult<bool> {
+        Ok(true)
+    }
+    fn shutdown_write(&mut self) {
+        let _ = self.shutdown(std::net::Shutdown::Write);
+    }
+}
+
+/// A Unix stream socket (`HttpServer::bind_unix`, `TcpServer::bind_unix`): the same
+/// calls as TCP, `sendfile(2)` included.
+impl Transport for UnixStream {
+    #[inline]
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.as_fd()
+    }
+    #[inline]
+    fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
+        UnixStream::read(self, buf)
+    }
+    #[inline]
+    fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
+        UnixStream::write(self, buf)
     }
     #[inline]
     fn write2(&mut self, a: &[u8], b: &[u8]) -> IoResult<usize> {

@@ -160,6 +160,14 @@ impl UringIo {
 
     /// Received bytes not yet read by the driver.
     #[inline]
+    /// The socket (until `take_remains`).
+    pub(crate) fn socket(&self) -> &TcpStream {
+        // Only `take_remains` empties it, and nothing calls the transport after.
+        self.sock
+            .as_ref()
+            .expect("socket of a closed io_uring connection")
+    }
+
     pub(crate) fn buffered(&self) -> usize {
         self.buffered
     }
@@ -475,11 +483,8 @@ impl Remains {
 
 impl Transport for UringIo {
     #[inline]
-    fn socket(&self) -> &TcpStream {
-        // Only `take_remains` empties it, and nothing calls the transport after.
-        self.sock
-            .as_ref()
-            .expect("socket of a closed io_uring connection")
+    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(self.socket())
     }
 
     #[inline]

@@ -1,6 +1,7 @@
 //! A worker: one thread, one reactor, its listeners, a slab of connections and a timer
 //! wheel. Nothing here is shared with other workers except the drain flag.
 
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -13,6 +14,7 @@ use flare_web::{Handler, StreamWaker};
 use super::config::ServerConfig;
 use super::conn::{Buffers, Conn, Ctx, Deadline, Step};
 use super::connection::{Connection, Driver};
+use super::raw::RawConn;
 use super::tls::{Handshake, TlsIo};
 #[cfg(target_os = "linux")]
 use super::uring::{self as ur, IoBuffers, RecvEvent, Remains, UringIo};
@@ -69,10 +71,35 @@ struct Grave {
     aborted: bool,
 }
 
+/// A listening socket: TCP (one per worker with `SO_REUSEPORT`, or shared) or Unix
+/// (one shared by every worker).
+#[derive(Clone)]
+pub(crate) enum ListenSock {
+    Tcp(Arc<TcpListener>),
+    Unix(Arc<flare_net::UnixListener>),
+}
+
+impl std::os::fd::AsFd for ListenSock {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            ListenSock::Tcp(l) => l.as_fd(),
+            ListenSock::Unix(l) => l.as_fd(),
+        }
+    }
+}
+
+/// What a listener accepted.
+enum Accepted {
+    Tcp(flare_net::TcpStream),
+    Unix(flare_net::UnixStream),
+}
+
 /// A listener and, for a TLS port, its configuration.
 struct Listener {
-    sock: Arc<TcpListener>,
+    sock: ListenSock,
     tls: Option<flare_tls::ServerConfig>,
+    /// Registered with `EPOLLEXCLUSIVE` (shared by several workers).
+    exclusive: bool,
 }
 
 struct Slot {
@@ -93,7 +120,6 @@ pub(crate) struct Worker<H> {
     listening: bool,
     /// Listeners are registered with the poller (false while accept is paused).
     listeners_registered: bool,
-    exclusive: bool,
     waker: Arc<Waker>,
     /// Connections whose pending body streams asked to be polled again.
     woken: Arc<Mutex<Vec<(usize, u32)>>>,
@@ -118,24 +144,27 @@ pub(crate) struct Worker<H> {
 
 impl<H: Handler> Worker<H> {
     pub(crate) fn new(
-        listeners: Vec<(Arc<TcpListener>, Option<flare_tls::ServerConfig>)>,
-        exclusive: bool,
+        listeners: Vec<(ListenSock, Option<flare_tls::ServerConfig>, bool)>,
         service: Service<H>,
         cfg: Arc<ServerConfig>,
         shared: Arc<Shared>,
     ) -> std::io::Result<Self> {
         let poller = Poller::new()?;
-        let mode = if exclusive {
-            Mode::Exclusive
-        } else {
-            Mode::Level
-        };
-        for (i, (l, _)) in listeners.iter().enumerate() {
-            poller.register(&**l, Token(LISTENER_BASE - i), Interest::READABLE, mode)?;
+        for (i, (l, _, exclusive)) in listeners.iter().enumerate() {
+            poller.register(
+                l,
+                Token(LISTENER_BASE - i),
+                Interest::READABLE,
+                mode(*exclusive),
+            )?;
         }
         let listeners = listeners
             .into_iter()
-            .map(|(sock, tls)| Listener { sock, tls })
+            .map(|(sock, tls, exclusive)| Listener {
+                sock,
+                tls,
+                exclusive,
+            })
             .collect();
         let waker = Arc::new(Waker::new(&poller, WAKER)?);
         let now = Instant::now();
@@ -172,7 +201,6 @@ impl<H: Handler> Worker<H> {
             listeners,
             listening: true,
             listeners_registered: true,
-            exclusive,
             waker,
             woken: Arc::new(Mutex::new(Vec::new())),
             slots: Vec::new(),
@@ -370,7 +398,7 @@ impl<H: Handler> Worker<H> {
             slot.read_off = read_off;
             if self
                 .poller
-                .reregister(conn.socket(), Token(idx), interest, Mode::Level)
+                .reregister(&conn.fd(), Token(idx), interest, Mode::Level)
                 .is_err()
             {
                 self.close(idx);
@@ -432,12 +460,67 @@ impl<H: Handler> Worker<H> {
                 self.pause_accept(None);
                 return;
             }
-            match sock.accept() {
-                Ok((stream, peer)) => {
+            let accepted = match &sock {
+                ListenSock::Tcp(l) => l.accept().map(|(s, p)| (Accepted::Tcp(s), p)),
+                // A Unix peer has no IP address: handlers see 0.0.0.0:0.
+                ListenSock::Unix(l) => l
+                    .accept()
+                    .map(|(s, _)| (Accepted::Unix(s), SocketAddr::from(([0, 0, 0, 0], 0)))),
+            };
+            match accepted {
+                Ok((Accepted::Unix(stream), peer)) => {
+                    let conn = match &self.service {
+                        Service::Raw(make) => Connection::Unix(Driver::Raw(Box::new(
+                            RawConn::new(stream, peer, make(peer), &[]),
+                        ))),
+                        _ => {
+                            let bufs = self.pool.pop().unwrap_or_else(Buffers::new);
+                            Connection::Unix(Driver::H1(Conn::new(stream, peer, bufs, &self.cfg)))
+                        }
+                    };
+                    let deadline = (now + self.cfg.keep_alive_timeout, Deadline::KeepAlive);
+                    self.insert(conn, deadline, now);
+                }
+                Ok((Accepted::Tcp(stream), peer)) => {
                     if self.cfg.tcp_nodelay {
                         let _ = stream.set_nodelay(true);
                     }
                     let (conn, deadline) = match &tls {
+                        None if matches!(self.service, Service::Raw(_)) => {
+                            let Service::Raw(make) = &self.service else {
+                                unreachable!()
+                            };
+                            let proto = make(peer);
+                            #[cfg(target_os = "linux")]
+                            let conn = match self.uring.as_mut() {
+                                Some(u) => {
+                                    let io = UringIo::new(stream, u.pool.clone(), u.io_pool.pop());
+                                    Connection::Uring(Driver::Raw(Box::new(RawConn::new(
+                                        io,
+                                        peer,
+                                        proto,
+                                        &[],
+                                    ))))
+                                }
+                                None => Connection::Plain(Driver::Raw(Box::new(RawConn::new(
+                                    stream,
+                                    peer,
+                                    proto,
+                                    &[],
+                                )))),
+                            };
+                            #[cfg(not(target_os = "linux"))]
+                            let conn = Connection::Plain(Driver::Raw(Box::new(RawConn::new(
+                                stream,
+                                peer,
+                                proto,
+                                &[],
+                            ))));
+                            (
+                                conn,
+                                (now + self.cfg.keep_alive_timeout, Deadline::KeepAlive),
+                            )
+                        }
                         None => {
                             let bufs = self.pool.pop().unwrap_or_else(Buffers::new);
                             #[cfg(target_os = "linux")]
@@ -474,38 +557,7 @@ impl<H: Handler> Worker<H> {
                             }
                         },
                     };
-                    let idx = match self.free.pop() {
-                        Some(i) => i,
-                        None => {
-                            self.slots.push(Slot {
-                                conn: None,
-                                generation: 0,
-                                timer: None,
-                                read_off: false,
-                            });
-                            self.slots.len() - 1
-                        }
-                    };
-                    if !conn.on_ring()
-                        && self
-                            .poller
-                            .register(conn.socket(), Token(idx), Interest::READABLE, Mode::Level)
-                            .is_err()
-                    {
-                        self.free.push(idx);
-                        continue;
-                    }
-                    let slot = &mut self.slots[idx];
-                    slot.conn = Some(conn);
-                    slot.read_off = false;
-                    self.live += 1;
-                    if let Some(c) = slot.conn.as_mut() {
-                        c.set_deadline(Some(deadline));
-                    }
-                    self.after_step(idx, Step::Keep, now);
-                    if self.drain_started {
-                        self.drain_conn(idx, now);
-                    }
+                    self.insert(conn, deadline, now);
                 }
                 Err(e) if e.is_would_block() => return,
                 Err(flare_net::Error::Interrupted) | Err(flare_net::Error::ConnectionAborted) => {
@@ -524,11 +576,51 @@ impl<H: Handler> Worker<H> {
         }
     }
 
+    /// Puts a new connection into the slab and starts it.
+    fn insert(&mut self, conn: Connection, deadline: (Instant, Deadline), now: Instant) {
+        let idx = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(Slot {
+                    conn: None,
+                    generation: 0,
+                    timer: None,
+                    read_off: false,
+                });
+                self.slots.len() - 1
+            }
+        };
+        if !conn.on_ring()
+            && self
+                .poller
+                .register(&conn.fd(), Token(idx), Interest::READABLE, Mode::Level)
+                .is_err()
+        {
+            self.free.push(idx);
+            return;
+        }
+        let slot = &mut self.slots[idx];
+        slot.conn = Some(conn);
+        slot.read_off = false;
+        self.live += 1;
+        if let Some(c) = slot.conn.as_mut() {
+            c.set_deadline(Some(deadline));
+        }
+        if matches!(self.service, Service::Raw(_)) {
+            self.with_conn(idx, None, now, |c, cx| c.open(cx));
+        } else {
+            self.after_step(idx, Step::Keep, now);
+        }
+        if self.drain_started {
+            self.drain_conn(idx, now);
+        }
+    }
+
     /// Stops watching the listeners (level-triggered, they would wake us in a loop).
     fn pause_accept(&mut self, resume_at: Option<Instant>) {
         if self.listeners_registered {
             for l in &self.listeners {
-                let _ = self.poller.deregister(&*l.sock);
+                let _ = self.poller.deregister(&l.sock);
             }
             self.listeners_registered = false;
         }
@@ -541,15 +633,13 @@ impl<H: Handler> Worker<H> {
         if self.listeners_registered || !self.listening {
             return;
         }
-        let mode = if self.exclusive {
-            Mode::Exclusive
-        } else {
-            Mode::Level
-        };
         for (i, l) in self.listeners.iter().enumerate() {
-            let _ =
-                self.poller
-                    .register(&*l.sock, Token(LISTENER_BASE - i), Interest::READABLE, mode);
+            let _ = self.poller.register(
+                &l.sock,
+                Token(LISTENER_BASE - i),
+                Interest::READABLE,
+                mode(l.exclusive),
+            );
         }
         self.listeners_registered = true;
     }
@@ -571,10 +661,10 @@ impl<H: Handler> Worker<H> {
         if let Some(rem) = conn.take_uring_remains() {
             self.bury(idx, generation, rem);
         } else {
-            let _ = self.poller.deregister(conn.socket());
+            let _ = self.poller.deregister(&conn.fd());
         }
         #[cfg(not(target_os = "linux"))]
-        let _ = (generation, self.poller.deregister(conn.socket()));
+        let _ = (generation, self.poller.deregister(&conn.fd()));
         self.free.push(idx);
         self.live -= 1;
         if self.pool.len() < POOL_MAX {
@@ -612,7 +702,7 @@ impl<H: Handler> Worker<H> {
         }
         if self.listeners_registered {
             for l in &self.listeners {
-                let _ = self.poller.deregister(&*l.sock);
+                let _ = self.poller.deregister(&l.sock);
             }
         }
         self.listeners_registered = false;
@@ -678,6 +768,14 @@ impl<H: Handler> Worker<H> {
         }
         #[cfg(target_os = "linux")]
         self.empty_graveyard();
+    }
+}
+
+fn mode(exclusive: bool) -> Mode {
+    if exclusive {
+        Mode::Exclusive
+    } else {
+        Mode::Level
     }
 }
 
@@ -970,8 +1068,11 @@ impl<H: Handler> Worker<H> {
         let Some(u) = self.uring.as_mut() else {
             return;
         };
+        // Last output (a drain's goodbye) gets a second to go out; then the rest
+        // is given up on.
+        let last = Instant::now() + Duration::from_secs(1);
         for gr in &mut u.graveyard {
-            gr.deadline = Instant::now();
+            gr.deadline = gr.deadline.min(last);
         }
         let stop = Instant::now() + Duration::from_secs(2);
         while !self.uring.as_ref().is_some_and(|u| u.graveyard.is_empty()) {

@@ -217,10 +217,9 @@ impl<T: Transport> WsConn<T> {
     }
 
     /// The transport (the handler hears `on_close` as the rest is dropped).
-    pub(crate) fn into_io(self: Box<Self>) -> T {
-        let mut me = *self;
-        me.tell_close(None, "transport failed");
-        me.io
+    pub(crate) fn into_io(mut self) -> T {
+        self.tell_close(None, "transport failed");
+        self.io
     }
 
     #[cfg(target_os = "linux")]
