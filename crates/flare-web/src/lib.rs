@@ -45,6 +45,7 @@
 #![forbid(unsafe_code)]
 
 mod app;
+pub mod blocking;
 mod body;
 mod cancel;
 pub mod extract;

@@ -467,6 +467,27 @@ impl Request {
     pub fn set_cancel_token(&mut self, token: CancelToken) {
         self.cancel = token;
     }
+    /// An owned copy to hand to another thread (a blocking pool): method, target,
+    /// version, header and trailer fields, body, peer and path parameters, and the
+    /// same cancel token; not the extensions.
+    pub fn to_owned_request(&self) -> Request {
+        Request {
+            target: self.target.clone(),
+            buf: self.buf.clone(),
+            headers: self.headers.clone(),
+            method: self.method.clone(),
+            path: self.path,
+            query: self.query,
+            version: self.version,
+            rare: true,
+            cancel: self.cancel.clone(),
+            peer: self.peer,
+            body: self.body.clone(),
+            trailers: self.trailers.clone(),
+            params: self.params.clone(),
+            extensions: http::Extensions::new(),
+        }
+    }
 }
 
 /// The spans of a field with a range outside its block (of `len` bytes at `base`):

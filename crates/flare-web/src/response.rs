@@ -80,6 +80,8 @@ struct Extra {
     headers: Vec<(HeaderName, HeaderValue)>,
     /// An accepted WebSocket upgrade (a `101`).
     ws: Option<Box<crate::ws::WsAccept>>,
+    /// A response a pool thread will produce (a `102` placeholder).
+    deferred: Option<crate::blocking::Deferred>,
 }
 
 impl Default for Response {
@@ -219,6 +221,21 @@ impl Response {
                 }
             }
         }
+    }
+
+    /// A placeholder for a response another thread will produce (see
+    /// [`blocking`](crate::blocking)); its status is `102`, never sent: drivers
+    /// recognise it by a status under 200 and wait for the real one.
+    pub fn deferred(d: crate::blocking::Deferred) -> Response {
+        let mut r = Response::new(StatusCode::PROCESSING);
+        r.extra_mut().deferred = Some(d);
+        r
+    }
+
+    /// For protocol drivers: the response another thread will produce, if this is
+    /// a [`deferred`](Self::deferred) placeholder.
+    pub fn take_deferred(&mut self) -> Option<crate::blocking::Deferred> {
+        self.extra.0.as_mut().and_then(|e| e.deferred.take())
     }
 
     /// Carries an accepted WebSocket upgrade to the driver.

@@ -243,6 +243,9 @@ pub(crate) struct Conn<T> {
     upgrade: Option<Upgrade>,
     /// The request being answered is a valid WebSocket handshake.
     ws_offer: bool,
+    /// A response a blocking-pool thread is producing, and whether to keep the
+    /// connection after it; later pipelined requests wait for it.
+    deferred: Option<Box<(flare_web::blocking::Deferred, bool)>>,
     /// Whether this connection may switch to cleartext HTTP/2 (not over TLS).
     h2c: bool,
     /// End of the bytes a partial head parse has already seen (0: none).
@@ -288,6 +291,7 @@ impl<T: Transport> Conn<T> {
             deadline: None,
             upgrade: None,
             ws_offer: false,
+            deferred: None,
             h2c: true,
             partial_scan: 0,
             partial_has_lf: false,
@@ -361,6 +365,7 @@ impl<T: Transport> Conn<T> {
         self.phase == Phase::Head
             && self.rstart == self.rend
             && self.stream_body.is_none()
+            && self.deferred.is_none()
             && self.out_body.is_none()
             && self.out_file.is_none()
             && self.wpos == self.wbuf.len()
@@ -441,6 +446,9 @@ impl<T: Transport> Conn<T> {
 
     /// A pending stream was woken.
     pub(crate) fn on_stream_wake<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
+        if self.deferred.is_some() {
+            self.poll_deferred(cx);
+        }
         if let Some(s) = &mut self.stream_body {
             s.pending = false;
         }
@@ -490,7 +498,11 @@ impl<T: Transport> Conn<T> {
             if self.rstart == self.rend && matches!(self.phase, Phase::Head) {
                 return false;
             }
-            if self.close_after || self.stream_body.is_some() || self.upgrade.is_some() {
+            if self.close_after
+                || self.stream_body.is_some()
+                || self.upgrade.is_some()
+                || self.deferred.is_some()
+            {
                 return false;
             }
             if self.out_body.is_some()
@@ -787,12 +799,42 @@ impl<T: Transport> Conn<T> {
             }
             Service::Handler(h) => {
                 let resp = call_handler(&**h, &mut self.req);
-                if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-                    self.switch_to_ws(resp, cx);
+                if resp.status().as_u16() < 200 {
+                    self.interim(resp, keep, cx);
                     return;
                 }
                 self.write_response(resp, keep, cx);
             }
+        }
+    }
+
+    /// A status under 200 from the handler: `101` (a WebSocket upgrade) or `102` (a
+    /// response a blocking pool is producing); any other is a handler's mistake.
+    #[cold]
+    #[inline(never)]
+    fn interim<H>(&mut self, mut resp: Response, keep: bool, cx: &Ctx<'_, H>) {
+        if resp.status() == StatusCode::PROCESSING {
+            if let Some(d) = resp.take_deferred() {
+                match d.poll(cx.make_waker) {
+                    Some(r) => self.write_response(r, keep, cx),
+                    None => self.deferred = Some(Box::new((d, keep))),
+                }
+                return;
+            }
+        }
+        self.switch_to_ws(resp, cx);
+    }
+
+    /// The blocking pool's response, if it is ready: written, and the connection
+    /// goes on.
+    fn poll_deferred<H>(&mut self, cx: &Ctx<'_, H>) {
+        let Some(d) = self.deferred.as_deref() else {
+            return;
+        };
+        if let Some(r) = d.0.poll(cx.make_waker) {
+            let keep = d.1 && !self.peer_closed;
+            self.deferred = None;
+            self.write_response(r, keep, cx);
         }
     }
 

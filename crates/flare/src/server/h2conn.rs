@@ -59,6 +59,8 @@ struct H2Stream {
     ws_offer: bool,
     /// The stream carries an accepted WebSocket.
     ws: Option<Box<H2Ws>>,
+    /// A response a blocking-pool thread is producing (and whether it answers HEAD).
+    deferred: Option<(flare_web::blocking::Deferred, bool)>,
 }
 
 pub(crate) struct H2Conn<T> {
@@ -128,6 +130,7 @@ impl<T: Transport> H2Conn<T> {
                     out: None,
                     ws_offer: false,
                     ws: None,
+                    deferred: None,
                 },
             );
             c.dispatch(StreamId::new(1), cx);
@@ -208,10 +211,22 @@ impl<T: Transport> H2Conn<T> {
     }
 
     pub(crate) fn on_stream_wake<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
-        for s in self.streams.values_mut() {
+        let mut ready = Vec::new();
+        for (id, s) in self.streams.iter_mut() {
             if let Some(Out::Stream { pending, .. }) = &mut s.out {
                 *pending = false;
             }
+            if let Some((d, is_head)) = &s.deferred {
+                if let Some(r) = d.poll(cx.make_waker) {
+                    ready.push((*id, r, *is_head));
+                }
+            }
+        }
+        for (id, r, is_head) in ready {
+            if let Some(s) = self.streams.get_mut(&id) {
+                s.deferred = None;
+            }
+            self.respond(StreamId::new(id), r, is_head, cx);
         }
         self.drive(cx)
     }
@@ -401,6 +416,7 @@ impl<T: Transport> H2Conn<T> {
                 out: None,
                 ws_offer,
                 ws: None,
+                deferred: None,
             },
         );
         if head.content_length.is_some_and(|n| n > limit) {
@@ -470,6 +486,17 @@ impl<T: Transport> H2Conn<T> {
             // Not reached: raw servers never make HTTP/2 drivers.
             Service::Raw(_) => Response::error(StatusCode::INTERNAL_SERVER_ERROR, "no handler"),
         };
+        if resp.status() == StatusCode::PROCESSING {
+            if let Some(d) = resp.take_deferred() {
+                match d.poll(cx.make_waker) {
+                    Some(r) => resp = r,
+                    None => {
+                        s.deferred = Some((d, is_head));
+                        return;
+                    }
+                }
+            }
+        }
         if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
             let accept = resp.take_ws_accept();
             if let (true, Some(accept)) = (s.ws_offer, accept) {
