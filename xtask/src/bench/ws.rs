@@ -20,7 +20,8 @@ use crate::util::{self, Progress};
 const HELP: &str = "\
 cargo xtask bench ws [OPTIONS]
 
-WebSocket echo: flare's example server (`/ws`, 1 worker), fastwebsockets
+WebSocket echo: flare's example server (`/ws`, 1 worker; on epoll, and on
+io_uring as `flare-uring`), fastwebsockets
 and tokio-tungstenite echo servers (benches/peers, one current-thread tokio
 runtime each) and, for permessage-deflate, Python `websockets` (target/venv;
 tungstenite has no deflate), each pinned to CPU 1. The load is
@@ -53,8 +54,8 @@ Options:
   --seconds S        seconds per round (default 5)
   --max-messages N   messages per round at most (default 10,000,000)
   --shapes LIST      comma list of small,1k,16k,deflate (default all)
-  --servers LIST     comma list of flare,fastwebsockets,tokio-tungstenite,
-                     python-websockets (default all)
+  --servers LIST     comma list of flare,flare-uring,fastwebsockets,
+                     tokio-tungstenite,python-websockets (default all)
   --no-docs          do not touch docs/benchmark.md
 ";
 
@@ -118,13 +119,15 @@ impl Shape {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Target {
     Flare,
+    FlareUring,
     Fastwebsockets,
     Tungstenite,
     PythonWebsockets,
 }
 
-const TARGETS: [Target; 4] = [
+const TARGETS: [Target; 5] = [
     Target::Flare,
+    Target::FlareUring,
     Target::Fastwebsockets,
     Target::Tungstenite,
     Target::PythonWebsockets,
@@ -134,6 +137,7 @@ impl Target {
     fn name(self) -> &'static str {
         match self {
             Target::Flare => "flare",
+            Target::FlareUring => "flare-uring",
             Target::Fastwebsockets => "fastwebsockets",
             Target::Tungstenite => "tokio-tungstenite",
             Target::PythonWebsockets => "python-websockets",
@@ -144,7 +148,7 @@ impl Target {
     /// permessage-deflate; the Python peer is there for deflate only.
     fn runs(self, shape: &Shape) -> bool {
         match self {
-            Target::Flare => true,
+            Target::Flare | Target::FlareUring => true,
             Target::Fastwebsockets | Target::Tungstenite => !shape.deflate,
             Target::PythonWebsockets => shape.deflate,
         }
@@ -441,8 +445,8 @@ fn goal_peer(shape: &Shape) -> Target {
     }
 }
 
-/// flare's CPU per message over `peer`'s in `shape`, when both ran.
-fn ratio(summaries: &[Summary], shape: &Shape, peer: Target) -> Option<f64> {
+/// `ours`' CPU per message over `peer`'s in `shape`, when both ran.
+fn ratio(summaries: &[Summary], shape: &Shape, ours: Target, peer: Target) -> Option<f64> {
     let cpu = |t: Target| {
         summaries
             .iter()
@@ -450,7 +454,7 @@ fn ratio(summaries: &[Summary], shape: &Shape, peer: Target) -> Option<f64> {
             .map(|s| s.cpu_us.median)
             .filter(|&c| c > 0.0)
     };
-    Some(cpu(Target::Flare)? / cpu(peer)?)
+    Some(cpu(ours)? / cpu(peer)?)
 }
 
 fn table(summaries: &[Summary], shapes: &[Shape]) -> String {
@@ -463,7 +467,8 @@ fn table(summaries: &[Summary], shapes: &[Shape]) -> String {
             let vs = if x.target == Target::Flare {
                 "-".to_string()
             } else {
-                ratio(summaries, shape, x.target).map_or("-".into(), |r| format!("{r:.2}x"))
+                ratio(summaries, shape, Target::Flare, x.target)
+                    .map_or("-".into(), |r| format!("{r:.2}x"))
             };
             s.push_str(&format!(
                 "| {} | {} | {} | {} | {:.2} | {:.2} | {vs} |\n",
@@ -479,25 +484,39 @@ fn table(summaries: &[Summary], shapes: &[Shape]) -> String {
     s
 }
 
-/// One line per shape: the goal, the ratio, met or missed.
-fn goals(summaries: &[Summary], shapes: &[Shape]) -> (String, Vec<(String, Option<f64>, bool)>) {
+/// A goal checked: (shape, flare target, ratio, met).
+type GoalResult = (String, &'static str, Option<f64>, bool);
+
+/// One line per shape (and per flare driver measured): the goal, the
+/// ratio, met or missed. flare on epoll is the goal; io_uring is shown
+/// beside it.
+fn goals(summaries: &[Summary], shapes: &[Shape]) -> (String, Vec<GoalResult>) {
     let mut text = String::new();
     let mut list = Vec::new();
     for shape in shapes {
         let peer = goal_peer(shape);
-        let r = ratio(summaries, shape, peer);
-        let met = r.is_some_and(|r| r <= GOAL);
-        let verdict = match r {
-            Some(r) if met => format!("{r:.2}x: met"),
-            Some(r) => format!("{r:.2}x: **missed**"),
-            None => "not measured".into(),
-        };
-        text.push_str(&format!(
-            "- {}: flare CPU/msg at most {GOAL}x {}'s: {verdict}\n",
-            shape.label(),
-            peer.name()
-        ));
-        list.push((shape.name.to_string(), r, met));
+        for ours in [Target::Flare, Target::FlareUring] {
+            let ran = summaries
+                .iter()
+                .any(|s| s.shape == *shape && s.target == ours);
+            if ours == Target::FlareUring && !ran {
+                continue;
+            }
+            let r = ratio(summaries, shape, ours, peer);
+            let met = r.is_some_and(|r| r <= GOAL);
+            let verdict = match r {
+                Some(r) if met => format!("{r:.2}x: met"),
+                Some(r) => format!("{r:.2}x: **missed**"),
+                None => "not measured".into(),
+            };
+            text.push_str(&format!(
+                "- {}: {} CPU/msg at most {GOAL}x {}'s: {verdict}\n",
+                shape.label(),
+                ours.name(),
+                peer.name()
+            ));
+            list.push((shape.name.to_string(), ours.name(), r, met));
+        }
     }
     (text, list)
 }
@@ -564,13 +583,16 @@ fn start(
     let port = server::free_port()?;
     let addr = format!("127.0.0.1:{port}");
     let cmd = match target {
-        Target::Flare => {
+        Target::Flare | Target::FlareUring => {
             let bin = flare.ok_or_else(|| Error::Missing {
                 what: "flare binary".into(),
                 hint: "the build step did not run".into(),
             })?;
             let mut c = pinned(cpu, &bin.to_string_lossy());
             c.args(["--addr", &addr, "--workers", "1"]);
+            if target == Target::FlareUring {
+                c.arg("--io-uring");
+            }
             c
         }
         Target::Fastwebsockets | Target::Tungstenite => {
@@ -641,7 +663,10 @@ pub fn main(args: &[String]) -> Result<()> {
         .join("target/bench")
         .join(format!("{date}-{}", commit.trim_end_matches("-dirty")));
     util::create_dir(&out_dir)?;
-    let has_flare = o.targets.contains(&Target::Flare);
+    let has_flare = o
+        .targets
+        .iter()
+        .any(|t| matches!(t, Target::Flare | Target::FlareUring));
     let runs: Vec<(Shape, Target)> = o
         .shapes
         .iter()
@@ -822,9 +847,10 @@ pub fn main(args: &[String]) -> Result<()> {
                 Json::Arr(
                     goal_list
                         .iter()
-                        .map(|(shape, r, met)| {
+                        .map(|(shape, ours, r, met)| {
                             Json::obj([
                                 ("shape", Json::str(shape)),
+                                ("server", Json::str(*ours)),
                                 ("ratio", r.map_or(Json::Null, Json::Num)),
                                 ("met", Json::Bool(*met)),
                             ])
@@ -941,6 +967,8 @@ fn section(
          check the answer). tungstenite 0.30 (so tokio-tungstenite) and fastwebsockets have \
          no permessage-deflate, so the deflate shape's peer is Python `websockets` \
          (`compression=\"deflate\"`); every deflate reply ({}) had to come back compressed. \
+         `flare-uring` is the same binary with `--io-uring`; the goals are for flare on epoll, \
+         the default, with io_uring shown beside them. \
          Before measuring, each server echoed known text (UTF-8), binary (every byte value, \
          70,000 bytes) and 1 KiB and 64 KiB messages exactly.\n\nCommands:\n\n```sh\n",
         info.seconds,
@@ -977,7 +1005,7 @@ mod tests {
     #[test]
     fn options() {
         let o = parse(&[]).expect("parses").expect("not help");
-        assert_eq!((o.rounds, o.shapes.len(), o.targets.len()), (3, 4, 4));
+        assert_eq!((o.rounds, o.shapes.len(), o.targets.len()), (3, 4, 5));
         let q = parse(&[
             "--quick".into(),
             "--shapes".into(),
@@ -1014,10 +1042,13 @@ mod tests {
             sys_us: 0.0,
         };
         let v = [mk(Target::Flare, 3.0), mk(Target::Fastwebsockets, 6.0)];
-        assert_eq!(ratio(&v, &shape, Target::Fastwebsockets), Some(0.5));
+        assert_eq!(
+            ratio(&v, &shape, Target::Flare, Target::Fastwebsockets),
+            Some(0.5)
+        );
         let (text, list) = goals(&v, &[shape]);
         assert!(text.contains("0.50x: met"), "{text}");
-        assert!(list[0].2);
+        assert!(list[0].3 && list.len() == 1);
         assert!(table(&v, &[shape]).contains("| 100 x 20 B | fastwebsockets |"));
     }
 
