@@ -349,7 +349,45 @@ struct Round {
     index: u32,
     load: Load,
     cpu: CpuTicks,
+    /// CPU ticks the rest of the machine (neither the server nor wsload
+    /// nor xtask) used during the round.
+    other: u64,
     raw: String,
+}
+
+/// Busy ticks of the whole machine: the `cpu` line of `/proc/stat`, all
+/// fields but idle and iowait (USER_HZ, as `/proc/PID/stat`).
+fn machine_busy() -> u64 {
+    let stat = fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .filter_map(|v| v.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    fields
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != 3 && i != 4)
+        .map(|(_, v)| v)
+        .sum()
+}
+
+/// xtask's own CPU plus its reaped children's (wsload, once waited for):
+/// utime, stime, cutime and cstime of `/proc/self/stat`.
+fn self_and_children() -> u64 {
+    let stat = fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rfind(')').map_or("", |i| &stat[i + 1..]);
+    // rest's first field is field 3, so fields 14..=17 are 11..=14.
+    rest.split_whitespace()
+        .skip(11)
+        .take(4)
+        .filter_map(|v| v.parse::<u64>().ok())
+        .sum()
 }
 
 /// Median and sample standard deviation.
@@ -464,7 +502,7 @@ fn table(summaries: &[Summary], shapes: &[Shape]) -> String {
     );
     for shape in shapes {
         for x in summaries.iter().filter(|x| x.shape == *shape) {
-            let vs = if x.target == Target::Flare {
+            let vs = if matches!(x.target, Target::Flare | Target::FlareUring) {
                 "-".to_string()
             } else {
                 ratio(summaries, shape, Target::Flare, x.target)
@@ -538,6 +576,22 @@ fn wsload_args(shape: &Shape, o: &Options, addr: &str) -> Vec<String> {
         a.push("--deflate".into());
     }
     a
+}
+
+/// Other processes' CPU during the rounds, as % of one CPU: the mean over
+/// all rounds and the busiest round.
+fn other_load(rounds: &[Round], clk_tck: u64) -> (f64, f64) {
+    let pct =
+        |r: &Round| r.other as f64 * 100.0 / clk_tck.max(1) as f64 / r.load.seconds.max(0.001);
+    let total: f64 = rounds.iter().map(|r| r.other as f64).sum::<f64>() * 100.0
+        / clk_tck.max(1) as f64
+        / rounds
+            .iter()
+            .map(|r| r.load.seconds)
+            .sum::<f64>()
+            .max(0.001);
+    let max = rounds.iter().map(pct).fold(0.0, f64::max);
+    (total, max)
 }
 
 /// `/proc/loadavg`'s first three fields: other work on the machine.
@@ -721,9 +775,11 @@ pub fn main(args: &[String]) -> Result<()> {
             let round = progress.step(&name, || {
                 let mut cmd = pinned(client_cpu, &wsload.to_string_lossy());
                 cmd.args(wsload_args(&shape, &o, &s.addr()));
+                let (busy0, own0) = (machine_busy(), self_and_children());
                 let before = s.cpu()?;
                 let text = util::output(&mut cmd).map_err(|e| s.fail(e.to_string()))?;
                 let after = s.cpu()?;
+                let (busy1, own1) = (machine_busy(), self_and_children());
                 util::write_file(&out_dir.join(&raw), &text)?;
                 let load = parse_wsload(&text)?;
                 if shape.deflate && load.compressed != load.messages {
@@ -734,8 +790,12 @@ pub fn main(args: &[String]) -> Result<()> {
                     )));
                 }
                 let cpu = after.since(before);
+                let other = (busy1.saturating_sub(busy0))
+                    .saturating_sub(cpu.user + cpu.system)
+                    .saturating_sub(own1.saturating_sub(own0));
                 println!(
-                    "    {:.0} msg/s, {} messages in {:.2} s, CPU {} user + {} sys ticks",
+                    "    {:.0} msg/s, {} messages in {:.2} s, CPU {} user + {} sys ticks; \
+                     other processes {other} ticks",
                     load.rate, load.messages, load.seconds, cpu.user, cpu.system
                 );
                 Ok(Round {
@@ -744,6 +804,7 @@ pub fn main(args: &[String]) -> Result<()> {
                     index,
                     load,
                     cpu,
+                    other,
                     raw: raw.clone(),
                 })
             })?;
@@ -793,7 +854,11 @@ pub fn main(args: &[String]) -> Result<()> {
         print!("{t}");
         println!();
         print!("{goal_text}");
-        println!("    load average before {load_before}, after {load_after}");
+        let (mean, max) = other_load(&rounds, clk);
+        println!(
+            "    other processes used {mean:.0}% of a CPU during the rounds on average, \
+             {max:.0}% at most (load average before {load_before}, after {load_after})"
+        );
         let when = format!("{date} {time} UTC");
         let extensions = |shape: &Shape, target: Target| {
             rounds
@@ -873,6 +938,7 @@ pub fn main(args: &[String]) -> Result<()> {
                                 ("rate", Json::Num(r.load.rate)),
                                 ("cpu_user_ticks", Json::Int(r.cpu.user)),
                                 ("cpu_sys_ticks", Json::Int(r.cpu.system)),
+                                ("other_ticks", Json::Int(r.other)),
                                 ("raw", Json::str(&r.raw)),
                             ])
                         })
@@ -888,7 +954,7 @@ pub fn main(args: &[String]) -> Result<()> {
                 when: &when,
                 commit: &commit,
                 pinned: pinned_ok,
-                load: (&load_before, &load_after),
+                other: other_load(&rounds, clk),
                 rounds: o.rounds,
                 seconds: o.seconds,
             };
@@ -914,7 +980,8 @@ struct DocInfo<'a> {
     when: &'a str,
     commit: &'a str,
     pinned: bool,
-    load: (&'a str, &'a str),
+    /// Other processes' CPU during the rounds, % of one CPU: mean and max.
+    other: (f64, f64),
     rounds: u32,
     seconds: f64,
 }
@@ -930,9 +997,10 @@ fn section(
 ) -> String {
     let mut s = format!(
         "{START}\n## WebSocket echo: flare vs fastwebsockets, tokio-tungstenite, Python websockets\n\n\
-         Measured {} at commit `{}` on {} ({} cores), Linux {}; {}. Load average {} before the \
-         run and {} after it: a load above ~1 means other work shared the machine and the \
-         figures are noisy.\n\n",
+         Measured {} at commit `{}` on {} ({} cores), Linux {}; {}. Other processes (neither \
+         the server nor wsload) used {:.0}% of one CPU during the rounds on average and {:.0}% \
+         in the busiest round (`/proc/stat` busy time less the server's and wsload's); \
+         anything above a few percent means the figures are noisy.\n\n",
         info.when,
         info.commit,
         facts::cpu_model(),
@@ -943,8 +1011,8 @@ fn section(
         } else {
             "not pinned"
         },
-        info.load.0,
-        info.load.1,
+        info.other.0,
+        info.other.1,
     );
     s.push_str(table);
     s.push_str("\nGoals:\n\n");
@@ -1050,6 +1118,15 @@ mod tests {
         assert!(text.contains("0.50x: met"), "{text}");
         assert!(list[0].3 && list.len() == 1);
         assert!(table(&v, &[shape]).contains("| 100 x 20 B | fastwebsockets |"));
+    }
+
+    #[test]
+    fn machine_and_own_cpu_are_read() {
+        assert!(machine_busy() > 0);
+        // Our own stat line parses (the sum may still be 0 this early).
+        let stat = fs::read_to_string("/proc/self/stat").expect("stat");
+        assert!(stat.rfind(')').is_some());
+        let _ = self_and_children();
     }
 
     #[test]
