@@ -64,6 +64,10 @@ pub const DEBIAN_PEERS: &[DebianPeer] = &[
         package: "testssl.sh",
     },
     DebianPeer {
+        binary: "systemd-socket-activate",
+        package: "systemd",
+    },
+    DebianPeer {
         binary: "redis-cli",
         package: "redis-tools",
     },
@@ -125,7 +129,7 @@ cargo xtask peers
 Installs the external peers the test suites need, when missing:
   Debian packages (apt-get, sudo when not root): curl, nghttp2-client,
     wrk, dnsmasq-base, bind9-dnsutils, openssl, gnutls-bin, nginx-light,
-    strace, testssl.sh, redis-tools
+    strace, testssl.sh, systemd (socket activation), redis-tools
   Python packages in target/venv: h2 hpack httpx[http2] websockets
     dnslib dnspython tlslite-ng
   The Autobahn|Testsuite (wstest) in a Python 2.7 virtualenv under

@@ -6,6 +6,11 @@
 //!     [--tcp-nodelay on|off] [--io-uring]
 //! ```
 //!
+//! SIGHUP restarts without dropping a connection: the server starts this program
+//! again with the same arguments and its listening sockets inherited, then drains
+//! (`kill -HUP PID` after replacing the binary). Under systemd socket activation
+//! (`LISTEN_FDS`) the inherited socket for `--addr` is used instead of binding.
+//!
 //! `--io-uring` drives plaintext connections through io_uring (Linux) instead of
 //! epoll: one `io_uring_enter` per loop turn instead of a `recv` and a `send` per
 //! request.
@@ -274,13 +279,17 @@ fn main() -> flare::Result<()> {
         }
     }
     let app = app(static_dir);
+    // Sockets inherited from systemd (LISTEN_FDS) or from a predecessor (SIGHUP
+    // restart) are taken by `bind` when the address matches.
     let mut server = HttpServer::bind(addr.as_str())?
         .workers(workers)
+        .restart_on_sighup(true)
         .configure(|c| c.tcp_nodelay(nodelay).io_uring(io_uring));
     println!(
-        "flare listening on http://{} with {workers} workers{}",
+        "flare listening on http://{} with {workers} workers{} (pid {})",
         server.local_addr(),
-        if io_uring { " (io_uring)" } else { "" }
+        if io_uring { " (io_uring)" } else { "" },
+        std::process::id()
     );
     if tls_self_signed {
         let (cert, key) =

@@ -69,6 +69,13 @@ impl TcpServer {
         self.inner = self.inner.tls(config);
         self
     }
+    /// On SIGHUP under [`serve`](Self::serve): start this program again with its
+    /// listening sockets inherited, then drain (see
+    /// [`HttpServer::restart_on_sighup`]).
+    pub fn restart_on_sighup(mut self, on: bool) -> Self {
+        self.inner = self.inner.restart_on_sighup(on);
+        self
+    }
     /// Replaces the settings (timeouts and limits; see the module docs).
     pub fn config(mut self, config: ServerConfig) -> Self {
         self.inner = self.inner.config(config);

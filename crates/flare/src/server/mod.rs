@@ -10,6 +10,7 @@ mod conn;
 mod connection;
 mod h2conn;
 mod h2ws;
+mod inherit;
 pub(crate) mod raw;
 mod signal;
 mod static_response;
@@ -46,6 +47,11 @@ pub struct HttpServer {
     extra: Vec<(SocketAddr, TcpListener, Option<flare_tls::ServerConfig>)>,
     /// Unix stream listeners, shared by every worker.
     unix: Vec<(std::path::PathBuf, Arc<flare_net::UnixListener>)>,
+    /// Addresses whose listeners were inherited (shared by every worker, never
+    /// re-bound), and the inherited sockets beyond the first for them.
+    adopted: Vec<SocketAddr>,
+    adopted_more: Vec<(SocketAddr, TcpListener)>,
+    restart_on_sighup: bool,
     workers: usize,
     shared_listener: bool,
     pin_workers: bool,
@@ -57,17 +63,26 @@ impl HttpServer {
     /// `SO_REUSEADDR` and `SO_REUSEPORT` set, backlog 1024.
     pub fn bind(addr: impl ToSocketAddrs) -> Result<HttpServer> {
         let addr = addr.to_socket_addrs()?.next().ok_or(Error::NoAddress)?;
-        let first = TcpListener::builder(addr)
-            .reuse_port(true)
-            .backlog(1024)
-            .bind()?;
+        let (first, more) = bind_or_adopt(addr)?;
         let addr = first.local_addr()?;
+        let adopted = if more.is_some() {
+            vec![addr]
+        } else {
+            Vec::new()
+        };
         Ok(HttpServer {
             addr,
             first,
             tls: None,
             extra: Vec::new(),
             unix: Vec::new(),
+            adopted,
+            adopted_more: more
+                .unwrap_or_default()
+                .into_iter()
+                .map(|l| (addr, l))
+                .collect(),
+            restart_on_sighup: false,
             workers: default_workers(),
             shared_listener: false,
             pin_workers: false,
@@ -104,11 +119,13 @@ impl HttpServer {
         config: flare_tls::ServerConfig,
     ) -> Result<Self> {
         let addr = addr.to_socket_addrs()?.next().ok_or(Error::NoAddress)?;
-        let l = TcpListener::builder(addr)
-            .reuse_port(true)
-            .backlog(1024)
-            .bind()?;
+        let (l, more) = bind_or_adopt(addr)?;
         let addr = l.local_addr()?;
+        if let Some(more) = more {
+            self.adopted.push(addr);
+            self.adopted_more
+                .extend(more.into_iter().map(|l| (addr, l)));
+        }
         self.extra.push((addr, l, Some(config)));
         Ok(self)
     }
@@ -125,7 +142,10 @@ impl HttpServer {
         mode: Option<u32>,
     ) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let l = bind_unix_listener(&path, mode)?;
+        let l = match inherit::take_unix(&path) {
+            Some(l) => l,
+            None => bind_unix_listener(&path, mode)?,
+        };
         self.unix.push((path, Arc::new(l)));
         Ok(self)
     }
@@ -133,6 +153,15 @@ impl HttpServer {
     /// The Unix socket paths added with [`bind_unix`](Self::bind_unix).
     pub fn unix_paths(&self) -> Vec<std::path::PathBuf> {
         self.unix.iter().map(|(p, _)| p.clone()).collect()
+    }
+
+    /// On SIGHUP under [`serve`](Self::serve): start this program again with the
+    /// same arguments and every listening socket inherited, then drain (default:
+    /// off, SIGHUP not caught). The successor's `bind` calls take the inherited
+    /// sockets, so the restart loses no connection.
+    pub fn restart_on_sighup(mut self, on: bool) -> Self {
+        self.restart_on_sighup = on;
+        self
     }
 
     /// Worker threads (default: the number of CPUs). Each has its own reactor, and its
@@ -173,9 +202,11 @@ impl HttpServer {
     /// connections) for at most [`ServerConfig::drain_timeout`], and returns.
     pub fn serve<H: Handler>(self, handler: H) -> Result<()> {
         let grace = self.config.drain_timeout;
+        let restart = self.restart_on_sighup;
+        signal::RESTART_ON_HUP.store(restart, Ordering::Relaxed);
         signal::block_termination_signals();
         let handle = self.start(handler)?;
-        signal::wait_for_termination(&handle, grace)?;
+        signal::wait_for_termination(&handle, grace, restart)?;
         handle.join()
     }
 
@@ -189,9 +220,11 @@ impl HttpServer {
     /// object (the TechEmpower-style fast path). Stops like [`serve`](Self::serve).
     pub fn serve_static(self, response: StaticResponse) -> Result<()> {
         let grace = self.config.drain_timeout;
+        let restart = self.restart_on_sighup;
+        signal::RESTART_ON_HUP.store(restart, Ordering::Relaxed);
         signal::block_termination_signals();
         let handle = self.start_static(response)?;
-        signal::wait_for_termination(&handle, grace)?;
+        signal::wait_for_termination(&handle, grace, restart)?;
         handle.join()
     }
 
@@ -199,9 +232,11 @@ impl HttpServer {
     /// SIGTERM, then drains like [`serve`](Self::serve).
     pub(crate) fn serve_raw(self, make: Arc<raw::Factory>) -> Result<()> {
         let grace = self.config.drain_timeout;
+        let restart = self.restart_on_sighup;
+        signal::RESTART_ON_HUP.store(restart, Ordering::Relaxed);
         signal::block_termination_signals();
         let handle = self.start_raw(make)?;
-        signal::wait_for_termination(&handle, grace)?;
+        signal::wait_for_termination(&handle, grace, restart)?;
         handle.join()
     }
 
@@ -229,9 +264,31 @@ impl HttpServer {
         // bound already; the others bind their own on the same port, or share).
         let mut per_worker: Vec<Vec<(ListenSock, Option<flare_tls::ServerConfig>, bool)>> =
             Vec::with_capacity(n);
+        let adopted_more: Vec<(SocketAddr, Arc<TcpListener>)> = self
+            .adopted_more
+            .into_iter()
+            .map(|(a, l)| (a, Arc::new(l)))
+            .collect();
+        let mut handover: Vec<(ListenSock, &'static str)> = Vec::new();
         for w in 0..n {
             let mut ls = Vec::with_capacity(specs.len());
             for (addr, first, tls) in &specs {
+                let name = if tls.is_some() { "tls" } else { "http" };
+                if self.adopted.contains(addr) {
+                    // Inherited: every worker shares every inherited socket.
+                    for l in std::iter::once(first).chain(
+                        adopted_more
+                            .iter()
+                            .filter(|(a, _)| a == addr)
+                            .map(|(_, l)| l),
+                    ) {
+                        ls.push((ListenSock::Tcp(l.clone()), tls.clone(), n > 1));
+                        if w == 0 {
+                            handover.push((ListenSock::Tcp(l.clone()), name));
+                        }
+                    }
+                    continue;
+                }
                 let l = if w == 0 || self.shared_listener {
                     first.clone()
                 } else {
@@ -242,6 +299,9 @@ impl HttpServer {
                             .bind()?,
                     )
                 };
+                if w == 0 || !self.shared_listener {
+                    handover.push((ListenSock::Tcp(l.clone()), name));
+                }
                 ls.push((
                     ListenSock::Tcp(l),
                     tls.clone(),
@@ -250,6 +310,9 @@ impl HttpServer {
             }
             for (_, l) in &self.unix {
                 ls.push((ListenSock::Unix(l.clone()), None, n > 1));
+                if w == 0 {
+                    handover.push((ListenSock::Unix(l.clone()), "unix"));
+                }
             }
             per_worker.push(ls);
         }
@@ -306,6 +369,7 @@ impl HttpServer {
             addrs,
             shared,
             threads,
+            handover,
         };
         if let Some(e) = first_err {
             handle.shutdown(Duration::ZERO);
@@ -347,6 +411,8 @@ pub struct ServerHandle {
     addrs: Vec<SocketAddr>,
     shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
+    /// Every listening socket, for a successor.
+    handover: Vec<(ListenSock, &'static str)>,
 }
 
 impl ServerHandle {
@@ -381,6 +447,26 @@ impl ServerHandle {
         }
     }
 
+    /// Starts `cmd` (usually this program again, after an upgrade) with every
+    /// listening socket of this server inherited as descriptors 3, 4, ... and
+    /// `FLARE_LISTEN_FDS` set: a flare server in that process that binds the same
+    /// addresses takes these sockets instead of binding new ones. Then
+    /// [`shutdown`](Self::shutdown) this one: it stops accepting and drains while
+    /// the successor accepts on the same sockets, so no connection is refused or
+    /// reset (see `docs/architecture.md`, "Zero-downtime restart").
+    pub fn spawn_successor(
+        &self,
+        cmd: &mut std::process::Command,
+    ) -> std::io::Result<std::process::Child> {
+        use std::os::fd::AsFd;
+        let fds: Vec<(std::os::fd::BorrowedFd<'_>, &str)> = self
+            .handover
+            .iter()
+            .map(|(l, name)| (l.as_fd(), *name))
+            .collect();
+        inherit::spawn_with_fds(cmd, &fds)
+    }
+
     /// Waits for every worker to exit.
     pub fn join(self) -> Result<()> {
         let mut res = Ok(());
@@ -391,6 +477,21 @@ impl ServerHandle {
         }
         res
     }
+}
+
+/// An inherited listener for `addr` (and more of them, `Some`), or a new one.
+fn bind_or_adopt(addr: SocketAddr) -> Result<(TcpListener, Option<Vec<TcpListener>>)> {
+    let mut inherited = inherit::take_tcp(addr);
+    if !inherited.is_empty() {
+        let first = inherited.remove(0);
+        return Ok((first, Some(inherited)));
+    }
+    let l = TcpListener::builder(addr)
+        .reuse_port(true)
+        .backlog(1024)
+        .bind()?;
+    log::info!("listening on {}", l.local_addr()?);
+    Ok((l, None))
 }
 
 /// Binds a Unix listener at `path`, removing a stale socket file first.

@@ -11,7 +11,16 @@ use crate::error::Result;
 /// Workers inherit the signal mask of the thread that spawns them; `serve` blocks the
 /// signals before spawning, so only `sigwait` here ever sees them and no handler runs
 /// in async-signal context.
-pub(crate) fn wait_for_termination(handle: &ServerHandle, grace: Duration) -> Result<()> {
+///
+/// SIGHUP: when `restart_on_hup`, this program is started again with the same
+/// arguments and every listening socket inherited ([`ServerHandle::spawn_successor`]),
+/// then this one drains: a zero-downtime restart (e.g. after the binary was
+/// replaced). Otherwise SIGHUP is not caught.
+pub(crate) fn wait_for_termination(
+    handle: &ServerHandle,
+    grace: Duration,
+    restart_on_hup: bool,
+) -> Result<()> {
     #[cfg(unix)]
     {
         let set = termination_set();
@@ -22,11 +31,28 @@ pub(crate) fn wait_for_termination(handle: &ServerHandle, grace: Duration) -> Re
         if rc != 0 {
             return Err(std::io::Error::from_raw_os_error(rc).into());
         }
-        log::info!("signal {sig}: draining for at most {grace:?}");
+        if sig == libc::SIGHUP && restart_on_hup {
+            let exe = std::env::current_exe()?;
+            let mut cmd = std::process::Command::new(exe);
+            cmd.args(std::env::args_os().skip(1));
+            let child = handle.spawn_successor(&mut cmd)?;
+            log::info!(
+                "SIGHUP: successor {} started on the same sockets; draining for at most {grace:?}",
+                child.id()
+            );
+        } else {
+            log::info!("signal {sig}: draining for at most {grace:?}");
+        }
         handle.shutdown(grace);
     }
+    #[cfg(not(unix))]
+    let _ = restart_on_hup;
     Ok(())
 }
+
+/// Whether SIGHUP is in the set (`HttpServer::restart_on_sighup`).
+pub(crate) static RESTART_ON_HUP: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
 
 #[cfg(unix)]
 fn termination_set() -> libc::sigset_t {
@@ -36,6 +62,9 @@ fn termination_set() -> libc::sigset_t {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGINT);
         libc::sigaddset(&mut set, libc::SIGTERM);
+        if RESTART_ON_HUP.load(std::sync::atomic::Ordering::Relaxed) {
+            libc::sigaddset(&mut set, libc::SIGHUP);
+        }
         set
     }
 }

@@ -73,7 +73,7 @@ struct Grave {
 
 /// A listening socket: TCP (one per worker with `SO_REUSEPORT`, or shared) or Unix
 /// (one shared by every worker).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub(crate) enum ListenSock {
     Tcp(Arc<TcpListener>),
     Unix(Arc<flare_net::UnixListener>),
