@@ -4,6 +4,7 @@
 //! prints `==> [i/n] step` progress lines with timings, exits non-zero on
 //! any failure, and names the failing step in its last line.
 
+mod autobahn;
 mod bench;
 mod check;
 mod error;
@@ -23,6 +24,8 @@ Commands:
             fuzz regression report (what CI runs)
   peers     install the external peers the tests need (apt, target/venv)
   fuzz      time-boxed cargo-fuzz runs: fuzz [TARGET] [--time SECS]
+  autobahn  the whole Autobahn|Testsuite (9.* included) against the example's
+            WebSocket echo, release build
   bench     benchmarks against named peers: bench [--quick] (the full
             suite vs nginx, hyper, axum, actix-web, may_minihttp) or
             bench h1|h2|tls|hpack|dns [--quick]
@@ -54,6 +57,7 @@ fn dispatch(args: &[String]) -> Result<()> {
         "test" => check::main(rest),
         "peers" => peers::main(rest),
         "fuzz" => fuzz::main(rest),
+        "autobahn" => autobahn::main(rest),
         "bench" => bench::main(rest),
         other => Err(Error::Usage(format!("unknown command `{other}`"))),
     }
