@@ -26,8 +26,12 @@ pub fn main(args: &[String]) -> Result<()> {
             "`autobahn` takes no arguments, got `{a}`"
         )));
     }
-    let mut progress = Progress::new(2);
+    let mut progress = Progress::new(3);
     let wstest = progress.step("wstest", peers::ensure_autobahn)?;
+    // `cargo test --test` alone does not build the examples.
+    progress.step("example server (release)", || {
+        util::run(util::cargo().args(["build", "--release", "-p", "flare", "--example", "server"]))
+    })?;
     progress.step("autobahn, every case", || {
         util::run(
             util::cargo()
