@@ -62,8 +62,15 @@ impl ServerConfig {
     /// afterwards present the new one; established sessions are unaffected. On error
     /// the old certificate stays.
     pub fn reload_cert_pem(&self, chain: &[u8], key: &[u8]) -> Result<(), TlsError> {
-        let ck = pem::certified_key(chain, key, &self.provider)?;
+        let ck = match pem::certified_key(chain, key, &self.provider) {
+            Ok(ck) => ck,
+            Err(e) => {
+                log::warn!("tls: certificate reload refused, the old one stays: {e}");
+                return Err(e);
+            }
+        };
         *write(&self.certs.default) = Some(ck);
+        log::info!("tls: certificate reloaded");
         Ok(())
     }
 

@@ -672,6 +672,11 @@ impl<T: Transport> Conn<T> {
     #[inline(never)]
     fn parse_failed<H>(&mut self, cx: &Ctx<'_, H>, e: flare_h1::Error) {
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        log::debug!(
+            "http/1.1 request from {} refused: {} ({status})",
+            self.peer,
+            e.reason()
+        );
         self.error_response(cx, status, e.reason());
     }
 

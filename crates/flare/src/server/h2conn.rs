@@ -191,7 +191,8 @@ impl<T: Transport> H2Conn<T> {
                 return Step::Close;
             }
             Ok(n) => {
-                if self.h2.recv(&self.rbuf[..n], cx.now).is_err() {
+                if let Err(e) = self.h2.recv(&self.rbuf[..n], cx.now) {
+                    log::debug!("http/2 connection error from {}: {e:?}; GOAWAY", self.peer);
                     // GOAWAY is queued; send it, then close.
                     self.shutting_down = true;
                 }

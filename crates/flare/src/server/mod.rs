@@ -316,6 +316,13 @@ impl HttpServer {
             }
             per_worker.push(ls);
         }
+        log::info!(
+            "starting {n} workers on {addrs:?}{}",
+            self.unix
+                .iter()
+                .map(|(p, _)| format!(" unix:{}", p.display()))
+                .collect::<String>()
+        );
         let shared = Arc::new(Shared {
             drain_deadline_ns: AtomicU64::new(0),
             draining: AtomicBool::new(false),
@@ -431,6 +438,7 @@ impl ServerHandle {
     /// connection is left or `grace` has passed (then the rest are cancelled and
     /// closed). Returns at once; [`join`](Self::join) waits.
     pub fn shutdown(&self, grace: Duration) {
+        log::info!("drain: no new connections; {grace:?} for those open");
         let deadline = self.shared.epoch.elapsed() + grace;
         self.shared
             .drain_deadline_ns

@@ -695,6 +695,7 @@ impl<H: Handler> Worker<H> {
 
     fn start_drain(&mut self, now: Instant) {
         self.drain_started = true;
+        log::debug!("worker draining {} connections", self.live);
         // Take what the kernel already accepted for us, then stop listening: closing a
         // SO_REUSEPORT listener resets the connections still in its queue.
         for i in 0..self.listeners.len() {
