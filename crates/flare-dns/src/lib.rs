@@ -58,6 +58,7 @@
 #![forbid(unsafe_code)]
 
 mod answer;
+mod authority;
 mod blocking;
 mod cache;
 mod config;
@@ -72,7 +73,9 @@ mod rdata;
 mod reactor;
 mod rng;
 mod wire;
+mod zone;
 
+pub use authority::{Authority, Transport};
 pub use blocking::Resolver;
 pub use cache::{Cache, CacheUpdate, CachedAnswer};
 pub use config::{Families, ResolverConfig, DNS_PORT};
@@ -87,3 +90,4 @@ pub use order::interleave;
 pub use rdata::{Class, RData, RecordType, Soa};
 pub use reactor::{LookupId, ReactorResolver};
 pub use rng::Rng;
+pub use zone::{Zone, ZoneError, ZoneErrorKind};
