@@ -68,6 +68,10 @@ pub const DEBIAN_PEERS: &[DebianPeer] = &[
         package: "systemd",
     },
     DebianPeer {
+        binary: "haproxy",
+        package: "haproxy",
+    },
+    DebianPeer {
         binary: "redis-cli",
         package: "redis-tools",
     },
@@ -129,7 +133,7 @@ cargo xtask peers
 Installs the external peers the test suites need, when missing:
   Debian packages (apt-get, sudo when not root): curl, nghttp2-client,
     wrk, dnsmasq-base, bind9-dnsutils, openssl, gnutls-bin, nginx-light,
-    strace, testssl.sh, systemd (socket activation), redis-tools
+    strace, testssl.sh, systemd (socket activation), haproxy, redis-tools
   Python packages in target/venv: h2 hpack httpx[http2] websockets
     dnslib dnspython tlslite-ng
   The Autobahn|Testsuite (wstest) in a Python 2.7 virtualenv under
@@ -392,7 +396,11 @@ mod tests {
         assert_eq!(PYTHON_PACKAGES.len(), PYTHON_MODULES.len());
         for (package, module) in PYTHON_PACKAGES.iter().zip(PYTHON_MODULES) {
             let base = package.split('[').next().unwrap_or(package);
-            let expected = if base == "dnspython" { "dns" } else { base };
+            let expected = match base {
+                "dnspython" => "dns",
+                "tlslite-ng" => "tlslite",
+                other => other,
+            };
             assert_eq!(&expected, module);
         }
     }

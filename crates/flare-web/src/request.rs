@@ -85,6 +85,8 @@ pub struct Request {
     cancel: CancelToken,
     // Second part: set once per connection, or rarely.
     peer: Option<SocketAddr>,
+    /// The socket's peer when `peer` came from a PROXY header.
+    socket_peer: Option<SocketAddr>,
     body: Vec<u8>,
     trailers: Vec<(Span, Span)>,
     params: Vec<(Span, Span)>,
@@ -105,6 +107,7 @@ impl Default for Request {
             body: Vec::new(),
             trailers: Vec::new(),
             peer: None,
+            socket_peer: None,
             cancel: CancelToken::new(),
             params: Vec::new(),
             extensions: http::Extensions::new(),
@@ -463,6 +466,16 @@ impl Request {
     pub fn set_peer_addr(&mut self, peer: Option<SocketAddr>) {
         self.peer = peer;
     }
+    /// Sets the socket's own peer, for a connection whose peer address came from a
+    /// PROXY header (kept by `clear`, like the peer).
+    pub fn set_socket_peer_addr(&mut self, peer: Option<SocketAddr>) {
+        self.socket_peer = peer;
+    }
+    /// The address of the socket's peer: the proxy when the server reads PROXY
+    /// headers, otherwise the same as [`peer_addr`](Self::peer_addr).
+    pub fn socket_peer_addr(&self) -> Option<SocketAddr> {
+        self.socket_peer.or(self.peer)
+    }
     /// Replaces the cancel token (HTTP/2 gives each stream its own).
     pub fn set_cancel_token(&mut self, token: CancelToken) {
         self.cancel = token;
@@ -482,6 +495,7 @@ impl Request {
             rare: true,
             cancel: self.cancel.clone(),
             peer: self.peer,
+            socket_peer: self.socket_peer,
             body: self.body.clone(),
             trailers: self.trailers.clone(),
             params: self.params.clone(),

@@ -17,7 +17,7 @@
 //! use flare_web::ws::{Message, WsSender};
 //!
 //! // Echo: every message back to its sender.
-//! let router = Router::new().ws("/echo", |_req: &flare_web::Request| {
+//! let router: Router = Router::new().ws("/echo", |_req: &flare_web::Request| {
 //!     |ws: &WsSender, msg: Message<'_>| {
 //!         let _ = ws.send(msg);
 //!     }

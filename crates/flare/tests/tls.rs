@@ -258,7 +258,13 @@ fn a_stalled_handshake_is_closed_at_its_deadline_while_others_are_served() {
     slow.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let mut buf = [0u8; 64];
-    let read = slow.read(&mut buf);
+    // A signal to the test process (a child exiting) may interrupt the read: retry.
+    let read = loop {
+        match slow.read(&mut buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => break r,
+        }
+    };
     let took = t.elapsed();
     let closed = match &read {
         Ok(0) => true,

@@ -116,6 +116,8 @@ pub(crate) struct UpgradeParts<T> {
     pub pending_out: Vec<u8>,
     /// The upgraded request (h2c).
     pub req: Request,
+    /// The socket's peer when `peer` came from a PROXY header.
+    pub socket_peer: Option<SocketAddr>,
 }
 
 /// Per-loop context the worker passes in.
@@ -336,6 +338,16 @@ impl<T: Transport> Conn<T> {
         c
     }
 
+    /// Whether this connection may switch to h2c (plaintext behind a PROXY header).
+    pub(crate) fn set_h2c(&mut self, on: bool) {
+        self.h2c = on;
+    }
+
+    /// The socket's own peer, when the request's peer is a proxied client.
+    pub(crate) fn set_socket_peer(&mut self, peer: SocketAddr) {
+        self.req.set_socket_peer_addr(Some(peer));
+    }
+
     /// Processes what is already buffered.
     pub(crate) fn start<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
         self.drive(cx)
@@ -356,6 +368,7 @@ impl<T: Transport> Conn<T> {
             kind,
             leftover,
             pending_out,
+            socket_peer: self.req.socket_peer_addr().filter(|a| *a != self.peer),
             req: self.req,
         })
     }

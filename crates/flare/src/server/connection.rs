@@ -14,6 +14,7 @@ use flare_web::Handler;
 
 use super::conn::{Buffers, Conn, Ctx, Deadline, Service, Step, Upgrade, UpgradeParts};
 use super::h2conn::H2Conn;
+use super::proxy::ProxyStart;
 use super::raw::RawConn;
 use super::tls::{Handshake, HandshakeStep, Negotiated, TlsIo};
 use super::transport::Transport;
@@ -40,6 +41,8 @@ pub(crate) enum Connection {
     Unix(Driver<UnixStream>),
     /// TLS, handshaking.
     Handshake(Box<Handshake>),
+    /// Reading a PROXY header, before the port's protocol starts.
+    Proxy(Box<ProxyStart>),
     Tls(Box<Driver<TlsIo>>),
     /// I/O through the worker's io_uring.
     #[cfg(target_os = "linux")]
@@ -66,6 +69,7 @@ macro_rules! each {
             Connection::Plain($c) => $e,
             Connection::Unix($c) => $e,
             Connection::Handshake($c) => $e,
+            Connection::Proxy($c) => $e,
             Connection::Tls($c) => $e,
             #[cfg(target_os = "linux")]
             Connection::Uring($c) => $e,
@@ -192,6 +196,7 @@ impl Connection {
             Connection::Plain(d) => d.io().fd(),
             Connection::Unix(d) => d.io().fd(),
             Connection::Handshake(h) => h.io.fd(),
+            Connection::Proxy(p) => std::os::fd::AsFd::as_fd(&p.sock),
             Connection::Tls(d) => d.io().fd(),
             #[cfg(target_os = "linux")]
             Connection::Uring(d) => d.io().fd(),
@@ -233,11 +238,13 @@ impl Connection {
             #[cfg(target_os = "linux")]
             Connection::Uring(d) => d.poll_state(),
             Connection::Handshake(h) => (h.want_write, h.write_registered, false, h.deadline),
+            Connection::Proxy(p) => (p.want_write, p.write_registered, false, p.deadline),
         }
     }
     pub(crate) fn want_write(&self) -> bool {
         match self {
             Connection::Handshake(h) => h.want_write,
+            Connection::Proxy(p) => p.want_write,
             Connection::Plain(d) => d.want_write(),
             Connection::Unix(d) => d.want_write(),
             Connection::Tls(d) => d.want_write(),
@@ -248,6 +255,7 @@ impl Connection {
     pub(crate) fn set_write_registered(&mut self, on: bool) {
         match self {
             Connection::Handshake(h) => h.write_registered = on,
+            Connection::Proxy(p) => p.write_registered = on,
             Connection::Plain(d) => d.set_write_registered(on),
             Connection::Unix(d) => d.set_write_registered(on),
             Connection::Tls(d) => d.set_write_registered(on),
@@ -258,6 +266,7 @@ impl Connection {
     pub(crate) fn deadline(&self) -> Option<(Instant, Deadline)> {
         match self {
             Connection::Handshake(h) => h.deadline,
+            Connection::Proxy(p) => p.deadline,
             Connection::Plain(d) => d.deadline(),
             Connection::Unix(d) => d.deadline(),
             Connection::Tls(d) => d.deadline(),
@@ -268,6 +277,7 @@ impl Connection {
     pub(crate) fn set_deadline(&mut self, dl: Option<(Instant, Deadline)>) {
         match self {
             Connection::Handshake(h) => h.deadline = dl,
+            Connection::Proxy(p) => p.deadline = dl,
             Connection::Plain(d) => d.set_deadline(dl),
             Connection::Unix(d) => d.set_deadline(dl),
             Connection::Tls(d) => d.set_deadline(dl),
@@ -327,7 +337,7 @@ impl Connection {
             Connection::Tls(d) => d.into_buffers(),
             #[cfg(target_os = "linux")]
             Connection::Uring(d) => d.into_buffers(),
-            Connection::Handshake(_) => None,
+            Connection::Handshake(_) | Connection::Proxy(_) => None,
         }
     }
     /// Switches the protocol of a connection that asked for it: HTTP/1.1 to HTTP/2
@@ -356,12 +366,14 @@ impl Connection {
                 let (d, step) = d.upgrade(cx);
                 (Connection::Tls(Box::new(d)), step)
             }
+            Connection::Proxy(p) => after_proxy(*p, cx),
             Connection::Handshake(h) => {
                 let Handshake {
                     io,
                     peer,
                     early,
                     write_registered,
+                    socket_peer,
                     ..
                 } = *h;
                 if let Service::Raw(make) = cx.service {
@@ -380,6 +392,7 @@ impl Connection {
                             leftover: early,
                             pending_out: Vec::new(),
                             req: flare_web::Request::default(),
+                            socket_peer,
                         };
                         let (mut d, step) = Driver::from_parts(parts, cx);
                         d.set_write_registered(write_registered);
@@ -388,6 +401,9 @@ impl Connection {
                     Negotiated::H1 => {
                         let mut c = Conn::after_tls(io, peer, Buffers::new(), cx.cfg, &early);
                         c.write_registered = write_registered;
+                        if let Some(sp) = socket_peer {
+                            c.set_socket_peer(sp);
+                        }
                         // h2c is off over TLS; a WebSocket upgrade is the one switch
                         // left, and the worker asks for it with the next step.
                         let step = c.start(cx);
@@ -403,6 +419,77 @@ impl Connection {
             }
         }
     }
+}
+
+/// The PROXY header is read: the port's driver starts with the proxied client as
+/// its peer and the bytes that followed the header.
+fn after_proxy<H: Handler>(p: ProxyStart, cx: &Ctx<'_, H>) -> (Connection, Step) {
+    let ProxyStart {
+        sock,
+        socket_peer,
+        tls,
+        done,
+        write_registered,
+        ..
+    } = p;
+    let Some((client, rest)) = done else {
+        return (
+            Connection::Proxy(Box::new(ProxyStart::new(
+                sock,
+                socket_peer,
+                tls,
+                Default::default(),
+            ))),
+            Step::Close,
+        );
+    };
+    if let Some(cfg) = tls {
+        let session = match flare_tls::ServerSession::new(&cfg) {
+            Ok(s) => s,
+            Err(e) => {
+                log::warn!("tls session: {e}");
+                return (
+                    Connection::Proxy(Box::new(ProxyStart::new(
+                        sock,
+                        socket_peer,
+                        None,
+                        Default::default(),
+                    ))),
+                    Step::Close,
+                );
+            }
+        };
+        let mut io = TlsIo::new(sock, session);
+        io.preload(&rest);
+        let mut h = Handshake::new(io, client, cx.now + cfg.handshake_timeout());
+        h.write_registered = write_registered;
+        h.socket_peer = Some(socket_peer);
+        let mut conn = Connection::Handshake(Box::new(h));
+        // The ClientHello may be in `rest` already: no readiness event would come.
+        let step = conn.on_readable(cx);
+        if step == Step::Upgrade {
+            return conn.upgrade(cx);
+        }
+        return (conn, step);
+    }
+    if let Service::Raw(make) = cx.service {
+        let mut c = RawConn::new(sock, client, make(client), &rest);
+        c.write_registered = write_registered;
+        let step = c.open(cx);
+        return (Connection::Plain(Driver::Raw(Box::new(c))), step);
+    }
+    let mut c = Conn::after_tls(sock, client, Buffers::new(), cx.cfg, &rest);
+    c.set_h2c(true);
+    c.set_socket_peer(socket_peer);
+    c.write_registered = write_registered;
+    let step = c.start(cx);
+    let d = Driver::H1(c);
+    let (d, step) = if step == Step::Upgrade {
+        d.upgrade(cx)
+    } else {
+        (d, step)
+    };
+    (Connection::Plain(d), step)
 }
 
 /// The closing state for an established TLS connection whose session failed.

@@ -78,6 +78,8 @@ pub(crate) struct H2Conn<T> {
     idle_since: Option<Instant>,
     peer_closed: bool,
     shutting_down: bool,
+    /// The socket's peer when `peer` came from a PROXY header.
+    socket_peer: Option<SocketAddr>,
 }
 
 impl<T: Transport> H2Conn<T> {
@@ -94,6 +96,7 @@ impl<T: Transport> H2Conn<T> {
             leftover,
             pending_out,
             req,
+            socket_peer,
         } = parts;
         let (h2, stream1) = match kind {
             // The h1 driver hands a WebSocket upgrade to WsConn, never here.
@@ -118,6 +121,7 @@ impl<T: Transport> H2Conn<T> {
             }
         };
         let mut c = Self::with(io, peer, h2, pending_out);
+        c.socket_peer = socket_peer;
         if let Some(mut req) = stream1 {
             let limit = cx.cfg.limits.get_max_body();
             req.set_version(Version::HTTP_2);
@@ -158,6 +162,7 @@ impl<T: Transport> H2Conn<T> {
             idle_since: None,
             peer_closed: false,
             shutting_down: false,
+            socket_peer: None,
         }
     }
 
@@ -400,6 +405,7 @@ impl<T: Transport> H2Conn<T> {
     ) {
         let mut req = self.spare.pop().unwrap_or_default();
         fill_request(&mut req, &head, self.peer);
+        req.set_socket_peer_addr(self.socket_peer);
         let ws_connect = h2ws::is_ws_connect(&head);
         let ws_offer = ws_connect && h2ws::offer_from_connect(&mut req, &head);
         let mut limit = cx.cfg.limits.get_max_body();

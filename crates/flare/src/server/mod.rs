@@ -11,6 +11,7 @@ mod connection;
 mod h2conn;
 mod h2ws;
 mod inherit;
+mod proxy;
 pub(crate) mod raw;
 mod signal;
 mod static_response;
@@ -32,6 +33,7 @@ use flare_reactor::Waker;
 use flare_web::Handler;
 
 pub use config::ServerConfig;
+pub use proxy::ProxyProtocol;
 pub use static_response::StaticResponse;
 
 use crate::error::{Error, Result};
@@ -52,6 +54,7 @@ pub struct HttpServer {
     adopted: Vec<SocketAddr>,
     adopted_more: Vec<(SocketAddr, TcpListener)>,
     restart_on_sighup: bool,
+    proxy: Option<Arc<ProxyProtocol>>,
     workers: usize,
     shared_listener: bool,
     pin_workers: bool,
@@ -83,6 +86,7 @@ impl HttpServer {
                 .map(|l| (addr, l))
                 .collect(),
             restart_on_sighup: false,
+            proxy: None,
             workers: default_workers(),
             shared_listener: false,
             pin_workers: false,
@@ -161,6 +165,15 @@ impl HttpServer {
     /// sockets, so the restart loses no connection.
     pub fn restart_on_sighup(mut self, on: bool) -> Self {
         self.restart_on_sighup = on;
+        self
+    }
+
+    /// Expect a PROXY protocol header (v1 or v2) first on every TCP listener of
+    /// this server, plaintext and TLS (before the ClientHello), from the trusted
+    /// networks only: see [`ProxyProtocol`]. Handlers then see the proxied client as
+    /// the peer (default: off).
+    pub fn proxy_protocol(mut self, cfg: ProxyProtocol) -> Self {
+        self.proxy = Some(Arc::new(cfg));
         self
     }
 
@@ -262,8 +275,7 @@ impl HttpServer {
         }
         // Per worker: one listener per address (the first worker takes the ones
         // bound already; the others bind their own on the same port, or share).
-        let mut per_worker: Vec<Vec<(ListenSock, Option<flare_tls::ServerConfig>, bool)>> =
-            Vec::with_capacity(n);
+        let mut per_worker: Vec<Vec<worker::ListenerSpec>> = Vec::with_capacity(n);
         let adopted_more: Vec<(SocketAddr, Arc<TcpListener>)> = self
             .adopted_more
             .into_iter()
@@ -282,7 +294,12 @@ impl HttpServer {
                             .filter(|(a, _)| a == addr)
                             .map(|(_, l)| l),
                     ) {
-                        ls.push((ListenSock::Tcp(l.clone()), tls.clone(), n > 1));
+                        ls.push(worker::ListenerSpec::new(
+                            ListenSock::Tcp(l.clone()),
+                            tls.clone(),
+                            n > 1,
+                            self.proxy.clone(),
+                        ));
                         if w == 0 {
                             handover.push((ListenSock::Tcp(l.clone()), name));
                         }
@@ -302,14 +319,20 @@ impl HttpServer {
                 if w == 0 || !self.shared_listener {
                     handover.push((ListenSock::Tcp(l.clone()), name));
                 }
-                ls.push((
+                ls.push(worker::ListenerSpec::new(
                     ListenSock::Tcp(l),
                     tls.clone(),
                     self.shared_listener && n > 1,
+                    self.proxy.clone(),
                 ));
             }
             for (_, l) in &self.unix {
-                ls.push((ListenSock::Unix(l.clone()), None, n > 1));
+                ls.push(worker::ListenerSpec::new(
+                    ListenSock::Unix(l.clone()),
+                    None,
+                    n > 1,
+                    None,
+                ));
                 if w == 0 {
                     handover.push((ListenSock::Unix(l.clone()), "unix"));
                 }

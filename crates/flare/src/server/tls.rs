@@ -53,6 +53,17 @@ impl TlsIo {
         }
     }
 
+    /// Ciphertext read before the session existed (the bytes after a PROXY
+    /// header): handed to rustls before anything from the socket.
+    pub(crate) fn preload(&mut self, bytes: &[u8]) {
+        if self.cin.len() < bytes.len() {
+            self.cin.resize(bytes.len(), 0);
+        }
+        self.cin[..bytes.len()].copy_from_slice(bytes);
+        self.cin_start = 0;
+        self.cin_end = bytes.len();
+    }
+
     /// The TCP socket under the session.
     pub(crate) fn socket(&self) -> &TcpStream {
         &self.sock
@@ -208,6 +219,8 @@ pub(crate) struct Handshake {
     pub(crate) want_write: bool,
     pub(crate) write_registered: bool,
     pub(crate) deadline: Option<(Instant, super::conn::Deadline)>,
+    /// The socket's peer when `peer` came from a PROXY header.
+    pub(crate) socket_peer: Option<SocketAddr>,
     /// Set once the session failed: the queued records (the alert last) are being
     /// written, then the write side is shut and reading dropped until EOF, 64 KiB
     /// or the deadline.
@@ -243,6 +256,7 @@ impl Handshake {
             write_registered: false,
             deadline: Some((deadline, super::conn::Deadline::Header)),
             closing: None,
+            socket_peer: None,
         }
     }
 
@@ -263,6 +277,7 @@ impl Handshake {
             write_registered,
             deadline: None,
             closing: None,
+            socket_peer: None,
         };
         h.start_closing(now, linger);
         h

@@ -95,12 +95,32 @@ enum Accepted {
 }
 
 /// A listener and, for a TLS port, its configuration.
-struct Listener {
+pub(crate) struct ListenerSpec {
     sock: ListenSock,
     tls: Option<flare_tls::ServerConfig>,
     /// Registered with `EPOLLEXCLUSIVE` (shared by several workers).
     exclusive: bool,
+    /// A PROXY header is expected first.
+    proxy: Option<Arc<super::proxy::ProxyProtocol>>,
 }
+
+impl ListenerSpec {
+    pub(crate) fn new(
+        sock: ListenSock,
+        tls: Option<flare_tls::ServerConfig>,
+        exclusive: bool,
+        proxy: Option<Arc<super::proxy::ProxyProtocol>>,
+    ) -> Self {
+        ListenerSpec {
+            sock,
+            tls,
+            exclusive,
+            proxy,
+        }
+    }
+}
+
+type Listener = ListenerSpec;
 
 struct Slot {
     conn: Option<Connection>,
@@ -144,28 +164,20 @@ pub(crate) struct Worker<H> {
 
 impl<H: Handler> Worker<H> {
     pub(crate) fn new(
-        listeners: Vec<(ListenSock, Option<flare_tls::ServerConfig>, bool)>,
+        listeners: Vec<ListenerSpec>,
         service: Service<H>,
         cfg: Arc<ServerConfig>,
         shared: Arc<Shared>,
     ) -> std::io::Result<Self> {
         let poller = Poller::new()?;
-        for (i, (l, _, exclusive)) in listeners.iter().enumerate() {
+        for (i, l) in listeners.iter().enumerate() {
             poller.register(
-                l,
+                &l.sock,
                 Token(LISTENER_BASE - i),
                 Interest::READABLE,
-                mode(*exclusive),
+                mode(l.exclusive),
             )?;
         }
-        let listeners = listeners
-            .into_iter()
-            .map(|(sock, tls, exclusive)| Listener {
-                sock,
-                tls,
-                exclusive,
-            })
-            .collect();
         let waker = Arc::new(Waker::new(&poller, WAKER)?);
         let now = Instant::now();
         #[cfg(target_os = "linux")]
@@ -454,7 +466,7 @@ impl<H: Handler> Worker<H> {
         let Some(l) = self.listeners.get(which) else {
             return;
         };
-        let (sock, tls) = (l.sock.clone(), l.tls.clone());
+        let (sock, tls, proxy) = (l.sock.clone(), l.tls.clone(), l.proxy.clone());
         loop {
             if self.live >= self.cfg.max_connections {
                 self.pause_accept(None);
@@ -484,6 +496,17 @@ impl<H: Handler> Worker<H> {
                 Ok((Accepted::Tcp(stream), peer)) => {
                     if self.cfg.tcp_nodelay {
                         let _ = stream.set_nodelay(true);
+                    }
+                    if let Some(pp) = &proxy {
+                        if !pp.trusts(peer.ip()) {
+                            log::debug!("{peer} is not a trusted PROXY sender; closed");
+                            continue;
+                        }
+                        let p =
+                            super::proxy::ProxyStart::new(stream, peer, tls.clone(), pp.clone());
+                        let deadline = (now + self.cfg.header_timeout, Deadline::Header);
+                        self.insert(Connection::Proxy(Box::new(p)), deadline, now);
+                        continue;
                     }
                     let (conn, deadline) = match &tls {
                         None if matches!(self.service, Service::Raw(_)) => {
