@@ -176,6 +176,28 @@ impl SendBatch {
         r
     }
 
+    /// Like [`push_with`](Self::push_with), but `write` decides: when it returns
+    /// `false` whatever it appended is removed and nothing is queued (a message that
+    /// turned out to need no reply). Returns what `write` returned.
+    pub fn try_push_with(
+        &mut self,
+        peer: SocketAddr,
+        write: impl FnOnce(&mut Vec<u8>) -> bool,
+    ) -> bool {
+        let start = self.data.len();
+        if write(&mut self.data) && self.data.len() >= start {
+            self.items.push(Pending {
+                start,
+                len: self.data.len() - start,
+                peer,
+            });
+            true
+        } else {
+            self.data.truncate(start);
+            false
+        }
+    }
+
     /// Drops the datagram at the front (e.g. one the kernel refused to send).
     pub fn pop_front(&mut self) {
         if self.head < self.items.len() {

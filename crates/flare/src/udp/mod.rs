@@ -131,6 +131,16 @@ impl<'a> Reply<'a> {
         true
     }
 
+    /// Like [`send_with`](Self::send_with), but `write` decides whether there is a
+    /// reply: when it returns `false`, what it appended is removed and nothing is
+    /// sent. Returns whether a datagram was queued.
+    pub fn try_send_with(&mut self, write: impl FnOnce(&mut Vec<u8>) -> bool) -> bool {
+        if !self.has_room() {
+            return false;
+        }
+        self.queue.try_push_with(self.peer, write)
+    }
+
     fn has_room(&mut self) -> bool {
         if self.queue.len() >= self.limit {
             *self.dropped += 1;
