@@ -8,6 +8,7 @@ mod json;
 mod procfs;
 mod publish;
 mod report;
+mod resp;
 mod server;
 mod strace;
 mod suite;
@@ -61,6 +62,12 @@ Suites:
           deflate; messages/s and server CPU us/message with ratios. Writes
           target/bench/DATE-SHA/ws.json and the ws section of
           docs/benchmark.md. `cargo xtask bench ws --help` for options.
+  resp    Redis protocol: flare's RESP example vs redis-server (1 worker /
+          single-threaded, pinned), redis-benchmark -t ping,set,get with
+          -P 16 and -P 1, 50 clients; requests/s and server CPU us/request
+          with the ratio to redis-server. Writes
+          target/bench/DATE-SHA/resp.json and the resp section of
+          docs/benchmark.md. `cargo xtask bench resp --help` for options.
 
   --quick   (any suite that supports it) a short smoke run
 ";
@@ -85,6 +92,7 @@ pub fn main(args: &[String]) -> Result<()> {
         "h2" => h2::main(rest),
         "tls" => tls::main(rest),
         "ws" => ws::main(rest),
+        "resp" => resp::main(rest),
         "hpack" => external(
             "hpack",
             &util::workspace_root().join("benches/hpack/Cargo.toml"),
@@ -121,7 +129,7 @@ pub fn main(args: &[String]) -> Result<()> {
             rest,
         ),
         other => Err(Error::Usage(format!(
-            "unknown bench suite `{other}` (have: h1, h2, tls, ws, hpack, dns, router)"
+            "unknown bench suite `{other}` (have: h1, h2, tls, ws, resp, hpack, dns, router)"
         ))),
     }
 }
