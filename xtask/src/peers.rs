@@ -44,6 +44,10 @@ pub const DEBIAN_PEERS: &[DebianPeer] = &[
         package: "bind9-dnsutils",
     },
     DebianPeer {
+        binary: "dnsperf",
+        package: "dnsperf",
+    },
+    DebianPeer {
         binary: "openssl",
         package: "openssl",
     },
