@@ -1,6 +1,7 @@
 //! `cargo xtask bench SUITE`: benchmark suites, each against a named peer
 //! measured in the same run.
 
+mod dns_server;
 mod facts;
 mod h1;
 mod h2;
@@ -49,6 +50,10 @@ Suites:
           docs/benchmark.md. `cargo xtask bench h2 --help` for options.
   hpack   cargo run --release --manifest-path benches/hpack/Cargo.toml
   dns     cargo run --release -p flare-dns --example dns_bench
+  dns-server  Authoritative DNS over UDP: flare's dns_server example vs
+          nsd and unbound (1 worker/thread each, pinned), dnsperf; queries/s
+          and server CPU us/query. Writes the dns-server section of
+          docs/benchmark.md. `cargo xtask bench dns-server --help`.
   router  cargo run --release --manifest-path benches/router/Cargo.toml
           (flare-web's Router against matchit, 100 routes)
   tls     HTTPS: flare vs nginx (1 worker each, same certificate): wrk
@@ -93,6 +98,7 @@ pub fn main(args: &[String]) -> Result<()> {
         "tls" => tls::main(rest),
         "ws" => ws::main(rest),
         "resp" => resp::main(rest),
+        "dns-server" => dns_server::main(rest),
         "hpack" => external(
             "hpack",
             &util::workspace_root().join("benches/hpack/Cargo.toml"),
@@ -129,7 +135,7 @@ pub fn main(args: &[String]) -> Result<()> {
             rest,
         ),
         other => Err(Error::Usage(format!(
-            "unknown bench suite `{other}` (have: h1, h2, tls, ws, resp, hpack, dns, router)"
+            "unknown bench suite `{other}` (have: h1, h2, tls, ws, resp, hpack, dns, dns-server, router)"
         ))),
     }
 }
