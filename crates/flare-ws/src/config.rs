@@ -113,11 +113,14 @@ impl Config {
         self
     }
 
-    /// With `*_no_context_takeover` negotiated, keep the deflate state
-    /// allocated between messages (reset instead of freed). Default `false`:
-    /// free it after each message, which keeps idle connections small at
-    /// the price of one allocation per compressed message. With context
-    /// takeover the state must be kept anyway.
+    /// With `*_no_context_takeover` negotiated, keep the deflate state in
+    /// the connection between messages (reset in place). Default `false`:
+    /// release it after each message, so an idle connection holds none.
+    /// A released state goes to a small per-thread pool (at most 4
+    /// compressors and 4 decompressors per thread, beyond that freed) and
+    /// the next compressed message on that thread, on any connection,
+    /// takes it back and resets it, so releasing costs no allocation at
+    /// steady state. With context takeover the state must be kept anyway.
     pub fn retain_deflate_state(mut self, on: bool) -> Self {
         self.retain_deflate_state = on;
         self

@@ -98,7 +98,15 @@ fn allocation_accounting() {
         );
     }
 
-    // What each deflate state costs when first used.
+    // What each deflate state costs when first used: on a new thread, whose
+    // pool of released states is empty.
+    std::thread::spawn(state_costs).join().unwrap();
+    std::thread::spawn(move || no_context_takeover_reuses_pooled_state(&msg))
+        .join()
+        .unwrap();
+}
+
+fn state_costs() {
     let p = DeflateParams::default();
     let mut server = WebSocket::new(
         Role::Server,
@@ -114,4 +122,99 @@ fn allocation_accounting() {
     });
     println!("decompressor (+ message buffer): {n} allocations, {inflater} bytes");
     assert!(compressor < 400 << 10 && inflater < 64 << 10);
+    assert!(
+        compressor > 256 << 10 && inflater > 32 << 10,
+        "allocated, not pooled"
+    );
+}
+
+/// No context takeover both ways (the setting for many idle connections):
+/// each message's compressor and decompressor are released after it and
+/// taken back from the thread's pool by the next, so after warm-up a
+/// message allocates nothing, while no connection keeps deflate state
+/// between messages.
+fn no_context_takeover_reuses_pooled_state(msg: &str) {
+    use flare_ws::deflate::pooled_states;
+    let nct = DeflateParams {
+        server_no_context_takeover: true,
+        client_no_context_takeover: true,
+        ..DeflateParams::default()
+    };
+    let config = Config::default().compression_threshold(16);
+    let mut client = WebSocket::new(Role::Client, config.clone(), Some(nct));
+    let mut server = WebSocket::new(Role::Server, config.clone(), Some(nct));
+    let (mut wire, mut back) = (Vec::with_capacity(1024), Vec::with_capacity(1024));
+    let ((), first, bytes) = counted(|| round(&mut client, &mut server, msg, &mut wire, &mut back));
+    println!("no context takeover: first round {first} allocations, {bytes} bytes");
+    let ((), steady, steady_bytes) = counted(|| {
+        for _ in 0..500 {
+            round(&mut client, &mut server, msg, &mut wire, &mut back);
+        }
+    });
+    println!(
+        "no context takeover: 1000 messages (500 each way) after warm-up: \
+         {steady} allocations, {steady_bytes} bytes"
+    );
+    assert_eq!(steady, 0, "allocations in 1000 steady messages");
+    // Idle between messages: neither end holds a compressor or decompressor.
+    assert!(
+        !client.memory().1 && !client.memory().2,
+        "{:?}",
+        client.memory()
+    );
+    assert!(
+        !server.memory().1 && !server.memory().2,
+        "{:?}",
+        server.memory()
+    );
+    // The thread's pool holds them. The ends compress and inflate one
+    // message at a time, so one compressor and one decompressor serve both.
+    assert_eq!(pooled_states(), (1, 1));
+
+    // Many connections, each sending one message and going idle, share
+    // the pool: after the first few, none allocates deflate state, and
+    // none keeps any.
+    let mut conns: Vec<(WebSocket, WebSocket)> = (0..100)
+        .map(|_| {
+            (
+                WebSocket::new(Role::Client, config.clone(), Some(nct)),
+                WebSocket::new(Role::Server, config.clone(), Some(nct)),
+            )
+        })
+        .collect();
+    let ((), n, bytes) = counted(|| {
+        for (c, s) in conns.iter_mut() {
+            round(c, s, msg, &mut wire, &mut back);
+        }
+    });
+    println!("100 idle connections, one echo each: {n} allocations, {bytes} bytes");
+    // Each end's first inflated message allocates its message buffer;
+    // nothing else (a deflate state would be 43-312 KiB).
+    assert!(
+        n <= 200 && bytes <= 200 * 4096,
+        "{n} allocations, {bytes} bytes"
+    );
+    for (c, s) in &conns {
+        for ws in [c, s] {
+            let (_, inflater, deflater) = ws.memory();
+            assert!(!inflater && !deflater);
+        }
+    }
+    // Connections with context takeover keep their state while open; when
+    // they close it goes to the pool, which stays bounded (4 of each).
+    let mut open: Vec<(WebSocket, WebSocket)> = (0..10)
+        .map(|_| {
+            let p = Some(DeflateParams::default());
+            (
+                WebSocket::new(Role::Client, config.clone(), p),
+                WebSocket::new(Role::Server, config.clone(), p),
+            )
+        })
+        .collect();
+    for (c, s) in open.iter_mut() {
+        round(c, s, msg, &mut wire, &mut back);
+        assert!(c.memory().1 && c.memory().2);
+    }
+    drop(open);
+    assert_eq!(pooled_states(), (4, 4));
 }

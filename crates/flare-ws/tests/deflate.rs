@@ -632,3 +632,77 @@ fn autobahn_lena_slices_echo_whole_if_available() {
         );
     }
 }
+
+/// Raw DEFLATE, one final fixed-Huffman block: a 10-byte match at
+/// distance 100 before any output (reaching before the stream's start),
+/// then end of block.
+fn reference_before_start() -> Vec<u8> {
+    struct Bits(Vec<u8>, u32);
+    impl Bits {
+        // `n` bits of `v`, least significant first (header, extra bits).
+        fn lsb(&mut self, v: u32, n: u32) {
+            for i in 0..n {
+                if self.1 % 8 == 0 {
+                    self.0.push(0);
+                }
+                *self.0.last_mut().unwrap() |= (((v >> i) & 1) as u8) << (self.1 % 8);
+                self.1 += 1;
+            }
+        }
+        // A Huffman code, most significant bit first.
+        fn code(&mut self, v: u32, n: u32) {
+            for i in (0..n).rev() {
+                self.lsb(v >> i, 1);
+            }
+        }
+    }
+    let mut b = Bits(Vec::new(), 0);
+    b.lsb(1, 1); // BFINAL
+    b.lsb(1, 2); // BTYPE 01: fixed Huffman
+    b.code(264 - 256, 7); // length 10
+    b.code(13, 5); // distance code 13: 97..=128
+    b.lsb(100 - 97, 5);
+    b.code(0, 7); // end of block
+    b.0
+}
+
+#[test]
+fn a_pooled_decompressor_does_not_show_an_earlier_message() {
+    // A released decompressor is reused by the next connection on the
+    // thread; a back-reference before the start of its stream must see
+    // what a fresh one sees (zeros or an error), never the previous
+    // message's bytes.
+    let nct = DeflateParams {
+        server_no_context_takeover: true,
+        client_no_context_takeover: true,
+        ..Default::default()
+    };
+    let crafted = frame(true, true, Binary, &reference_before_start(), None);
+    let read_crafted = move || {
+        let mut c = client(Config::default(), nct);
+        read_all(&mut c, &crafted, Instant::now())
+    };
+    std::thread::spawn(move || {
+        let fresh = read_crafted();
+        // Long enough to fill the 32 KiB window, so its end holds secret bytes.
+        let secret = b"secret! ".repeat(5000);
+        for _ in 0..3 {
+            let mut s = server(Config::default().compression_threshold(0), nct);
+            let mut wire = Vec::new();
+            s.send_binary(&secret, &mut wire).unwrap();
+            let mut c = client(Config::default(), nct);
+            assert_eq!(ok(&mut c, &wire), [Ev::Binary(secret.clone())]);
+            assert_eq!(
+                flare_ws::deflate::pooled_states().1,
+                1,
+                "its state was pooled"
+            );
+            assert_eq!(read_crafted(), fresh);
+        }
+        if let (events, None) = &fresh {
+            assert_eq!(events, &[Ev::Binary(vec![0; 10])]);
+        }
+    })
+    .join()
+    .unwrap();
+}

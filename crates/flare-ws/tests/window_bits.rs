@@ -336,3 +336,74 @@ fn a_client_told_a_small_window_keeps_to_it_too() {
         assert!(far > 256, "{far}");
     }
 }
+
+/// The server's frame for `msg` from a new connection (no context
+/// takeover; deterministic: a server does not mask).
+fn server_frame(level: u8, params: DeflateParams, msg: &[u8]) -> Vec<u8> {
+    let config = Config::default()
+        .compression_threshold(0)
+        .deflate_level(level);
+    let mut server = WebSocket::new(Role::Server, config, Some(params));
+    let mut wire = Vec::new();
+    server.send_binary(msg, &mut wire).unwrap();
+    wire
+}
+
+#[test]
+fn pooled_compressors_are_reset_to_each_connections_flags() {
+    // Compressors released after each message go to the thread's pool and
+    // are reset for the next connection, which may have other flags: a
+    // released RLE compressor (small window) is switched to the full
+    // window, and one with the default strategy is never used where RLE
+    // is needed. Each message must match what a fresh compressor (on a new
+    // thread, with an empty pool) makes, byte for byte.
+    let nct = |bits| DeflateParams {
+        server_no_context_takeover: true,
+        client_no_context_takeover: true,
+        server_max_window_bits: bits,
+        ..DeflateParams::default()
+    };
+    let fresh = |level, bits, msg: Vec<u8>| {
+        std::thread::spawn(move || {
+            assert_eq!(flare_ws::deflate::pooled_states(), (0, 0));
+            server_frame(level, nct(bits), &msg)
+        })
+        .join()
+        .unwrap()
+    };
+    let want: Vec<Vec<Vec<u8>>> = [(6, 10), (6, 15), (1, 15), (2, 8), (9, 15), (0, 12)]
+        .iter()
+        .map(|&(level, bits)| {
+            messages()
+                .into_iter()
+                .map(|m| fresh(level, bits, m))
+                .collect()
+        })
+        .collect();
+    std::thread::spawn(move || {
+        for _ in 0..2 {
+            for (i, &(level, bits)) in [(6, 10), (6, 15), (1, 15), (2, 8), (9, 15), (0, 12)]
+                .iter()
+                .enumerate()
+            {
+                let config = Config::default().deflate_level(level);
+                let far = farthest_distance(config, nct(bits), &messages());
+                match (level, bits) {
+                    (0, _) => assert_eq!(far, 0),
+                    (_, 15) => assert!(far > 256, "level {level}: {far}"),
+                    _ => assert_eq!(far, 1, "level {level}, {bits} bits"),
+                }
+                for (m, w) in messages().iter().zip(&want[i]) {
+                    assert!(
+                        &server_frame(level, nct(bits), m) == w,
+                        "level {level}, {bits} bits: same bytes as a fresh compressor"
+                    );
+                }
+                let (c, d) = flare_ws::deflate::pooled_states();
+                assert!((1..=4).contains(&c) && (1..=4).contains(&d), "{c} {d}");
+            }
+        }
+    })
+    .join()
+    .unwrap();
+}

@@ -7,8 +7,12 @@
 //! (`CompressorOxide`) is about 312 KiB in 6 allocations (hash chains,
 //! window, LZ code buffer, Huffman tables). Neither exists until the
 //! first compressed message in its direction; with no context takeover in
-//! a direction its state is freed after each message unless
-//! [`crate::Config::retain_deflate_state`] is set.
+//! a direction its state is released after each message unless
+//! [`crate::Config::retain_deflate_state`] is set. A released state (and
+//! any state a dropped connection held) goes to a bounded per-thread free
+//! list (`pool.rs`), from which the next message on that thread takes it
+//! and resets it, so the steady state allocates nothing while an idle
+//! connection still holds no deflate state.
 //!
 //! When the peer limits our compressor's window below 15 bits
 //! (`server_max_window_bits=8..14` in a client's offer), the compressor
@@ -21,8 +25,9 @@ use miniz_oxide::deflate::core::{
     TDEFLFlush, TDEFLStatus,
 };
 use miniz_oxide::inflate::stream::{inflate, InflateState, MinReset};
-use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
+use miniz_oxide::{MZError, MZFlush, MZStatus};
 
+use super::pool;
 use crate::error::Error;
 use crate::message::MessageBuf;
 
@@ -66,9 +71,7 @@ impl Inflater {
         if self.stream_ended {
             return Ok(()); // bytes after BFINAL are ignored (e.g. our appended tail)
         }
-        let state = self
-            .state
-            .get_or_insert_with(|| InflateState::new_boxed(DataFormat::Raw));
+        let state = self.state.get_or_insert_with(pool::take_decompressor);
         loop {
             // Room for one byte past the limit, so passing it is seen.
             let room = out.spare(limit.saturating_add(1));
@@ -112,11 +115,19 @@ impl Inflater {
                 if let Some(s) = self.state.as_mut() {
                     s.reset_as(MinReset);
                 }
-            } else {
-                self.state = None;
+            } else if let Some(s) = self.state.take() {
+                pool::put_decompressor(s);
             }
         }
         r
+    }
+}
+
+impl Drop for Inflater {
+    fn drop(&mut self) {
+        if let Some(s) = self.state.take() {
+            pool::put_decompressor(s);
+        }
     }
 }
 
@@ -126,6 +137,10 @@ pub(crate) struct Deflater {
     no_context_takeover: bool,
     retain: bool,
     flags: u32,
+    /// The level when `flags` use the default strategy (so a pooled
+    /// compressor with other flags can be switched to them); `None` with
+    /// the RLE strategy.
+    plain_level: Option<u8>,
 }
 
 /// miniz_oxide compressor flags for raw DEFLATE at `level` whose
@@ -162,6 +177,7 @@ impl Deflater {
             no_context_takeover,
             retain,
             flags: compressor_flags(level, window_bits),
+            plain_level: (window_bits >= 15 || level == 0).then_some(level),
         }
     }
 
@@ -175,10 +191,10 @@ impl Deflater {
     /// is removed (RFC 7692 section 7.2.1: "Remove 4 octets (that are 0x00
     /// 0x00 0xff 0xff) from the tail end").
     pub(crate) fn compress(&mut self, data: &[u8], fin: bool, out: &mut Vec<u8>) {
-        let flags = self.flags;
+        let (flags, level) = (self.flags, self.plain_level);
         let state = self
             .state
-            .get_or_insert_with(|| Box::new(CompressorOxide::new(flags)));
+            .get_or_insert_with(|| pool::take_compressor(flags, level));
         // One call with an output callback, not miniz's buffer API: with a
         // bounded output buffer, `deflate(.., MZFlush::Sync)` can return
         // with all input taken and room left over while up to 4 KiB of
@@ -203,10 +219,18 @@ impl Deflater {
                     if let Some(s) = self.state.as_mut() {
                         s.reset();
                     }
-                } else {
-                    self.state = None;
+                } else if let Some(s) = self.state.take() {
+                    pool::put_compressor(s);
                 }
             }
+        }
+    }
+}
+
+impl Drop for Deflater {
+    fn drop(&mut self) {
+        if let Some(s) = self.state.take() {
+            pool::put_compressor(s);
         }
     }
 }

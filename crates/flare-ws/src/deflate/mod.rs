@@ -1,6 +1,8 @@
 //! permessage-deflate (RFC 7692): negotiated parameters, offer parsing and
 //! the negotiation decisions. The compressor and decompressor are in
-//! `codec.rs`.
+//! `codec.rs`; states released after a message (no context takeover) or
+//! by a dropped connection wait for reuse in a bounded per-thread pool
+//! (`pool.rs`, [`pooled_states`]).
 //!
 //! # What miniz_oxide can do, and what we negotiate because of it
 //!
@@ -30,10 +32,12 @@
 
 mod codec;
 mod offer;
+mod pool;
 
 pub(crate) use codec::{Deflater, Inflater};
 pub use offer::{parse_offers, DeflateOffer, ExtensionIter};
 pub(crate) use offer::{parse_params as parse_response_params, trim as offer_trim};
+pub use pool::pooled_states;
 
 /// The negotiated permessage-deflate parameters of one connection (what
 /// both ends agreed on in the handshake). Role-neutral: the codec picks the
@@ -68,11 +72,11 @@ impl Default for DeflateParams {
 ///
 /// As server, each `true` field is added to the response even when the
 /// client did not offer it (RFC 7692 sections 7.1.1.1 and 7.1.1.2 allow
-/// both), and the matching state is freed after each message (unless
-/// [`crate::Config::retain_deflate_state`]). With both set, an idle
-/// connection keeps no deflate state at all (instead of ~312 KiB of
-/// compressor and ~43 KiB of decompressor): the setting for many idle
-/// connections; `tests/handshake.rs`
+/// both), and the matching state is released after each message (unless
+/// [`crate::Config::retain_deflate_state`]) to the thread's bounded pool,
+/// which the next message reuses. With both set, an idle connection keeps
+/// no deflate state at all (instead of ~312 KiB of compressor and ~43 KiB
+/// of decompressor): the setting for many idle connections; `tests/handshake.rs`
 /// `server_no_context_takeover_default_retains_no_deflate_state` checks the
 /// response and [`crate::WebSocket::memory`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
