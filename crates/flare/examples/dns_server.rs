@@ -13,16 +13,16 @@
 //! `flare dns listening on udp://HOST:PORT tcp://HOST:PORT`. SIGINT/SIGTERM drain
 //! the UDP workers and exit.
 //!
-//! The TCP side is plain std threads (one per connection, at most 64, 10 s idle
-//! timeout) for now: flare's `TcpServer` (issue 17) is not ready yet; it will move
-//! there.
+//! The TCP side runs on `flare::tcp::TcpServer` with the same workers count: a
+//! `Protocol` that answers every complete length-prefixed query in its input (so
+//! pipelined queries are answered in one write), closed after the server's idle
+//! timeout (10 s here).
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use flare::tcp::{Context, Protocol, TcpServer};
 use flare::udp::{Reply, UdpServer};
 use flare_dns::{Authority, Name, Transport, Zone};
 
@@ -40,7 +40,6 @@ alias IN CNAME www
 txt   IN TXT "hello from flare"
 "#;
 
-const MAX_TCP_CONNECTIONS: usize = 64;
 const TCP_IDLE: Duration = Duration::from_secs(10);
 
 struct Args {
@@ -111,11 +110,11 @@ fn load(args: &Args) -> Authority {
 
 /// Binds UDP and TCP on one port. With port 0 the UDP port is picked first and TCP
 /// tries it; if another program holds that TCP port, pick again.
-fn bind(args: &Args) -> (UdpServer, TcpListener) {
+fn bind(args: &Args) -> (UdpServer, TcpServer) {
     for _ in 0..16 {
         let udp =
             UdpServer::bind(args.addr).unwrap_or_else(|e| fail(&format!("udp {}: {e}", args.addr)));
-        match TcpListener::bind(udp.local_addr()) {
+        match TcpServer::bind(udp.local_addr()) {
             Ok(tcp) => return (udp, tcp),
             Err(_) if args.addr.port() == 0 => continue,
             Err(e) => fail(&format!("tcp {}: {e}", udp.local_addr())),
@@ -124,48 +123,36 @@ fn bind(args: &Args) -> (UdpServer, TcpListener) {
     fail("no port free for both UDP and TCP")
 }
 
-/// One TCP connection: length-prefixed queries until EOF, an error or idleness.
-fn serve_tcp(mut stream: TcpStream, authority: &Authority) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(TCP_IDLE))?;
-    stream.set_write_timeout(Some(TCP_IDLE))?;
-    stream.set_nodelay(true)?;
-    let mut query = Vec::new();
-    let mut out = Vec::new();
-    loop {
-        let mut len = [0u8; 2];
-        if stream.read_exact(&mut len).is_err() {
-            return Ok(()); // EOF or idle: close
+/// DNS over TCP (RFC 1035 section 4.2.2): two-byte length, then the message.
+struct DnsTcp {
+    authority: Arc<Authority>,
+}
+
+impl Protocol for DnsTcp {
+    fn on_data(&mut self, input: &[u8], cx: &mut Context<'_>) -> usize {
+        let mut used = 0;
+        while input.len() - used >= 2 {
+            let len = usize::from(u16::from_be_bytes([input[used], input[used + 1]]));
+            if input.len() - used - 2 < len {
+                break; // the rest of this query has not arrived
+            }
+            let query = &input[used + 2..used + 2 + len];
+            used += 2 + len;
+            let out = cx.output();
+            let at = out.len();
+            out.extend_from_slice(&[0, 0]);
+            if self.authority.respond(query, Transport::Tcp, out) {
+                let n = (out.len() - at - 2) as u16;
+                out[at..at + 2].copy_from_slice(&n.to_be_bytes());
+            } else {
+                out.truncate(at);
+            }
         }
-        query.resize(usize::from(u16::from_be_bytes(len)), 0);
-        stream.read_exact(&mut query)?;
-        out.clear();
-        out.extend_from_slice(&[0, 0]);
-        if !authority.respond(&query, Transport::Tcp, &mut out) {
-            continue;
-        }
-        let n = (out.len() - 2) as u16;
-        out[..2].copy_from_slice(&n.to_be_bytes());
-        stream.write_all(&out)?;
+        used
     }
 }
 
-fn accept_tcp(listener: TcpListener, authority: Arc<Authority>) {
-    let open = Arc::new(AtomicUsize::new(0));
-    for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
-        if open.fetch_add(1, Ordering::AcqRel) >= MAX_TCP_CONNECTIONS {
-            open.fetch_sub(1, Ordering::AcqRel);
-            continue; // dropped: the client sees a close
-        }
-        let (authority, open) = (authority.clone(), open.clone());
-        std::thread::spawn(move || {
-            let _ = serve_tcp(stream, &authority);
-            open.fetch_sub(1, Ordering::AcqRel);
-        });
-    }
-}
-
-/// Blocks SIGINT/SIGTERM here so the TCP threads inherit the mask and the signals
+/// Blocks SIGINT/SIGTERM here so the TCP workers inherit the mask and the signals
 /// reach `UdpServer::serve`'s `sigwait` (which blocks them again, harmlessly).
 fn block_termination_signals() {
     // SAFETY: the set is initialised by sigemptyset before use; a null old-set
@@ -186,16 +173,26 @@ fn main() -> flare::Result<()> {
     let addr = udp.local_addr();
     block_termination_signals();
     let tcp_authority = authority.clone();
-    std::thread::Builder::new()
-        .name("dns-tcp-accept".into())
-        .spawn(move || accept_tcp(tcp, tcp_authority))?;
+    // TCP on its own workers, started (not served): the UDP server's `serve`
+    // waits for SIGINT/SIGTERM, then both drain.
+    let tcp = tcp
+        .workers(args.workers)
+        .pin_workers(args.pin)
+        .configure(|c| c.keep_alive_timeout(TCP_IDLE).max_input_buffer(2 + 65535))
+        .start(move |_peer| DnsTcp {
+            authority: tcp_authority.clone(),
+        })?;
     println!("flare dns listening on udp://{addr} tcp://{addr}");
-    udp.workers(args.workers)
+    let served = udp
+        .workers(args.workers)
         .pin_workers(args.pin)
         .max_datagram_size(4096)
         .serve(
             move |query: &[u8], _peer: SocketAddr, reply: &mut Reply<'_>| {
                 reply.try_send_with(|out| authority.respond(query, Transport::Udp, out));
             },
-        )
+        );
+    tcp.shutdown(Duration::from_secs(2));
+    let _ = tcp.join();
+    served
 }
