@@ -1,0 +1,374 @@
+//! Opening a connection: the proxy decision, name resolution through flare-dns,
+//! happy eyeballs (RFC 8305), the CONNECT tunnel and the TLS handshake.
+
+use std::io::{self, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::sync::{mpsc, Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use flare_dns::Resolver;
+use flare_h1::{parse_response, Limits, ResponseConfig, ResponseHeadParsed, Status};
+use flare_tls::{ClientConfig, ClientSession, TlsError};
+
+use super::error::{Error, Result, TimeoutKind};
+use super::transport::{Deadlines, Fired, Socket, Tls, Transport};
+use super::url::Url;
+
+/// RFC 8305 section 5: "A simple implementation can have a fixed delay for how long
+/// to wait before starting the next connection attempt [...] recommended value for
+/// a default delay is 250 milliseconds."
+pub(crate) const CONNECTION_ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+
+/// Proxies from the builder or the environment.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Proxies {
+    pub(crate) http: Option<Url>,
+    pub(crate) https: Option<Url>,
+    /// Host suffixes (or `*`) that go direct.
+    pub(crate) no_proxy: Vec<String>,
+}
+
+impl Proxies {
+    /// `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` (either case; the lowercase one
+    /// wins, as curl does), read through `var`.
+    pub(crate) fn from_env_with(var: impl Fn(&str) -> Option<String>) -> Proxies {
+        let get = |lower: &str, upper: &str| {
+            var(lower)
+                .or_else(|| var(upper))
+                .filter(|v| !v.trim().is_empty())
+        };
+        let parse = |v: String| {
+            let v = if v.contains("://") {
+                v
+            } else {
+                format!("http://{v}")
+            };
+            Url::parse(&v).ok()
+        };
+        Proxies {
+            http: get("http_proxy", "HTTP_PROXY").and_then(parse),
+            https: get("https_proxy", "HTTPS_PROXY").and_then(parse),
+            no_proxy: get("no_proxy", "NO_PROXY")
+                .map(|v| parse_no_proxy(&v))
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The proxy for `url`, if any.
+    pub(crate) fn for_url(&self, url: &Url) -> Option<&Url> {
+        let proxy = if url.scheme_kind().is_tls() {
+            self.https.as_ref()
+        } else {
+            self.http.as_ref()
+        }?;
+        let host = url.host();
+        let bypass = self.no_proxy.iter().any(|rule| {
+            rule == "*"
+                || host == rule
+                || (host.ends_with(rule.as_str())
+                    && (rule.starts_with('.')
+                        || host.as_bytes().get(host.len() - rule.len() - 1) == Some(&b'.')))
+        });
+        (!bypass).then_some(proxy)
+    }
+}
+
+pub(crate) fn parse_no_proxy(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            // `[::1]` and `host:port` rules name the host only.
+            let s = s.trim_start_matches('[');
+            let s = s.split(']').next().unwrap_or(s);
+            if s.parse::<IpAddr>().is_ok() {
+                s.to_owned()
+            } else {
+                s.split(':').next().unwrap_or(s).to_owned()
+            }
+        })
+        .collect()
+}
+
+/// What a connector needs, shared by the client's clones.
+pub(crate) struct Connector {
+    pub(crate) resolver: OnceLock<std::result::Result<Arc<Resolver>, io::ErrorKind>>,
+    pub(crate) custom_resolver: Option<Arc<Resolver>>,
+    pub(crate) tls: ClientConfig,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) nodelay: bool,
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connector")
+            .field("tls", &self.tls)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connector {
+    fn resolver(&self) -> std::result::Result<Arc<Resolver>, io::ErrorKind> {
+        if let Some(r) = &self.custom_resolver {
+            return Ok(r.clone());
+        }
+        self.resolver
+            .get_or_init(|| Resolver::from_system().map(Arc::new).map_err(|e| e.kind()))
+            .clone()
+    }
+
+    /// The addresses of `host`, in happy-eyeballs order. IP literals skip DNS.
+    fn resolve(&self, url_text: &str, host: &str, port: u16) -> Result<Vec<SocketAddr>> {
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Ok(vec![SocketAddr::new(ip, port)]);
+        }
+        let dns_err = |source| Error::Dns {
+            url: url_text.to_owned(),
+            host: host.to_owned(),
+            source,
+        };
+        let resolver = self
+            .resolver()
+            .map_err(|k| dns_err(flare_dns::ResolveError::Io(k)))?;
+        let ips = resolver.resolve(host).map_err(dns_err)?;
+        Ok(ips
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, port))
+            .collect())
+    }
+
+    /// A TCP connection to `host:port` (the first address to accept wins).
+    fn tcp(
+        &self,
+        url_text: &str,
+        host: &str,
+        port: u16,
+        deadline: Option<Instant>,
+    ) -> Result<TcpStream> {
+        let addrs = self.resolve(url_text, host, port)?;
+        let tcp = race(&addrs, deadline, CONNECTION_ATTEMPT_DELAY).map_err(|(addr, e)| {
+            if e.kind() == io::ErrorKind::TimedOut {
+                Error::timeout(url_text, TimeoutKind::Connect)
+            } else {
+                Error::Connect {
+                    url: url_text.to_owned(),
+                    addr,
+                    source: e,
+                }
+            }
+        })?;
+        if self.nodelay {
+            let _ = tcp.set_nodelay(true);
+        }
+        Ok(tcp)
+    }
+
+    /// Opens a transport for `url`, through `proxy` when given: for `http` the
+    /// connection is to the proxy (requests then use the absolute form); for
+    /// `https` a CONNECT tunnel carries TLS to the origin. `request_deadline` also
+    /// bounds the connect.
+    pub(crate) fn connect(
+        &self,
+        url: &Url,
+        proxy: Option<&Url>,
+        request_deadline: Option<Instant>,
+    ) -> Result<Transport> {
+        let url_text = url.to_string();
+        let connect_deadline = self.connect_timeout.map(|t| Instant::now() + t);
+        let deadline = match (connect_deadline, request_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let (host, port) = match proxy {
+            Some(p) => (p.host(), p.port()),
+            None => (url.host(), url.port()),
+        };
+        let tcp = self.tcp(&url_text, host, port, deadline)?;
+        let mut sock = Socket::new(tcp);
+        sock.deadlines = Deadlines {
+            idle: None,
+            idle_kind: None,
+            until: deadline,
+            until_kind: Some(if connect_deadline == deadline {
+                TimeoutKind::Connect
+            } else {
+                TimeoutKind::Request
+            }),
+        };
+        if !url.scheme_kind().is_tls() {
+            return Ok(Transport::Plain(sock));
+        }
+        if proxy.is_some() {
+            tunnel(&mut sock, url).map_err(|e| match e {
+                TunnelError::Io(e) => map_io(&url_text, e),
+                TunnelError::Refused(status) => Error::Proxy {
+                    url: url_text.clone(),
+                    status,
+                },
+            })?;
+        }
+        let session = ClientSession::new(&self.tls, url.host()).map_err(|source| Error::Tls {
+            url: url_text.clone(),
+            source,
+        })?;
+        let tls = Tls::handshake(sock, session).map_err(|e| map_io(&url_text, e))?;
+        Ok(Transport::Tls(Box::new(tls)))
+    }
+}
+
+/// An `io::Error` from connecting: TLS errors and fired deadlines get their own
+/// variants.
+fn map_io(url: &str, e: io::Error) -> Error {
+    if e.get_ref().is_some_and(|r| r.is::<TlsError>()) {
+        if let Some(Ok(source)) = e.into_inner().map(|b| b.downcast::<TlsError>()) {
+            return Error::Tls {
+                url: url.to_owned(),
+                source: *source,
+            };
+        }
+        return Error::protocol(url, super::error::ProtocolError::Other("TLS failure"));
+    }
+    if let Some(f) = e.get_ref().and_then(|r| r.downcast_ref::<Fired>()) {
+        return Error::timeout(url, f.0);
+    }
+    Error::io(url, e)
+}
+
+enum TunnelError {
+    Io(io::Error),
+    Refused(u16),
+}
+
+/// `CONNECT host:port` through an HTTP proxy (RFC 9110 section 9.3.6).
+fn tunnel(sock: &mut Socket, url: &Url) -> std::result::Result<(), TunnelError> {
+    let authority = if url.host().contains(':') {
+        format!("[{}]:{}", url.host(), url.port())
+    } else {
+        format!("{}:{}", url.host(), url.port())
+    };
+    let mut req = Vec::new();
+    flare_h1::write_request_head(
+        &mut req,
+        "CONNECT",
+        &authority,
+        &[("host", authority.as_bytes())],
+    );
+    sock.tcp.write_all(&req).map_err(TunnelError::Io)?;
+    let mut buf = Vec::new();
+    let mut head = ResponseHeadParsed::default();
+    let cfg = lenient();
+    let limits = Limits::default();
+    let mut tmp = [0u8; 4096];
+    loop {
+        // The tunnel's first bytes come only after our ClientHello, so nothing
+        // past the proxy's head can arrive here.
+        let n = sock.read(&mut tmp).map_err(TunnelError::Io)?;
+        if n == 0 {
+            return Err(TunnelError::Io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "proxy closed the CONNECT",
+            )));
+        }
+        buf.extend_from_slice(&tmp[..n]);
+        match parse_response(&buf, &mut head, &cfg, &limits, true) {
+            Ok(Status::Complete(_)) => {
+                if (200..300).contains(&head.status) {
+                    return Ok(());
+                }
+                if head.status >= 200 {
+                    return Err(TunnelError::Refused(head.status));
+                }
+                buf.clear();
+            }
+            Ok(Status::Partial) => {}
+            Err(_) => return Err(TunnelError::Refused(502)),
+        }
+    }
+}
+
+/// The leniency the client accepts from servers in the wild.
+pub(crate) fn lenient() -> ResponseConfig {
+    let mut c = ResponseConfig::default();
+    c.allow_obs_fold = true;
+    c.allow_space_before_colon = true;
+    c.allow_bare_lf = true;
+    c.allow_duplicate_content_length = true;
+    c.allow_missing_reason = true;
+    c.allow_content_length_with_transfer_encoding = true;
+    c
+}
+
+/// RFC 8305 section 5: start with the first address; start the next one when the
+/// previous fails or `stagger` passes without an answer; the first connection up
+/// wins and the others are dropped as they finish.
+pub(crate) fn race(
+    addrs: &[SocketAddr],
+    deadline: Option<Instant>,
+    stagger: Duration,
+) -> std::result::Result<TcpStream, (Option<SocketAddr>, io::Error)> {
+    let timeout_err = || io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
+    let left = |d: Option<Instant>| d.map(|d| d.saturating_duration_since(Instant::now()));
+    match addrs {
+        [] => Err((
+            None,
+            io::Error::new(io::ErrorKind::NotFound, "no addresses"),
+        )),
+        [one] => connect_one(*one, left(deadline)).map_err(|e| (Some(*one), e)),
+        _ => {
+            let (tx, rx) = mpsc::channel();
+            let mut started = 0;
+            let mut failed = 0;
+            let mut last: Option<(SocketAddr, io::Error)> = None;
+            loop {
+                if let Some(addr) = addrs.get(started).copied() {
+                    let tx = tx.clone();
+                    let budget = left(deadline);
+                    std::thread::spawn(move || {
+                        let _ = tx.send((addr, connect_one(addr, budget)));
+                    });
+                    started += 1;
+                }
+                let next_start = (started < addrs.len()).then(|| Instant::now() + stagger);
+                let wait_until = match (next_start, deadline) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                loop {
+                    let r = match wait_until {
+                        Some(t) => rx.recv_timeout(t.saturating_duration_since(Instant::now())),
+                        None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+                    };
+                    match r {
+                        Ok((_, Ok(s))) => return Ok(s),
+                        Ok((addr, Err(e))) => {
+                            failed += 1;
+                            last = Some((addr, e));
+                            if failed == started {
+                                if started == addrs.len() {
+                                    let (a, e) = last.unwrap_or_else(|| unreachable!());
+                                    return Err((Some(a), e));
+                                }
+                                break; // start the next at once
+                            }
+                        }
+                        Err(_) => {
+                            if deadline.is_some_and(|d| Instant::now() >= d) {
+                                return Err((last.map(|l| l.0), timeout_err()));
+                            }
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn connect_one(addr: SocketAddr, budget: Option<Duration>) -> io::Result<TcpStream> {
+    match budget {
+        Some(d) if d.is_zero() => Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")),
+        Some(d) => TcpStream::connect_timeout(&addr, d),
+        None => TcpStream::connect(addr),
+    }
+}
