@@ -83,6 +83,14 @@ pub const DEBIAN_PEERS: &[DebianPeer] = &[
         binary: "redis-benchmark",
         package: "redis-tools",
     },
+    DebianPeer {
+        binary: "nghttpd",
+        package: "nghttp2-server",
+    },
+    DebianPeer {
+        binary: "tinyproxy",
+        package: "tinyproxy",
+    },
 ];
 
 /// What pip installs into the venv.

@@ -147,7 +147,19 @@ impl<R: Read> Read for Decoder<R> {
         }
         loop {
             match self.phase {
-                Phase::Done => return Ok(0),
+                Phase::Done => {
+                    // Read the raw body to its end (the chunked terminator, say), so
+                    // the connection goes back to the pool; a little trailing junk is
+                    // tolerated and dropped.
+                    let mut junk = 0usize;
+                    let mut buf = [0u8; 512];
+                    while !self.eof && junk < 64 * 1024 {
+                        let n = self.inner.read(&mut buf)?;
+                        self.eof = n == 0;
+                        junk += n;
+                    }
+                    return Ok(0);
+                }
                 Phase::GzipHeader => match Self::gzip_header_len(self.avail()) {
                     Err(()) => return Err(self.bad()),
                     Ok(Some(n)) => {
