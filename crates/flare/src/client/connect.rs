@@ -372,3 +372,54 @@ fn connect_one(addr: SocketAddr, budget: Option<Duration>) -> io::Result<TcpStre
         None => TcpStream::connect(addr),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn happy_eyeballs_starts_the_next_address_after_the_stagger() {
+        // The first address never answers (its accept queue is full, so SYNs are
+        // dropped); the second does. The second attempt starts 250 ms in and wins.
+        let hole = TcpListener::bind("127.0.0.1:0").unwrap();
+        rustix::net::listen(hole.as_fd(), 0).unwrap();
+        let hole_addr = hole.local_addr().unwrap();
+        let mut fill = Vec::new();
+        for _ in 0..4 {
+            if let Ok(s) = TcpStream::connect_timeout(&hole_addr, Duration::from_millis(100)) {
+                fill.push(s);
+            }
+        }
+        let good = TcpListener::bind("127.0.0.1:0").unwrap();
+        let t = Instant::now();
+        let s = race(
+            &[hole_addr, good.local_addr().unwrap()],
+            Some(Instant::now() + Duration::from_secs(5)),
+            CONNECTION_ATTEMPT_DELAY,
+        )
+        .unwrap();
+        let took = t.elapsed();
+        assert_eq!(s.peer_addr().unwrap(), good.local_addr().unwrap());
+        assert!(took >= Duration::from_millis(240), "{took:?}");
+        assert!(took < Duration::from_secs(2), "{took:?}");
+        // A refused first address moves on at once.
+        let closed = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let t = Instant::now();
+        race(
+            &[closed, good.local_addr().unwrap()],
+            None,
+            CONNECTION_ATTEMPT_DELAY,
+        )
+        .unwrap();
+        assert!(
+            t.elapsed() < Duration::from_millis(200),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+}
