@@ -164,6 +164,7 @@ pub use flare_ws as ws;
 /// ```
 pub mod prelude {
     pub use crate::client::{Client, ClientBuilder, RedirectPolicy, Response as ClientResponse};
+    pub use crate::client::{WsClient, WsMessage};
     pub use crate::server::{HttpServer, ServerConfig, ServerHandle, StaticResponse};
     pub use flare_web::blocking::blocking;
     pub use flare_web::router::{any, delete, get, patch, post, put};

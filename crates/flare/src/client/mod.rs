@@ -71,6 +71,7 @@ mod request;
 mod response;
 mod transport;
 mod url;
+mod ws;
 
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
@@ -83,6 +84,7 @@ pub use redirect::RedirectPolicy;
 pub use request::RequestBuilder;
 pub use response::Response;
 pub use url::{IntoUrl, Url};
+pub use ws::{WsClient, WsClientBuilder, WsMessage};
 
 use connect::{Connector, Proxies};
 use decode::{Capped, Coding, Decoder};
