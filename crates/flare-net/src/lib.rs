@@ -60,6 +60,7 @@
 
 mod error;
 mod fd;
+pub mod proxy_protocol;
 mod sys;
 mod tcp_listener;
 mod tcp_stream;
