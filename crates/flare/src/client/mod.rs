@@ -37,7 +37,7 @@
 //! use flare::client::Client;
 //!
 //! let upstream = Client::new();
-//! let router = Router::new().get(
+//! let router: Router = Router::new().get(
 //!     "/proxy",
 //!     blocking(move |_req: &Request| match upstream.get("http://127.0.0.1:9000/").send() {
 //!         Ok(r) => r.text().unwrap_or_default(),
