@@ -15,9 +15,9 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use flare_net::proxy_protocol::{self, Limits, Status};
 use flare_net::TcpStream;
 use flare_web::Handler;
-use shim::{self as proxy_protocol, Limits, Status};
 
 use super::conn::{Ctx, Deadline, Step};
 
@@ -58,7 +58,8 @@ impl ProxyProtocol {
         self.trusted.push((ip, bits));
         self
     }
-    /// The parser's limits (default: `flare_net::proxy_protocol::Limits::default()`).
+    /// The parser's limits (default: `flare_net::proxy_protocol::Limits::default()`:
+    /// v2 address and TLV block at most 1 KiB, 32 TLVs).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
@@ -158,7 +159,8 @@ impl ProxyStart {
             }
         }
         match proxy_protocol::parse(&self.buf, &self.cfg.limits) {
-            Ok(Status::Complete((header, n))) => {
+            Ok(Status::Complete(header)) => {
+                let n = header.len;
                 let client = header.source().unwrap_or(self.socket_peer);
                 let rest = self.buf.split_off(n);
                 self.done = Some((client, rest));
@@ -209,86 +211,5 @@ mod tests {
         assert!(ProxyProtocol::new()
             .trust("0.0.0.0/0")
             .trusts("8.8.8.8".parse().unwrap()));
-    }
-}
-
-/// Until flare-net's parser lands: PROXY v1 and v2 headers, source address only.
-mod shim {
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-
-    pub enum Status<T> {
-        Complete(T),
-        Partial,
-    }
-    #[derive(Clone, Debug, Default)]
-    pub struct Limits {
-        _private: (),
-    }
-    pub struct Header(Option<SocketAddr>);
-    impl Header {
-        pub fn source(&self) -> Option<SocketAddr> {
-            self.0
-        }
-    }
-    const SIG: &[u8; 12] = b"\r\n\r\n\0\r\nQUIT\n";
-
-    pub fn parse(b: &[u8], _l: &Limits) -> Result<Status<(Header, usize)>, &'static str> {
-        if b.len() >= 6 && &b[..6] == b"PROXY " {
-            let Some(end) = b.windows(2).take(107).position(|w| w == b"\r\n") else {
-                return if b.len() >= 107 {
-                    Err("v1 too long")
-                } else {
-                    Ok(Status::Partial)
-                };
-            };
-            let line = std::str::from_utf8(&b[6..end]).map_err(|_| "v1 not text")?;
-            let f: Vec<&str> = line.split(' ').collect();
-            let src = match f.first() {
-                Some(&"UNKNOWN") => None,
-                Some(&"TCP4") | Some(&"TCP6") if f.len() == 5 => {
-                    let ip: IpAddr = f[1].parse().map_err(|_| "v1 address")?;
-                    let port: u16 = f[3].parse().map_err(|_| "v1 port")?;
-                    Some(SocketAddr::new(ip, port))
-                }
-                _ => return Err("v1 protocol"),
-            };
-            return Ok(Status::Complete((Header(src), end + 2)));
-        }
-        let n = b.len().min(12);
-        if b[..n] != SIG[..n] {
-            return if b.len() < 6 && b"PROXY "[..b.len()] == *b {
-                Ok(Status::Partial)
-            } else {
-                Err("not a PROXY header")
-            };
-        }
-        if b.len() < 16 {
-            return Ok(Status::Partial);
-        }
-        if b[12] >> 4 != 2 {
-            return Err("v2 version");
-        }
-        let len = u16::from_be_bytes([b[14], b[15]]) as usize;
-        if b.len() < 16 + len {
-            return Ok(Status::Partial);
-        }
-        let a = &b[16..16 + len];
-        let src = match (b[12] & 0x0f, b[13] >> 4) {
-            (0, _) => None,
-            (1, 1) if a.len() >= 12 => Some(SocketAddr::new(
-                IpAddr::V4(Ipv4Addr::new(a[0], a[1], a[2], a[3])),
-                u16::from_be_bytes([a[8], a[9]]),
-            )),
-            (1, 2) if a.len() >= 36 => {
-                let ip: [u8; 16] = a[..16].try_into().map_err(|_| "v2 address")?;
-                Some(SocketAddr::new(
-                    IpAddr::V6(Ipv6Addr::from(ip)),
-                    u16::from_be_bytes([a[32], a[33]]),
-                ))
-            }
-            (1, _) => None,
-            _ => return Err("v2 command"),
-        };
-        Ok(Status::Complete((Header(src), 16 + len)))
     }
 }
