@@ -65,6 +65,9 @@ impl Deadlines {
     }
 }
 
+/// How long a write may make no progress (the peer not reading) before it fails.
+const WRITE_STALL: Duration = Duration::from_secs(30);
+
 /// The socket and the read timeout last set on it (a setsockopt only when it changes).
 #[derive(Debug)]
 pub(crate) struct Socket {
@@ -75,6 +78,9 @@ pub(crate) struct Socket {
 
 impl Socket {
     pub(crate) fn new(tcp: TcpStream) -> Socket {
+        // A peer that stops reading our upload must not block the caller forever:
+        // a write that makes no progress for this long fails (`TimedOut`).
+        let _ = tcp.set_write_timeout(Some(WRITE_STALL));
         Socket {
             tcp,
             set: None,
