@@ -145,7 +145,8 @@ cargo xtask peers
 Installs the external peers the test suites need, when missing:
   Debian packages (apt-get, sudo when not root): curl, nghttp2-client,
     wrk, dnsmasq-base, bind9-dnsutils, openssl, gnutls-bin, nginx-light,
-    strace, testssl.sh, systemd (socket activation), haproxy, redis-tools
+    strace, testssl.sh, systemd (socket activation), haproxy, redis-tools,
+    dnsperf, nghttp2-server (nghttpd), tinyproxy
   Python packages in target/venv: h2 hpack httpx[http2] websockets
     dnslib dnspython tlslite-ng
   The Autobahn|Testsuite (wstest) in a Python 2.7 virtualenv under
