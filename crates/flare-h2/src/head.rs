@@ -44,25 +44,112 @@ pub(crate) enum Expect {
     Trailers,
 }
 
+/// Buffers of heads the application gave back ([`crate::Connection::recycle_head`]),
+/// so that decoding a head at steady state allocates nothing: every name, value
+/// and pseudo-header is copied into a byte buffer taken from here, and the field
+/// list itself is a recycled `Vec`.
+#[derive(Debug, Default)]
+pub(crate) struct HeadPool {
+    bytes: Vec<Vec<u8>>,
+    lists: Vec<Vec<(Vec<u8>, Vec<u8>)>>,
+}
+
+/// Byte buffers kept at most (a few heads' worth of fields).
+const POOL_BYTES: usize = 512;
+/// Field lists kept at most.
+const POOL_LISTS: usize = 32;
+/// Buffers larger than this are freed rather than kept.
+const POOL_MAX_CAPACITY: usize = 4096;
+
+impl HeadPool {
+    /// A buffer holding a copy of `src`.
+    fn bytes(&mut self, src: &[u8]) -> Vec<u8> {
+        let mut v = self.bytes.pop().unwrap_or_default();
+        v.extend_from_slice(src);
+        v
+    }
+
+    /// An empty field list.
+    pub(crate) fn list(&mut self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.lists.pop().unwrap_or_default()
+    }
+
+    fn keep_bytes(&mut self, mut v: Vec<u8>) {
+        if v.capacity() > 0 && v.capacity() <= POOL_MAX_CAPACITY && self.bytes.len() < POOL_BYTES {
+            v.clear();
+            self.bytes.push(v);
+        }
+    }
+
+    /// Takes back a field list and its buffers.
+    pub(crate) fn recycle_fields(&mut self, mut fields: Vec<(Vec<u8>, Vec<u8>)>) {
+        for (n, v) in fields.drain(..) {
+            self.keep_bytes(n);
+            self.keep_bytes(v);
+        }
+        if fields.capacity() > 0 && self.lists.len() < POOL_LISTS {
+            self.lists.push(fields);
+        }
+    }
+
+    /// Takes back a head's buffers.
+    pub(crate) fn recycle(&mut self, head: Head) {
+        let Head {
+            method,
+            scheme,
+            authority,
+            path,
+            protocol,
+            fields,
+            ..
+        } = head;
+        self.keep_bytes(method);
+        self.keep_bytes(scheme);
+        self.keep_bytes(path);
+        if let Some(a) = authority {
+            self.keep_bytes(a);
+        }
+        if let Some(p) = protocol {
+            self.keep_bytes(p);
+        }
+        self.recycle_fields(fields);
+    }
+}
+
 /// Decodes and validates one complete block. `Err` is a connection error:
-/// HPACK failed (COMPRESSION_ERROR) or the bomb limit was hit.
+/// HPACK failed (COMPRESSION_ERROR) or the bomb limit was hit. Buffers come
+/// from `pool`, and go back to it when the block is not a valid head.
 pub(crate) fn decode(
     decoder: &mut Decoder,
     block: &[u8],
     expect: Expect,
+    pool: &mut HeadPool,
 ) -> Result<Block, DecodeError> {
+    let head = Head {
+        fields: pool.list(),
+        ..Head::default()
+    };
     let mut v = Validator {
-        head: Head::default(),
+        head,
+        pool,
         expect,
         error: None,
         regular_seen: false,
         seen: 0,
     };
-    let info = decoder.decode(block, |f| v.field(f))?;
+    let info = match decoder.decode(block, |f| v.field(f)) {
+        Ok(info) => info,
+        Err(e) => {
+            v.pool.recycle(v.head);
+            return Err(e);
+        }
+    };
     if info.over_limit {
+        v.pool.recycle(v.head);
         return Ok(Block::TooLarge);
     }
     if v.error.is_some() {
+        v.pool.recycle(v.head);
         return Ok(Block::Malformed);
     }
     Ok(v.finish().map_or(Block::Malformed, Block::Head))
@@ -75,15 +162,16 @@ const PATH: u8 = 8;
 const PROTOCOL: u8 = 16;
 const STATUS: u8 = 32;
 
-struct Validator {
+struct Validator<'p> {
     head: Head,
+    pool: &'p mut HeadPool,
     expect: Expect,
     error: Option<&'static str>,
     regular_seen: bool,
     seen: u8,
 }
 
-impl Validator {
+impl Validator<'_> {
     fn field(&mut self, f: Field<'_>) {
         if self.error.is_none() {
             if let Err(e) = self.check(f) {
@@ -130,14 +218,17 @@ impl Validator {
                 return Err("duplicate pseudo-header");
             }
             self.seen |= bit;
-            let v = f.value.to_vec();
+            if bit == STATUS {
+                self.head.status = Some(parse_status(f.value).ok_or("invalid :status")?);
+                return Ok(());
+            }
+            let v = self.pool.bytes(f.value);
             match bit {
                 METHOD => self.head.method = v,
                 SCHEME => self.head.scheme = v,
                 AUTHORITY => self.head.authority = Some(v),
                 PATH => self.head.path = v,
-                PROTOCOL => self.head.protocol = Some(v),
-                _ => self.head.status = Some(parse_status(f.value).ok_or("invalid :status")?),
+                _ => self.head.protocol = Some(v),
             }
             return Ok(());
         }
@@ -168,48 +259,58 @@ impl Validator {
             );
             return Ok(());
         }
-        self.head.fields.push((f.name.to_vec(), f.value.to_vec()));
+        let name = self.pool.bytes(f.name);
+        let value = self.pool.bytes(f.value);
+        self.head.fields.push((name, value));
         Ok(())
     }
 
     fn finish(self) -> Result<Head, &'static str> {
-        let seen = self.seen;
-        match self.expect {
-            Expect::Trailers => {}
-            Expect::Response => {
-                if seen & STATUS == 0 {
-                    return Err("missing :status");
-                }
-            }
-            Expect::Request { connect_protocol } => {
-                let connect = self.head.method == b"CONNECT";
-                if seen & PROTOCOL != 0 {
-                    // RFC 8441 section 4: only with the setting on, only
-                    // with CONNECT, and then :scheme and :path are required.
-                    if !connect_protocol || !connect {
-                        return Err(":protocol not allowed");
-                    }
-                    if seen & (METHOD | SCHEME | AUTHORITY | PATH)
-                        != METHOD | SCHEME | AUTHORITY | PATH
-                    {
-                        return Err("extended CONNECT missing pseudo-headers");
-                    }
-                } else if connect {
-                    // Section 8.5: ":scheme and :path MUST be omitted", and
-                    // :authority is required.
-                    if seen != METHOD | AUTHORITY {
-                        return Err("CONNECT with the wrong pseudo-headers");
-                    }
-                } else if seen & (METHOD | SCHEME | PATH) != METHOD | SCHEME | PATH {
-                    return Err("missing required pseudo-header");
-                }
-                if seen & PATH != 0 && self.head.path.is_empty() {
-                    return Err("empty :path");
-                }
+        match check_finish(&self.head, self.seen, self.expect) {
+            Ok(()) => Ok(self.head),
+            Err(e) => {
+                self.pool.recycle(self.head);
+                Err(e)
             }
         }
-        Ok(self.head)
     }
+}
+
+fn check_finish(head: &Head, seen: u8, expect: Expect) -> Result<(), &'static str> {
+    match expect {
+        Expect::Trailers => {}
+        Expect::Response => {
+            if seen & STATUS == 0 {
+                return Err("missing :status");
+            }
+        }
+        Expect::Request { connect_protocol } => {
+            let connect = head.method == b"CONNECT";
+            if seen & PROTOCOL != 0 {
+                // RFC 8441 section 4: only with the setting on, only
+                // with CONNECT, and then :scheme and :path are required.
+                if !connect_protocol || !connect {
+                    return Err(":protocol not allowed");
+                }
+                if seen & (METHOD | SCHEME | AUTHORITY | PATH) != METHOD | SCHEME | AUTHORITY | PATH
+                {
+                    return Err("extended CONNECT missing pseudo-headers");
+                }
+            } else if connect {
+                // Section 8.5: ":scheme and :path MUST be omitted", and
+                // :authority is required.
+                if seen != METHOD | AUTHORITY {
+                    return Err("CONNECT with the wrong pseudo-headers");
+                }
+            } else if seen & (METHOD | SCHEME | PATH) != METHOD | SCHEME | PATH {
+                return Err("missing required pseudo-header");
+            }
+            if seen & PATH != 0 && head.path.is_empty() {
+                return Err("empty :path");
+            }
+        }
+    }
+    Ok(())
 }
 
 fn is_name_byte(b: u8) -> bool {

@@ -170,6 +170,7 @@ impl Encoder {
         encode_string(value, out);
         if index_it {
             let seq = self.table.next_seq();
+            self.table.reserve_max();
             self.table.insert(name, value);
             if self.table.next_seq() != seq {
                 self.index.record(&self.table, seq, hashes);

@@ -10,7 +10,7 @@
 //! the live entries when stale keys pile up. A hash collision can only make
 //! a lookup miss (the entry is compared before use), never pick a wrong one.
 
-use crate::table::DynamicTable;
+use crate::table::{DynamicTable, ENTRY_OVERHEAD};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -64,9 +64,21 @@ impl FieldIndex {
     }
 
     /// Records that the entry with sequence number `seq` was inserted.
+    ///
+    /// The maps never grow past what the table can hold: when full, stale
+    /// keys are dropped (a rebuild) instead, so at steady state recording
+    /// allocates nothing. (`names` never has more keys than `fields`.)
     pub(crate) fn record(&mut self, table: &DynamicTable, seq: u64, h: FieldHashes) {
-        if self.fields.len() > 4 * table.len() + 64 {
-            self.rebuild(table);
+        if self.fields.len() >= self.fields.capacity() {
+            if self.fields.len() > table.len() {
+                self.rebuild(table);
+            }
+            // The most entries the table can hold, plus the one recorded now.
+            let want = table.max_size() / ENTRY_OVERHEAD + 2;
+            if self.fields.capacity() < want {
+                self.fields.reserve(want - self.fields.len());
+                self.names.reserve(want - self.names.len());
+            }
         }
         self.fields.insert(h.field, seq);
         self.names.insert(h.name, seq);
@@ -150,8 +162,9 @@ mod tests {
                 Some(0)
             );
             assert_eq!(index.find_name(&table, b"x-n", h), Some(0));
-            // Stale keys are pruned: the maps stay near the table's size.
-            assert!(index.fields.len() <= 4 * table.len() + 65);
+            // Stale keys are pruned: the maps stay within what the table
+            // can hold.
+            assert!(index.fields.len() <= 4096 / 32 * 2 + 2);
         }
         // An entry from long ago has been evicted.
         let old = FieldIndex::hash(b"x-n", b"v3");

@@ -109,6 +109,22 @@ impl DynamicTable {
         evicted
     }
 
+    /// Reserves what the table can ever hold at its current maximum size
+    /// (`2 * max_size` arena bytes, `max_size / 32` slots), so that later
+    /// inserts allocate nothing. The encoder calls it: its entries churn
+    /// (a `date` per second) until the table is full, and growing on the
+    /// way would allocate now and then for minutes.
+    pub(crate) fn reserve_max(&mut self) {
+        let arena = 2 * self.max_size;
+        if self.arena.capacity() < arena {
+            self.arena.reserve_exact(arena - self.arena.len());
+        }
+        let slots = self.max_size / ENTRY_OVERHEAD;
+        if self.slots.capacity() < slots {
+            self.slots.reserve_exact(slots - self.slots.len());
+        }
+    }
+
     /// The sequence number the next inserted entry gets.
     pub(crate) fn next_seq(&self) -> u64 {
         self.inserted

@@ -63,13 +63,20 @@ impl Connection {
     }
 
     pub(super) fn decode_block(&mut self, block: &[u8], expect: Expect) -> Result<Block, Fatal> {
-        head::decode(&mut self.decoder, block, expect).map_err(|e| {
+        head::decode(&mut self.decoder, block, expect, &mut self.head_pool).map_err(|e| {
             if e.is_compression_error() {
                 fatal(ErrorCode::CompressionError, "HPACK decoding failed")
             } else {
                 fatal(ErrorCode::EnhanceYourCalm, "header list far over the limit")
             }
         })
+    }
+
+    /// Gives a decoded block's buffers back to the pool.
+    fn recycle_block(&mut self, block: Block) {
+        if let Block::Head(h) = block {
+            self.head_pool.recycle(h);
+        }
     }
 
     /// A complete header block on `id`.
@@ -115,18 +122,21 @@ impl Connection {
             NotOpen::Recent(Closure::ResetByUs) => {
                 // Sent before our RST_STREAM arrived: keep HPACK in step,
                 // otherwise ignore.
-                self.decode_block(block, Expect::Trailers)?;
+                let ignored = self.decode_block(block, Expect::Trailers)?;
+                self.recycle_block(ignored);
                 return Ok(());
             }
             NotOpen::Recent(_) => {
-                self.decode_block(block, Expect::Trailers)?;
+                let ignored = self.decode_block(block, Expect::Trailers)?;
+                self.recycle_block(ignored);
                 return Err(fatal(ErrorCode::StreamClosed, "HEADERS on a closed stream"));
             }
             NotOpen::Forgotten if self.is_peer_initiated(id) => {
                 return Err(fatal(ErrorCode::ProtocolError, "stream id not increasing"));
             }
             NotOpen::Forgotten => {
-                self.decode_block(block, Expect::Trailers)?;
+                let ignored = self.decode_block(block, Expect::Trailers)?;
+                self.recycle_block(ignored);
                 return Ok(());
             }
         }

@@ -19,7 +19,7 @@ use flare_hpack::{Decoder, Encoder};
 use crate::flood::Budget;
 use crate::frame::MIN_MAX_FRAME_SIZE;
 use crate::frame::{RstStream, Setting, SettingId, Settings, WindowUpdate};
-use crate::head::Head;
+use crate::head::{Head, HeadPool};
 use crate::stream::{Closure, Recent, Stream};
 use crate::{Config, ConnectionError, ErrorCode, StreamId};
 
@@ -185,6 +185,8 @@ pub struct Connection {
     scratch: Vec<u8>,
     block: Option<PendingBlock>,
     block_buf: Vec<u8>,
+    /// Buffers of heads given back, reused for the next ones.
+    head_pool: HeadPool,
     local: LocalSettings,
     /// Our SETTINGS frames sent and not yet acknowledged, with send time.
     pending_settings: VecDeque<(LocalSettings, Instant)>,
@@ -279,6 +281,7 @@ impl Connection {
             scratch: Vec::new(),
             block: None,
             block_buf: Vec::new(),
+            head_pool: HeadPool::default(),
             local: LocalSettings {
                 initial_window: DEFAULT_WINDOW,
             },
@@ -388,6 +391,20 @@ impl Connection {
             self.pending_peer_resets = self.pending_peer_resets.saturating_sub(1);
         }
         Some(event)
+    }
+
+    /// Gives back the buffers of a [`Head`] from an [`Event::Headers`] once
+    /// the application has read it: the next heads are decoded into them, so
+    /// that a warm connection decodes requests without allocating. Optional;
+    /// a head simply dropped is freed.
+    pub fn recycle_head(&mut self, head: Head) {
+        self.head_pool.recycle(head);
+    }
+
+    /// Gives back the field list of an [`Event::Trailers`] (see
+    /// [`Connection::recycle_head`]).
+    pub fn recycle_fields(&mut self, fields: Vec<(Vec<u8>, Vec<u8>)>) {
+        self.head_pool.recycle_fields(fields);
     }
 
     /// Appends every queued frame to `out`. Call after `recv`, the `send_*`

@@ -48,13 +48,24 @@ fn outgoing<'a>(name: &'a [u8], value: &'a [u8]) -> Option<(Cow<'a, [u8]>, &'a [
     } else {
         Cow::Borrowed(name)
     };
-    if name.first() == Some(&b':')
-        || is_connection_specific(&name)
-        || (&*name == b"te" && value != b"trailers")
-    {
-        return None;
-    }
-    Some((name, value))
+    allowed(&name, value).then_some((name, value))
+}
+
+/// The same field, borrowed for less long.
+fn shorten<'long: 'short, 'short>(f: Field<'long>) -> Field<'short> {
+    f
+}
+
+/// A pseudo-header, omitted when its value is empty.
+fn present<'a>(name: &'static [u8], value: &'a [u8]) -> Option<Field<'a>> {
+    (!value.is_empty()).then(|| Field::new(name, value))
+}
+
+/// Whether a lowercase regular field may be sent over HTTP/2.
+fn allowed(name: &[u8], value: &[u8]) -> bool {
+    name.first() != Some(&b':')
+        && !is_connection_specific(name)
+        && !(name == b"te" && value != b"trailers")
 }
 
 impl Connection {
@@ -114,10 +125,35 @@ impl Connection {
         end_stream: bool,
     ) {
         let digits = status_bytes(status);
-        let regular: Vec<_> = fields.iter().filter_map(|(n, v)| outgoing(n, v)).collect();
-        let all = std::iter::once(Field::new(b":status", &digits))
-            .chain(regular.iter().map(|(n, v)| Field::new(n, v)));
-        self.write_block(id, all, end_stream);
+        let pseudo = std::iter::once(Field::new(b":status", &digits));
+        self.write_fields(id, pseudo, fields, end_stream);
+    }
+
+    /// Queues `pseudo` then the regular `fields` that may be sent (names
+    /// lowercased). Only a field list with an uppercase name needs a copy.
+    fn write_fields<'f, P: Iterator<Item = Field<'f>>>(
+        &mut self,
+        id: StreamId,
+        pseudo: P,
+        fields: &'f [(&'f [u8], &'f [u8])],
+        end_stream: bool,
+    ) {
+        if fields
+            .iter()
+            .any(|(n, _)| n.iter().any(u8::is_ascii_uppercase))
+        {
+            let regular: Vec<_> = fields.iter().filter_map(|(n, v)| outgoing(n, v)).collect();
+            let all = pseudo
+                .map(shorten)
+                .chain(regular.iter().map(|(n, v)| Field::new(n, v)));
+            self.write_block(id, all, end_stream);
+        } else {
+            let regular = fields
+                .iter()
+                .filter(|(n, v)| allowed(n, v))
+                .map(|(n, v)| Field::new(n, v));
+            self.write_block(id, pseudo.chain(regular), end_stream);
+        }
     }
 
     /// HPACK-encodes `fields` and queues HEADERS plus CONTINUATION frames
@@ -252,8 +288,7 @@ impl Connection {
         if !s.head_sent {
             return Err(StreamError::HeadState(id));
         }
-        let regular: Vec<_> = fields.iter().filter_map(|(n, v)| outgoing(n, v)).collect();
-        self.write_block(id, regular.iter().map(|(n, v)| Field::new(n, v)), true);
+        self.write_fields(id, std::iter::empty(), fields, true);
         self.end_local(id);
         Ok(())
     }
@@ -348,24 +383,14 @@ impl Connection {
         stream.head_request = request.method == b"HEAD";
         self.insert_stream(id.value(), stream);
 
-        let regular: Vec<_> = fields.iter().filter_map(|(n, v)| outgoing(n, v)).collect();
-        let mut pseudo = vec![Field::new(b":method", request.method)];
-        if !request.scheme.is_empty() {
-            pseudo.push(Field::new(b":scheme", request.scheme));
-        }
-        if !request.authority.is_empty() {
-            pseudo.push(Field::new(b":authority", request.authority));
-        }
-        if !request.path.is_empty() {
-            pseudo.push(Field::new(b":path", request.path));
-        }
-        if let Some(p) = request.protocol {
-            pseudo.push(Field::new(b":protocol", p));
-        }
-        let all = pseudo
-            .into_iter()
-            .chain(regular.iter().map(|(n, v)| Field::new(n, v)));
-        self.write_block(id, all, end_stream);
+        let pseudo = [
+            Some(Field::new(b":method", request.method)),
+            present(b":scheme", request.scheme),
+            present(b":authority", request.authority),
+            present(b":path", request.path),
+            request.protocol.map(|p| Field::new(b":protocol", p)),
+        ];
+        self.write_fields(id, pseudo.into_iter().flatten(), fields, end_stream);
         if end_stream {
             self.end_local(id);
         }

@@ -72,6 +72,8 @@ pub(crate) struct H2Conn<T> {
     wpos: usize,
     streams: HashMap<u32, H2Stream>,
     spare: Vec<Request>,
+    /// Scratch for `pump_all`: the streams with output.
+    pump_ids: Vec<u32>,
     pub(crate) want_write: bool,
     pub(crate) write_registered: bool,
     pub(crate) deadline: Option<(Instant, Deadline)>,
@@ -156,6 +158,7 @@ impl<T: Transport> H2Conn<T> {
             wpos: 0,
             streams: HashMap::new(),
             spare: Vec::new(),
+            pump_ids: Vec::new(),
             want_write: false,
             write_registered: false,
             deadline: None,
@@ -377,6 +380,7 @@ impl<T: Transport> H2Conn<T> {
                             s.req.push_trailer(name, value);
                         }
                     }
+                    self.h2.recycle_fields(fields);
                     self.dispatch(id, cx);
                 }
                 Event::StreamReset { id, .. } => {
@@ -426,7 +430,10 @@ impl<T: Transport> H2Conn<T> {
                 deferred: None,
             },
         );
-        if head.content_length.is_some_and(|n| n > limit) {
+        let too_long = head.content_length.is_some_and(|n| n > limit);
+        // The head's buffers decode the next requests.
+        self.h2.recycle_head(head);
+        if too_long {
             self.refuse_body(id, cx);
             return;
         }
@@ -527,7 +534,8 @@ impl<T: Transport> H2Conn<T> {
         let len = body.len_hint();
         let len_buf = itoa_buf(len.unwrap_or(0));
         let len_str: &[u8] = len_buf.as_slice();
-        let mut fields: Vec<(&[u8], &[u8])> = Vec::with_capacity(4 + resp.headers().len());
+        // Up to FIELDS on the stack; more (rare) in a Vec.
+        let mut fields = FieldList::<16>::new();
         fields.push((b"date", cx.date));
         if let Some(s) = cx.cfg.server_header {
             fields.push((b"server", s.as_bytes()));
@@ -549,8 +557,7 @@ impl<T: Transport> H2Conn<T> {
             fields.push((n.as_str().as_bytes(), v.as_bytes()));
         }
         let empty = is_head || bodyless || len == Some(0);
-        let sent = self.h2.send_headers(id, status, &fields, empty);
-        drop(fields);
+        let sent = self.h2.send_headers(id, status, fields.as_slice(), empty);
         if sent.is_err() || empty {
             if let Some(s) = self.streams.remove(&id.value()) {
                 self.recycle(s.req);
@@ -577,16 +584,19 @@ impl<T: Transport> H2Conn<T> {
 
     /// Feeds every stream's body as capacity allows; true if anything was sent.
     fn pump_all(&mut self) -> bool {
-        let ids: Vec<u32> = self
-            .streams
-            .iter()
-            .filter(|(_, s)| s.out.is_some() || s.ws.is_some())
-            .map(|(id, _)| *id)
-            .collect();
+        let mut ids = std::mem::take(&mut self.pump_ids);
+        ids.clear();
+        ids.extend(
+            self.streams
+                .iter()
+                .filter(|(_, s)| s.out.is_some() || s.ws.is_some())
+                .map(|(id, _)| *id),
+        );
         let mut any = false;
-        for id in ids {
+        for &id in &ids {
             any |= self.pump(StreamId::new(id));
         }
+        self.pump_ids = ids;
         any
     }
 
@@ -827,6 +837,43 @@ fn fill_request(req: &mut Request, head: &Head, peer: SocketAddr) {
         req.push_header(n, v);
     }
     req.set_peer_addr(Some(peer));
+}
+
+/// A response's fields: a stack array, moved into a `Vec` if it overflows.
+struct FieldList<'f, const N: usize> {
+    array: [(&'f [u8], &'f [u8]); N],
+    used: usize,
+    spill: Vec<(&'f [u8], &'f [u8])>,
+}
+
+impl<'f, const N: usize> FieldList<'f, N> {
+    fn new() -> Self {
+        FieldList {
+            array: [(&[], &[]); N],
+            used: 0,
+            spill: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, field: (&'f [u8], &'f [u8])) {
+        if self.used < N {
+            self.array[self.used] = field;
+            self.used += 1;
+            return;
+        }
+        if self.spill.is_empty() {
+            self.spill.extend_from_slice(&self.array);
+        }
+        self.spill.push(field);
+    }
+
+    fn as_slice(&self) -> &[(&'f [u8], &'f [u8])] {
+        if self.spill.is_empty() {
+            &self.array[..self.used]
+        } else {
+            &self.spill
+        }
+    }
 }
 
 /// Formats a number into a small stack buffer.
