@@ -15,7 +15,8 @@ cargo xtask test [--no-fmt] [--no-clippy] [-p PACKAGE]...
 
 Steps, in order; the first failure stops the run and is named:
   1. fmt         cargo fmt --all --check
-  2. clippy      cargo clippy --workspace --all-targets -- -D warnings
+  2. clippy      cargo clippy --workspace --all-targets -- -D warnings, and
+                 flare without default features (no io_uring)
   3. peers       as `cargo xtask peers` (Debian packages, target/venv)
   4. test        cargo test --workspace --no-fail-fast, with
                  FLARE_PYTHON=<target/venv python> and FLARE_PEERS_REQUIRED=1
@@ -109,7 +110,20 @@ pub fn main(args: &[String]) -> Result<()> {
                 "--",
                 "-D",
                 "warnings",
-            ]))
+            ]))?;
+            // The facade without its optional backend (io_uring) still builds clean.
+            if opts.packages.is_empty() || opts.packages.iter().any(|p| p == "flare") {
+                util::run(util::cargo().args([
+                    "clippy",
+                    "-p",
+                    "flare",
+                    "--no-default-features",
+                    "--",
+                    "-D",
+                    "warnings",
+                ]))?;
+            }
+            Ok(())
         })?;
     }
     let (python, wstest) = progress.step("peers", || {

@@ -30,7 +30,7 @@ mod event;
 mod poller;
 mod sys;
 mod timer;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "io-uring"))]
 pub mod uring;
 mod waker;
 

@@ -1,6 +1,6 @@
 //! The io_uring ring against real sockets on loopback. io_uring is required: these
 //! tests fail (never skip) where the kernel refuses it.
-#![cfg(target_os = "linux")]
+#![cfg(all(target_os = "linux", feature = "io-uring"))]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -18,7 +18,7 @@ use super::proxy::ProxyStart;
 use super::raw::RawConn;
 use super::tls::{Handshake, HandshakeStep, Negotiated, TlsIo};
 use super::transport::Transport;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "io-uring"))]
 use super::uring::{Remains, UringIo};
 use super::wsconn::WsConn;
 
@@ -45,7 +45,7 @@ pub(crate) enum Connection {
     Proxy(Box<ProxyStart>),
     Tls(Box<Driver<TlsIo>>),
     /// I/O through the worker's io_uring.
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", feature = "io-uring"))]
     Uring(Driver<UringIo>),
 }
 
@@ -71,7 +71,7 @@ macro_rules! each {
             Connection::Handshake($c) => $e,
             Connection::Proxy($c) => $e,
             Connection::Tls($c) => $e,
-            #[cfg(target_os = "linux")]
+            #[cfg(all(target_os = "linux", feature = "io-uring"))]
             Connection::Uring($c) => $e,
         }
     };
@@ -86,7 +86,7 @@ impl<T: Transport> Driver<T> {
             Driver::Raw(c) => c.io(),
         }
     }
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", feature = "io-uring"))]
     fn io_mut(&mut self) -> &mut T {
         match self {
             Driver::H1(c) => &mut c.io,
@@ -198,20 +198,20 @@ impl Connection {
             Connection::Handshake(h) => h.io.fd(),
             Connection::Proxy(p) => std::os::fd::AsFd::as_fd(&p.sock),
             Connection::Tls(d) => d.io().fd(),
-            #[cfg(target_os = "linux")]
+            #[cfg(all(target_os = "linux", feature = "io-uring"))]
             Connection::Uring(d) => d.io().fd(),
         }
     }
     /// Whether the connection's I/O goes through the worker's ring.
     #[inline]
     pub(crate) fn on_ring(&self) -> bool {
-        #[cfg(target_os = "linux")]
+        #[cfg(all(target_os = "linux", feature = "io-uring"))]
         return matches!(self, Connection::Uring(_));
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(not(all(target_os = "linux", feature = "io-uring")))]
         false
     }
     /// The io_uring transport, for connections on the ring.
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", feature = "io-uring"))]
     #[inline]
     pub(crate) fn uring_io(&mut self) -> Option<&mut UringIo> {
         match self {
@@ -221,7 +221,7 @@ impl Connection {
     }
     /// Takes a ring connection's socket and buffers out before it is dropped (the
     /// kernel may still own some of them).
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", feature = "io-uring"))]
     pub(crate) fn take_uring_remains(&mut self) -> Option<Remains> {
         self.uring_io().map(UringIo::take_remains)
     }
@@ -235,7 +235,7 @@ impl Connection {
             Connection::Plain(d) => d.poll_state(),
             Connection::Unix(d) => d.poll_state(),
             Connection::Tls(d) => d.poll_state(),
-            #[cfg(target_os = "linux")]
+            #[cfg(all(target_os = "linux", feature = "io-uring"))]
             Connection::Uring(d) => d.poll_state(),
             Connection::Handshake(h) => (h.want_write, h.write_registered, false, h.deadline),
             Connection::Proxy(p) => (p.want_write, p.write_registered, false, p.deadline),
@@ -248,7 +248,7 @@ impl Connection {
             Connection::Plain(d) => d.want_write(),
             Connection::Unix(d) => d.want_write(),
             Connection::Tls(d) => d.want_write(),
-            #[cfg(target_os = "linux")]
+            #[cfg(all(target_os = "linux", feature = "io-uring"))]
             Connection::Uring(d) => d.want_write(),
         }
     }
@@ -259,7 +259,7 @@ impl Connection {
             Connection::Plain(d) => d.set_write_registered(on),
             Connection::Unix(d) => d.set_write_registered(on),
             Connection::Tls(d) => d.set_write_registered(on),
-            #[cfg(target_os = "linux")]
+            #[cfg(all(target_os = "linux", feature = "io-uring"))]
             Connection::Uring(d) => d.set_write_registered(on),
         }
     }
@@ -270,7 +270,7 @@ impl Connection {
             Connection::Plain(d) => d.deadline(),
             Connection::Unix(d) => d.deadline(),
             Connection::Tls(d) => d.deadline(),
-            #[cfg(target_os = "linux")]
+            #[cfg(all(target_os = "linux", feature = "io-uring"))]
             Connection::Uring(d) => d.deadline(),
         }
     }
@@ -281,7 +281,7 @@ impl Connection {
             Connection::Plain(d) => d.set_deadline(dl),
             Connection::Unix(d) => d.set_deadline(dl),
             Connection::Tls(d) => d.set_deadline(dl),
-            #[cfg(target_os = "linux")]
+            #[cfg(all(target_os = "linux", feature = "io-uring"))]
             Connection::Uring(d) => d.set_deadline(dl),
         }
     }
@@ -324,7 +324,7 @@ impl Connection {
         match self {
             Connection::Plain(Driver::Raw(c)) => c.open(cx),
             Connection::Unix(Driver::Raw(c)) => c.open(cx),
-            #[cfg(target_os = "linux")]
+            #[cfg(all(target_os = "linux", feature = "io-uring"))]
             Connection::Uring(Driver::Raw(c)) => c.open(cx),
             _ => Step::Keep,
         }
@@ -335,7 +335,7 @@ impl Connection {
             Connection::Plain(d) => d.into_buffers(),
             Connection::Unix(d) => d.into_buffers(),
             Connection::Tls(d) => d.into_buffers(),
-            #[cfg(target_os = "linux")]
+            #[cfg(all(target_os = "linux", feature = "io-uring"))]
             Connection::Uring(d) => d.into_buffers(),
             Connection::Handshake(_) | Connection::Proxy(_) => None,
         }
@@ -352,7 +352,7 @@ impl Connection {
                 let (d, step) = d.upgrade(cx);
                 (Connection::Unix(d), step)
             }
-            #[cfg(target_os = "linux")]
+            #[cfg(all(target_os = "linux", feature = "io-uring"))]
             Connection::Uring(d) => {
                 let (d, step) = d.upgrade(cx);
                 (Connection::Uring(d), step)

@@ -5,6 +5,12 @@
 //! or [`start`](HttpServer::start) binds one more `SO_REUSEPORT` listener per extra
 //! worker on the same port and starts the workers.
 
+// Without io_uring, a few accessors only the ring uses go unused.
+#![cfg_attr(
+    not(all(target_os = "linux", feature = "io-uring")),
+    allow(dead_code, unused_mut)
+)]
+
 mod config;
 mod conn;
 mod connection;
@@ -17,7 +23,7 @@ mod signal;
 mod static_response;
 mod tls;
 mod transport;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "io-uring"))]
 mod uring;
 mod worker;
 mod wsconn;

@@ -205,7 +205,7 @@ impl<T: Transport> RawConn<T> {
         &self.io
     }
 
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", feature = "io-uring"))]
     pub(crate) fn io_mut(&mut self) -> &mut T {
         &mut self.io
     }

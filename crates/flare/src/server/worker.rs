@@ -16,7 +16,7 @@ use super::conn::{Buffers, Conn, Ctx, Deadline, Step};
 use super::connection::{Connection, Driver};
 use super::raw::RawConn;
 use super::tls::{Handshake, TlsIo};
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "io-uring"))]
 use super::uring::{self as ur, IoBuffers, RecvEvent, Remains, UringIo};
 use super::Shared;
 
@@ -28,22 +28,22 @@ const WAKER: Token = Token(usize::MAX - 1);
 /// Buffers kept for new connections.
 const POOL_MAX: usize = 256;
 /// Ring completion for "the epoll instance has events" (listeners, waker, TLS).
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "io-uring"))]
 const EPOLL_TAG: u64 = u64::MAX;
 /// Submission queue entries of a worker's ring.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "io-uring"))]
 const RING_ENTRIES: u32 = 4096;
 /// A turn that handled this many completions marks the worker busy: its next wait
 /// asks for a batch (up to `BATCH_MAX` more) for at most `BATCH_WAIT`.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "io-uring"))]
 const BATCH_BUSY: usize = 8;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "io-uring"))]
 const BATCH_MAX: usize = 32;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "io-uring"))]
 const BATCH_WAIT: Duration = Duration::from_micros(20);
 
 /// A worker's io_uring state (when [`ServerConfig::io_uring`] is on).
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "io-uring"))]
 struct Uring {
     ring: flare_reactor::uring::Ring,
     pool: std::rc::Rc<flare_reactor::uring::BufPool>,
@@ -61,7 +61,7 @@ struct Uring {
     last_batch: usize,
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "io-uring"))]
 struct Grave {
     idx: usize,
     /// The generation as tagged on its operations.
@@ -158,7 +158,7 @@ pub(crate) struct Worker<H> {
     accept_resume_at: Option<Instant>,
     drain_started: bool,
     expired: Vec<(usize, u32)>,
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", feature = "io-uring"))]
     uring: Option<Uring>,
 }
 
@@ -180,7 +180,7 @@ impl<H: Handler> Worker<H> {
         }
         let waker = Arc::new(Waker::new(&poller, WAKER)?);
         let now = Instant::now();
-        #[cfg(target_os = "linux")]
+        #[cfg(all(target_os = "linux", feature = "io-uring"))]
         let uring = if cfg.io_uring {
             let mut ring = flare_reactor::uring::Ring::new(RING_ENTRIES)?;
             ring.poll_readable(std::os::fd::AsFd::as_fd(poller.backend()), false, EPOLL_TAG)?;
@@ -200,11 +200,11 @@ impl<H: Handler> Worker<H> {
         } else {
             None
         };
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(not(all(target_os = "linux", feature = "io-uring")))]
         if cfg.io_uring {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::Unsupported,
-                "io_uring is Linux only",
+                "io_uring needs Linux and flare's `io-uring` feature",
             ));
         }
         Ok(Worker {
@@ -230,7 +230,7 @@ impl<H: Handler> Worker<H> {
             accept_resume_at: None,
             drain_started: false,
             expired: Vec::new(),
-            #[cfg(target_os = "linux")]
+            #[cfg(all(target_os = "linux", feature = "io-uring"))]
             uring,
         })
     }
@@ -256,7 +256,7 @@ impl<H: Handler> Worker<H> {
                 let t = self.shared.drain_deadline().saturating_duration_since(now);
                 timeout = Some(timeout.map_or(t, |x| x.min(t)));
             }
-            #[cfg(target_os = "linux")]
+            #[cfg(all(target_os = "linux", feature = "io-uring"))]
             if let Some(at) = self
                 .uring
                 .as_ref()
@@ -287,13 +287,13 @@ impl<H: Handler> Worker<H> {
                     self.cfg.server_header.map(str::as_bytes),
                 );
             }
-            #[cfg(target_os = "linux")]
+            #[cfg(all(target_os = "linux", feature = "io-uring"))]
             if self.uring.is_some() {
                 self.ring_turn(now);
             } else {
                 self.dispatch_events(now);
             }
-            #[cfg(not(target_os = "linux"))]
+            #[cfg(not(all(target_os = "linux", feature = "io-uring")))]
             self.dispatch_events(now);
             self.expire_timers(now);
             if let Some(at) = self.accept_resume_at {
@@ -308,7 +308,7 @@ impl<H: Handler> Worker<H> {
     /// Waits for readiness (epoll) or completions (io_uring, submitting what the last
     /// turn queued in the same syscall).
     fn wait(&mut self, timeout: Option<Duration>) -> std::io::Result<()> {
-        #[cfg(target_os = "linux")]
+        #[cfg(all(target_os = "linux", feature = "io-uring"))]
         if let Some(u) = self.uring.as_mut() {
             // Connections with bytes left to offer: do not sleep. Otherwise sleep
             // until something beyond our own small sends (which complete during
@@ -374,7 +374,7 @@ impl<H: Handler> Worker<H> {
             self.close(idx);
             return;
         }
-        #[cfg(target_os = "linux")]
+        #[cfg(all(target_os = "linux", feature = "io-uring"))]
         if let Some(io) = conn.uring_io() {
             // On the ring: queue the receive or send it needs, and offer bytes it
             // left unread again unless it just declined them.
@@ -514,7 +514,7 @@ impl<H: Handler> Worker<H> {
                                 unreachable!()
                             };
                             let proto = make(peer);
-                            #[cfg(target_os = "linux")]
+                            #[cfg(all(target_os = "linux", feature = "io-uring"))]
                             let conn = match self.uring.as_mut() {
                                 Some(u) => {
                                     let io = UringIo::new(stream, u.pool.clone(), u.io_pool.pop());
@@ -532,7 +532,7 @@ impl<H: Handler> Worker<H> {
                                     &[],
                                 )))),
                             };
-                            #[cfg(not(target_os = "linux"))]
+                            #[cfg(not(all(target_os = "linux", feature = "io-uring")))]
                             let conn = Connection::Plain(Driver::Raw(Box::new(RawConn::new(
                                 stream,
                                 peer,
@@ -546,7 +546,7 @@ impl<H: Handler> Worker<H> {
                         }
                         None => {
                             let bufs = self.pool.pop().unwrap_or_else(Buffers::new);
-                            #[cfg(target_os = "linux")]
+                            #[cfg(all(target_os = "linux", feature = "io-uring"))]
                             let conn = match self.uring.as_mut() {
                                 Some(u) => {
                                     let io = UringIo::new(stream, u.pool.clone(), u.io_pool.pop());
@@ -558,7 +558,7 @@ impl<H: Handler> Worker<H> {
                                     stream, peer, bufs, &self.cfg,
                                 ))),
                             };
-                            #[cfg(not(target_os = "linux"))]
+                            #[cfg(not(all(target_os = "linux", feature = "io-uring")))]
                             let conn = Connection::Plain(Driver::H1(Conn::new(
                                 stream, peer, bufs, &self.cfg,
                             )));
@@ -680,13 +680,13 @@ impl<H: Handler> Worker<H> {
         let generation = slot.generation;
         slot.generation = slot.generation.wrapping_add(1);
         conn.cancel();
-        #[cfg(target_os = "linux")]
+        #[cfg(all(target_os = "linux", feature = "io-uring"))]
         if let Some(rem) = conn.take_uring_remains() {
             self.bury(idx, generation, rem);
         } else {
             let _ = self.poller.deregister(&conn.fd());
         }
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(not(all(target_os = "linux", feature = "io-uring")))]
         let _ = (generation, self.poller.deregister(&conn.fd()));
         self.free.push(idx);
         self.live -= 1;
@@ -790,7 +790,7 @@ impl<H: Handler> Worker<H> {
         for idx in 0..self.slots.len() {
             self.close(idx);
         }
-        #[cfg(target_os = "linux")]
+        #[cfg(all(target_os = "linux", feature = "io-uring"))]
         self.empty_graveyard();
     }
 }
@@ -844,7 +844,7 @@ fn stream_waker(
 }
 
 /// The io_uring side of a worker: completions in, receives and sends out.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "io-uring"))]
 impl<H: Handler> Worker<H> {
     /// One turn: every completion the last wait brought, then the epoll events they
     /// announced, then connections with bytes left to offer, then the graveyard.

@@ -222,7 +222,7 @@ impl<T: Transport> WsConn<T> {
         self.io
     }
 
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", feature = "io-uring"))]
     pub(crate) fn io_mut(&mut self) -> &mut T {
         &mut self.io
     }
