@@ -362,31 +362,12 @@ impl<T: Transport> RawConn<T> {
     }
 
     fn flush(&mut self) -> Result<bool, ()> {
-        while self.wpos < self.wbuf.len() {
-            match self.io.write_buf(&mut self.wbuf, self.wpos) {
-                Ok(n) => {
-                    if self.wpos + n >= self.wbuf.len() {
-                        break;
-                    }
-                    self.wpos += n;
-                }
-                Err(e) if e.is_would_block() => {
-                    self.want_write = true;
-                    return Ok(false);
-                }
-                Err(flare_net::Error::Interrupted) => {}
-                Err(_) => return Err(()),
-            }
-        }
-        self.wbuf.clear();
-        self.wpos = 0;
-        match self.io.flush() {
-            Ok(done) => {
-                self.want_write = !done;
-                Ok(done)
-            }
-            Err(_) => Err(()),
-        }
+        super::transport::flush_all(
+            &mut self.io,
+            &mut self.wbuf,
+            &mut self.wpos,
+            &mut self.want_write,
+        )
     }
 
     fn set_deadline<H>(&mut self, cx: &Ctx<'_, H>) {

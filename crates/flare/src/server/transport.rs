@@ -40,80 +40,82 @@ pub(crate) trait Transport {
     fn shutdown_write(&mut self);
 }
 
-impl Transport for TcpStream {
-    #[inline]
-    fn fd(&self) -> BorrowedFd<'_> {
-        self.as_fd()
+/// Sends the whole send buffer `buf[*pos..]` and then what the transport holds;
+/// `Ok(true)` when everything is out (the buffer is then empty), `Ok(false)` when the
+/// socket is full (`*want_write` set), `Err` when the connection is gone. The
+/// WebSocket and raw-protocol drivers write through it.
+pub(crate) fn flush_all<T: Transport>(
+    io: &mut T,
+    buf: &mut Vec<u8>,
+    pos: &mut usize,
+    want_write: &mut bool,
+) -> Result<bool, ()> {
+    while *pos < buf.len() {
+        match io.write_buf(buf, *pos) {
+            Ok(n) if *pos + n >= buf.len() => break,
+            Ok(n) => *pos += n,
+            Err(e) if e.is_would_block() => {
+                *want_write = true;
+                return Ok(false);
+            }
+            Err(Error::Interrupted) => {}
+            Err(_) => return Err(()),
+        }
     }
-    #[inline]
-    fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
-        TcpStream::read(self, buf)
-    }
-    #[inline]
-    fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
-        TcpStream::write(self, buf)
-    }
-    #[inline]
-    fn write2(&mut self, a: &[u8], b: &[u8]) -> IoResult<usize> {
-        self.writev(&[IoSlice::new(a), IoSlice::new(b)])
-    }
-    fn sendfile(&mut self, f: &mut FileBody) -> Option<IoResult<usize>> {
-        let count = f.len.min(1 << 30) as usize;
-        Some(
-            match rustix::fs::sendfile(&*self, &f.file, Some(&mut f.offset), count) {
-                Ok(n) => {
-                    f.len -= n as u64;
-                    Ok(n)
-                }
-                Err(e) => Err(Error::from(e)),
-            },
-        )
-    }
-    #[inline]
-    fn flush(&mut self) -> IoResult<bool> {
-        Ok(true)
-    }
-    fn shutdown_write(&mut self) {
-        let _ = self.shutdown(std::net::Shutdown::Write);
+    buf.clear();
+    *pos = 0;
+    match io.flush() {
+        Ok(done) => {
+            *want_write = !done;
+            Ok(done)
+        }
+        Err(_) => Err(()),
     }
 }
 
-/// A Unix stream socket (`HttpServer::bind_unix`, `TcpServer::bind_unix`): the same
-/// calls as TCP, `sendfile(2)` included.
-impl Transport for UnixStream {
-    #[inline]
-    fn fd(&self) -> BorrowedFd<'_> {
-        self.as_fd()
-    }
-    #[inline]
-    fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
-        UnixStream::read(self, buf)
-    }
-    #[inline]
-    fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
-        UnixStream::write(self, buf)
-    }
-    #[inline]
-    fn write2(&mut self, a: &[u8], b: &[u8]) -> IoResult<usize> {
-        self.writev(&[IoSlice::new(a), IoSlice::new(b)])
-    }
-    fn sendfile(&mut self, f: &mut FileBody) -> Option<IoResult<usize>> {
-        let count = f.len.min(1 << 30) as usize;
-        Some(
-            match rustix::fs::sendfile(&*self, &f.file, Some(&mut f.offset), count) {
-                Ok(n) => {
-                    f.len -= n as u64;
-                    Ok(n)
-                }
-                Err(e) => Err(Error::from(e)),
-            },
-        )
-    }
-    #[inline]
-    fn flush(&mut self) -> IoResult<bool> {
-        Ok(true)
-    }
-    fn shutdown_write(&mut self) {
-        let _ = self.shutdown(std::net::Shutdown::Write);
-    }
+/// The socket types: TCP, and Unix stream sockets (`HttpServer::bind_unix`,
+/// `TcpServer::bind_unix`), with the same calls, `sendfile(2)` included.
+macro_rules! socket_transport {
+    ($ty:ty) => {
+        impl Transport for $ty {
+            #[inline]
+            fn fd(&self) -> BorrowedFd<'_> {
+                self.as_fd()
+            }
+            #[inline]
+            fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
+                <$ty>::read(self, buf)
+            }
+            #[inline]
+            fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
+                <$ty>::write(self, buf)
+            }
+            #[inline]
+            fn write2(&mut self, a: &[u8], b: &[u8]) -> IoResult<usize> {
+                self.writev(&[IoSlice::new(a), IoSlice::new(b)])
+            }
+            fn sendfile(&mut self, f: &mut FileBody) -> Option<IoResult<usize>> {
+                let count = f.len.min(1 << 30) as usize;
+                Some(
+                    match rustix::fs::sendfile(&*self, &f.file, Some(&mut f.offset), count) {
+                        Ok(n) => {
+                            f.len -= n as u64;
+                            Ok(n)
+                        }
+                        Err(e) => Err(Error::from(e)),
+                    },
+                )
+            }
+            #[inline]
+            fn flush(&mut self) -> IoResult<bool> {
+                Ok(true)
+            }
+            fn shutdown_write(&mut self) {
+                let _ = self.shutdown(std::net::Shutdown::Write);
+            }
+        }
+    };
 }
+
+socket_transport!(TcpStream);
+socket_transport!(UnixStream);

@@ -492,37 +492,12 @@ impl<T: Transport> WsConn<T> {
     /// Writes the send buffer; `Ok(true)` when all of it (and the transport's own
     /// buffer) is out.
     fn flush(&mut self) -> Result<bool, ()> {
-        while self.wpos < self.wbuf.len() {
-            match self.io.write_buf(&mut self.wbuf, self.wpos) {
-                Ok(n) => {
-                    if self.wpos + n >= self.wbuf.len() {
-                        self.wbuf.clear();
-                        self.wpos = 0;
-                        break;
-                    }
-                    self.wpos += n;
-                }
-                Err(e) if e.is_would_block() => {
-                    self.want_write = true;
-                    return Ok(false);
-                }
-                Err(flare_net::Error::Interrupted) => {}
-                Err(_) => return Err(()),
-            }
-        }
-        self.wbuf.clear();
-        self.wpos = 0;
-        match self.io.flush() {
-            Ok(true) => {
-                self.want_write = false;
-                Ok(true)
-            }
-            Ok(false) => {
-                self.want_write = true;
-                Ok(false)
-            }
-            Err(_) => Err(()),
-        }
+        super::transport::flush_all(
+            &mut self.io,
+            &mut self.wbuf,
+            &mut self.wpos,
+            &mut self.want_write,
+        )
     }
 
     /// The one deadline in force: the write stall, the codec's close timeout, or the
