@@ -44,75 +44,91 @@ pub(crate) enum Expect {
     Trailers,
 }
 
-/// Buffers of heads the application gave back ([`crate::Connection::recycle_head`]),
-/// so that decoding a head at steady state allocates nothing: every name, value
-/// and pseudo-header is copied into a byte buffer taken from here, and the field
-/// list itself is a recycled `Vec`.
+/// Heads the application gave back ([`crate::Connection::recycle_head`]), so
+/// that decoding a head at steady state allocates nothing: the next head is
+/// decoded into one of them, overwriting its buffers in place (a field list
+/// keeps its entries, so a request like the last one reuses every buffer).
 #[derive(Debug, Default)]
 pub(crate) struct HeadPool {
+    heads: Vec<Head>,
+    /// Field buffers left over when a head had fewer fields than the one it
+    /// reused.
+    pairs: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Buffers for `:authority` and `:protocol` (an `Option` cannot keep an
+    /// empty buffer).
     bytes: Vec<Vec<u8>>,
-    lists: Vec<Vec<(Vec<u8>, Vec<u8>)>>,
 }
 
-/// Byte buffers kept at most (a few heads' worth of fields).
-const POOL_BYTES: usize = 512;
-/// Field lists kept at most.
-const POOL_LISTS: usize = 32;
-/// Buffers larger than this are freed rather than kept.
-const POOL_MAX_CAPACITY: usize = 4096;
+/// Heads kept at most: the default concurrent-stream limit, as a read may
+/// bring that many requests at once.
+const POOL_HEADS: usize = 128;
+/// Spare field buffers and byte buffers kept at most.
+const POOL_SPARES: usize = 64;
+/// Heads whose buffers hold more than this are freed rather than kept.
+const POOL_MAX_HEAD: usize = 4096;
 
 impl HeadPool {
+    /// An empty head, with the buffers of a recycled one if there is one; its
+    /// `fields` still holds old entries, overwritten by [`Validator::push`]
+    /// and cut by [`Validator::finish`].
+    fn take(&mut self) -> Head {
+        let Some(mut h) = self.heads.pop() else {
+            return Head::default();
+        };
+        h.method.clear();
+        h.scheme.clear();
+        h.path.clear();
+        if let Some(a) = h.authority.take() {
+            self.keep_bytes(a);
+        }
+        if let Some(p) = h.protocol.take() {
+            self.keep_bytes(p);
+        }
+        h.status = None;
+        h.content_length = None;
+        h
+    }
+
     /// A buffer holding a copy of `src`.
     fn bytes(&mut self, src: &[u8]) -> Vec<u8> {
         let mut v = self.bytes.pop().unwrap_or_default();
+        v.clear();
         v.extend_from_slice(src);
         v
     }
 
-    /// An empty field list.
-    pub(crate) fn list(&mut self) -> Vec<(Vec<u8>, Vec<u8>)> {
-        self.lists.pop().unwrap_or_default()
-    }
-
-    fn keep_bytes(&mut self, mut v: Vec<u8>) {
-        if v.capacity() > 0 && v.capacity() <= POOL_MAX_CAPACITY && self.bytes.len() < POOL_BYTES {
-            v.clear();
+    fn keep_bytes(&mut self, v: Vec<u8>) {
+        if v.capacity() > 0 && v.capacity() <= POOL_MAX_HEAD && self.bytes.len() < POOL_SPARES {
             self.bytes.push(v);
         }
     }
 
     /// Takes back a field list and its buffers.
-    pub(crate) fn recycle_fields(&mut self, mut fields: Vec<(Vec<u8>, Vec<u8>)>) {
-        for (n, v) in fields.drain(..) {
-            self.keep_bytes(n);
-            self.keep_bytes(v);
-        }
-        if fields.capacity() > 0 && self.lists.len() < POOL_LISTS {
-            self.lists.push(fields);
-        }
+    pub(crate) fn recycle_fields(&mut self, fields: Vec<(Vec<u8>, Vec<u8>)>) {
+        self.recycle(Head {
+            fields,
+            ..Head::default()
+        });
     }
 
-    /// Takes back a head's buffers.
+    /// Takes back a head and its buffers.
     pub(crate) fn recycle(&mut self, head: Head) {
-        let Head {
-            method,
-            scheme,
-            authority,
-            path,
-            protocol,
-            fields,
-            ..
-        } = head;
-        self.keep_bytes(method);
-        self.keep_bytes(scheme);
-        self.keep_bytes(path);
-        if let Some(a) = authority {
-            self.keep_bytes(a);
+        if self.heads.len() >= POOL_HEADS {
+            return;
         }
-        if let Some(p) = protocol {
-            self.keep_bytes(p);
+        let held = head.method.capacity()
+            + head.scheme.capacity()
+            + head.path.capacity()
+            + head.authority.as_ref().map_or(0, Vec::capacity)
+            + head.protocol.as_ref().map_or(0, Vec::capacity)
+            + head
+                .fields
+                .iter()
+                .map(|(n, v)| n.capacity() + v.capacity())
+                .sum::<usize>();
+        if held <= POOL_MAX_HEAD {
+            self.heads.push(head);
         }
-        self.recycle_fields(fields);
     }
 }
 
@@ -125,12 +141,10 @@ pub(crate) fn decode(
     expect: Expect,
     pool: &mut HeadPool,
 ) -> Result<Block, DecodeError> {
-    let head = Head {
-        fields: pool.list(),
-        ..Head::default()
-    };
+    let head = pool.take();
     let mut v = Validator {
         head,
+        filled: 0,
         pool,
         expect,
         error: None,
@@ -164,6 +178,8 @@ const STATUS: u8 = 32;
 
 struct Validator<'p> {
     head: Head,
+    /// Entries of `head.fields` written so far (later ones are stale).
+    filled: usize,
     pool: &'p mut HeadPool,
     expect: Expect,
     error: Option<&'static str>,
@@ -222,13 +238,13 @@ impl Validator<'_> {
                 self.head.status = Some(parse_status(f.value).ok_or("invalid :status")?);
                 return Ok(());
             }
-            let v = self.pool.bytes(f.value);
+            // (Each appears once: the buffers were cleared by `take`.)
             match bit {
-                METHOD => self.head.method = v,
-                SCHEME => self.head.scheme = v,
-                AUTHORITY => self.head.authority = Some(v),
-                PATH => self.head.path = v,
-                _ => self.head.protocol = Some(v),
+                METHOD => self.head.method.extend_from_slice(f.value),
+                SCHEME => self.head.scheme.extend_from_slice(f.value),
+                PATH => self.head.path.extend_from_slice(f.value),
+                AUTHORITY => self.head.authority = Some(self.pool.bytes(f.value)),
+                _ => self.head.protocol = Some(self.pool.bytes(f.value)),
             }
             return Ok(());
         }
@@ -259,15 +275,42 @@ impl Validator<'_> {
             );
             return Ok(());
         }
-        let name = self.pool.bytes(f.name);
-        let value = self.pool.bytes(f.value);
-        self.head.fields.push((name, value));
+        self.push(f.name, f.value);
         Ok(())
     }
 
-    fn finish(self) -> Result<Head, &'static str> {
+    /// Appends a regular field, into the buffers of a stale entry if any.
+    fn push(&mut self, name: &[u8], value: &[u8]) {
+        let fields = &mut self.head.fields;
+        if let Some((n, v)) = fields.get_mut(self.filled) {
+            n.clear();
+            n.extend_from_slice(name);
+            v.clear();
+            v.extend_from_slice(value);
+        } else {
+            let (mut n, mut v) = self.pool.pairs.pop().unwrap_or_default();
+            n.clear();
+            n.extend_from_slice(name);
+            v.clear();
+            v.extend_from_slice(value);
+            fields.push((n, v));
+        }
+        self.filled += 1;
+    }
+
+    fn finish(mut self) -> Result<Head, &'static str> {
         match check_finish(&self.head, self.seen, self.expect) {
-            Ok(()) => Ok(self.head),
+            Ok(()) => {
+                // Stale entries left from the recycled head become spares.
+                let pool = &mut *self.pool;
+                for pair in self.head.fields.drain(self.filled..) {
+                    let small = pair.0.capacity() + pair.1.capacity() <= POOL_MAX_HEAD;
+                    if small && pool.pairs.len() < POOL_SPARES {
+                        pool.pairs.push(pair);
+                    }
+                }
+                Ok(self.head)
+            }
             Err(e) => {
                 self.pool.recycle(self.head);
                 Err(e)
@@ -313,9 +356,20 @@ fn check_finish(head: &Head, seen: u8, expect: Expect) -> Result<(), &'static st
     Ok(())
 }
 
+/// Lowercase token bytes (RFC 9110 section 5.6.2), as a table.
+static NAME_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = matches!(b as u8, b'a'..=b'z' | b'0'..=b'9' | b'!' | b'#' | b'$' | b'%' | b'&'
+            | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~');
+        b += 1;
+    }
+    t
+};
+
 fn is_name_byte(b: u8) -> bool {
-    matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*'
-        | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+    NAME_BYTES[usize::from(b)]
 }
 
 /// Fields that only make sense on one HTTP/1.1 hop (section 8.2.2).

@@ -1,7 +1,34 @@
 //! Per-stream state (RFC 9113 section 5.1) and the short memory of streams
 //! that closed recently.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Open streams by id.
+pub(crate) type StreamMap = HashMap<u32, Stream, BuildHasherDefault<IdHasher>>;
+
+/// Hashes a stream id with one multiplication (Fibonacci hashing) instead of
+/// SipHash: ids are `u32`s, and a peer choosing ids that collide gains
+/// little, as at most `max_concurrent_streams` (128) are open and every
+/// other id is refused or closed.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u32(u32::from(b) ^ (self.0 as u32).rotate_left(8));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
 
 /// An open stream. Idle streams are not stored; a stream whose both halves
 /// are closed is removed and remembered in [`Recent`] for a while.

@@ -135,6 +135,13 @@ impl Encoder {
             integer::encode(usize::from(index), 7, 0x80, out);
             return;
         }
+        if let (StaticMatch::Name(index), true) = (static_match, values_rarely_repeat(name)) {
+            // Never indexed, so never in the dynamic table: no lookup.
+            let (flags, prefix) = if sensitive { (0x10, 4) } else { (0x00, 4) };
+            integer::encode(usize::from(index), prefix, flags, out);
+            encode_string(value, out);
+            return;
+        }
         let hashes = FieldIndex::hash(name, value);
         if !sensitive {
             if let Some(i) = self.index.find_field(&self.table, name, value, hashes) {

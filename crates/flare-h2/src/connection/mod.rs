@@ -11,7 +11,7 @@ mod lifecycle;
 mod recv;
 mod send;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use flare_hpack::{Decoder, Encoder};
@@ -20,7 +20,7 @@ use crate::flood::Budget;
 use crate::frame::MIN_MAX_FRAME_SIZE;
 use crate::frame::{RstStream, Setting, SettingId, Settings, WindowUpdate};
 use crate::head::{Head, HeadPool};
-use crate::stream::{Closure, Recent, Stream};
+use crate::stream::{Closure, Recent, Stream, StreamMap};
 use crate::{Config, ConnectionError, ErrorCode, StreamId};
 
 pub use send::Request;
@@ -191,7 +191,7 @@ pub struct Connection {
     /// Our SETTINGS frames sent and not yet acknowledged, with send time.
     pending_settings: VecDeque<(LocalSettings, Instant)>,
     peer: PeerSettings,
-    streams: HashMap<u32, Stream>,
+    streams: StreamMap,
     open_remote: usize,
     open_local: usize,
     recent: Recent,
@@ -293,7 +293,7 @@ impl Connection {
                 max_header_list_size: u32::MAX,
                 enable_connect_protocol: false,
             },
-            streams: HashMap::new(),
+            streams: StreamMap::default(),
             open_remote: 0,
             open_local: 0,
             recent: Recent::new(RECENT_STREAMS),

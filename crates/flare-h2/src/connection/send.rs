@@ -51,6 +51,13 @@ fn outgoing<'a>(name: &'a [u8], value: &'a [u8]) -> Option<(Cow<'a, [u8]>, &'a [
     allowed(&name, value).then_some((name, value))
 }
 
+/// Whether `name` has an ASCII uppercase letter (no early exit, so that the
+/// loop vectorizes).
+fn has_uppercase(name: &[u8]) -> bool {
+    name.iter()
+        .fold(false, |acc, &b| acc | (b.wrapping_sub(b'A') < 26))
+}
+
 /// The same field, borrowed for less long.
 fn shorten<'long: 'short, 'short>(f: Field<'long>) -> Field<'short> {
     f
@@ -138,10 +145,7 @@ impl Connection {
         fields: &'f [(&'f [u8], &'f [u8])],
         end_stream: bool,
     ) {
-        if fields
-            .iter()
-            .any(|(n, _)| n.iter().any(u8::is_ascii_uppercase))
-        {
+        if fields.iter().any(|(n, _)| has_uppercase(n)) {
             let regular: Vec<_> = fields.iter().filter_map(|(n, v)| outgoing(n, v)).collect();
             let all = pseudo
                 .map(shorten)

@@ -10,6 +10,7 @@
 //! send buffer is empty, so a slow reader bounds memory on both sides.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
@@ -70,8 +71,12 @@ pub(crate) struct H2Conn<T> {
     rbuf: Vec<u8>,
     wbuf: Vec<u8>,
     wpos: usize,
-    streams: HashMap<u32, H2Stream>,
-    spare: Vec<Request>,
+    streams: HashMap<u32, Box<H2Stream>, BuildHasherDefault<IdHasher>>,
+    /// Finished streams kept for reuse: boxed, so that the map and the pool move a
+    /// pointer rather than a whole request.
+    // Boxed on purpose: they move into and out of `streams` as boxes.
+    #[allow(clippy::vec_box)]
+    spare: Vec<Box<H2Stream>>,
     /// Scratch for `pump_all`: the streams with output.
     pump_ids: Vec<u32>,
     pub(crate) want_write: bool,
@@ -129,7 +134,7 @@ impl<T: Transport> H2Conn<T> {
             req.set_version(Version::HTTP_2);
             c.streams.insert(
                 1,
-                H2Stream {
+                Box::new(H2Stream {
                     req,
                     body_limit: limit,
                     dispatched: false,
@@ -137,7 +142,7 @@ impl<T: Transport> H2Conn<T> {
                     ws_offer: false,
                     ws: None,
                     deferred: None,
-                },
+                }),
             );
             c.dispatch(StreamId::new(1), cx);
         }
@@ -156,7 +161,7 @@ impl<T: Transport> H2Conn<T> {
             rbuf: vec![0; RBUF],
             wbuf: pending_out,
             wpos: 0,
-            streams: HashMap::new(),
+            streams: HashMap::default(),
             spare: Vec::new(),
             pump_ids: Vec::new(),
             want_write: false,
@@ -269,7 +274,7 @@ impl<T: Transport> H2Conn<T> {
             self.h2
                 .reset_stream(StreamId::new(id), flare_h2::ErrorCode::Cancel);
             if let Some(s) = self.streams.remove(&id) {
-                self.recycle(s.req);
+                self.recycle(s);
             }
         }
         self.drive(cx)
@@ -366,7 +371,7 @@ impl<T: Transport> H2Conn<T> {
                             w.tell_close("stream ended without a close frame");
                             let _ = self.h2.send_data(id, &[], true);
                             if let Some(s) = self.streams.remove(&id.value()) {
-                                self.recycle(s.req);
+                                self.recycle(s);
                             }
                         }
                         continue;
@@ -389,7 +394,7 @@ impl<T: Transport> H2Conn<T> {
                         if let Some(w) = &mut s.ws {
                             w.tell_close("stream reset");
                         }
-                        self.recycle(s.req);
+                        self.recycle(s);
                     }
                 }
                 // SendReady is handled by pumping every stream with output after
@@ -407,29 +412,31 @@ impl<T: Transport> H2Conn<T> {
         end_stream: bool,
         cx: &Ctx<'_, H>,
     ) {
-        let mut req = self.spare.pop().unwrap_or_default();
-        fill_request(&mut req, &head, self.peer);
+        let mut s = self.spare.pop().unwrap_or_else(|| {
+            Box::new(H2Stream {
+                req: Request::default(),
+                body_limit: 0,
+                dispatched: false,
+                out: None,
+                ws_offer: false,
+                ws: None,
+                deferred: None,
+            })
+        });
+        let req = &mut s.req;
+        fill_request(req, &head, self.peer);
         req.set_socket_peer_addr(self.socket_peer);
         let ws_connect = h2ws::is_ws_connect(&head);
-        let ws_offer = ws_connect && h2ws::offer_from_connect(&mut req, &head);
+        let ws_offer = ws_connect && h2ws::offer_from_connect(req, &head);
         let mut limit = cx.cfg.limits.get_max_body();
         if let Service::Handler(h) = cx.service {
-            if let Some(l) = h.body_limit(&req) {
+            if let Some(l) = h.body_limit(req) {
                 limit = l;
             }
         }
-        self.streams.insert(
-            id.value(),
-            H2Stream {
-                req,
-                body_limit: limit,
-                dispatched: false,
-                out: None,
-                ws_offer,
-                ws: None,
-                deferred: None,
-            },
-        );
+        s.body_limit = limit;
+        s.ws_offer = ws_offer;
+        self.streams.insert(id.value(), s);
         let too_long = head.content_length.is_some_and(|n| n > limit);
         // The head's buffers decode the next requests.
         self.h2.recycle_head(head);
@@ -480,7 +487,7 @@ impl<T: Transport> H2Conn<T> {
         self.respond(id, resp, false, cx);
         self.h2.reset_stream(id, flare_h2::ErrorCode::NoError);
         if let Some(s) = self.streams.remove(&id.value()) {
-            self.recycle(s.req);
+            self.recycle(s);
         }
     }
 
@@ -560,7 +567,7 @@ impl<T: Transport> H2Conn<T> {
         let sent = self.h2.send_headers(id, status, fields.as_slice(), empty);
         if sent.is_err() || empty {
             if let Some(s) = self.streams.remove(&id.value()) {
-                self.recycle(s.req);
+                self.recycle(s);
             }
             return;
         }
@@ -612,7 +619,7 @@ impl<T: Transport> H2Conn<T> {
         let (sent, done) = w.pump(&mut self.h2, id, now);
         if done {
             if let Some(s) = self.streams.remove(&id.value()) {
-                self.recycle(s.req);
+                self.recycle(s);
             }
         }
         sent || done
@@ -767,18 +774,23 @@ impl<T: Transport> H2Conn<T> {
                     // Whoever still holds the request's token learns it was cut short.
                     s.req.cancel_token().cancel();
                 }
-                self.recycle(s.req);
+                self.recycle(s);
             }
         }
         sent_any || done
     }
 
-    fn recycle(&mut self, mut req: Request) {
+    fn recycle(&mut self, mut s: Box<H2Stream>) {
         // Keep as many as streams may be open at once, so a busy connection reuses
         // request buffers instead of growing fresh ones per stream.
         if self.spare.len() < SPARE_REQUESTS {
-            req.clear();
-            self.spare.push(req);
+            s.req.clear();
+            s.dispatched = false;
+            s.out = None;
+            s.ws_offer = false;
+            s.ws = None;
+            s.deferred = None;
+            self.spare.push(s);
         }
     }
 
@@ -817,9 +829,9 @@ impl<T: Transport> H2Conn<T> {
     }
 }
 
-/// Fills the protocol-neutral request from an HTTP/2 head.
+/// Fills the protocol-neutral request from an HTTP/2 head. `req` is clear: new, or
+/// cleared by `recycle`.
 fn fill_request(req: &mut Request, head: &Head, peer: SocketAddr) {
-    req.clear();
     req.set_method(Method::from_bytes(&head.method).unwrap_or(Method::GET));
     req.set_version(Version::HTTP_2);
     if head.path.is_empty() {
@@ -873,6 +885,28 @@ impl<'f, const N: usize> FieldList<'f, N> {
         } else {
             &self.spill
         }
+    }
+}
+
+/// Hashes a stream id with one multiplication instead of SipHash (the peer's
+/// open streams are bounded by the concurrent-stream limit, so colliding ids
+/// buy it little).
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u32(u32::from(b) ^ (self.0 as u32).rotate_left(8));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 
