@@ -51,6 +51,52 @@ pub struct Encoder {
     /// Size changes to signal at the start of the next block: the smallest
     /// size since the last block, and the final one.
     pending_update: Option<(u32, u32)>,
+    /// What each position of the last blocks encoded to, reused while the
+    /// same field comes at the same position and the output would not change
+    /// (a response's fields are much the same every time).
+    memo: Vec<Memo>,
+    /// Bumped when the table's size is changed (which may evict entries).
+    epoch: u64,
+}
+
+/// Positions of a block memoized.
+const MEMO_FIELDS: usize = 16;
+/// Fields longer than this (name and value) are not memoized.
+const MEMO_MAX_FIELD: usize = 128;
+
+/// When an encoded field may be reused for the same field.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reuse {
+    /// It changed the table (an insertion).
+    Never,
+    /// It depends on nothing but the field (static index, literal with a
+    /// static or literal name).
+    Always,
+    /// It refers to the dynamic table: while no entry was inserted or evicted.
+    WhileTable,
+}
+
+/// One field and its encoding.
+#[derive(Debug, Clone, Default)]
+struct Memo {
+    name: Vec<u8>,
+    value: Vec<u8>,
+    sensitive: bool,
+    out: Vec<u8>,
+    /// The table state (sequence number, epoch) the output depends on, if it
+    /// does.
+    table: Option<(u64, u64)>,
+    valid: bool,
+}
+
+impl Memo {
+    fn matches(&self, f: &Field<'_>, seq: u64, epoch: u64) -> bool {
+        self.valid
+            && self.table.map_or(true, |t| t == (seq, epoch))
+            && self.sensitive == f.sensitive
+            && self.value == f.value
+            && self.name == f.name
+    }
 }
 
 impl Default for Encoder {
@@ -68,6 +114,8 @@ impl Encoder {
             cap: MAX_ENCODER_TABLE_SIZE,
             peer_setting: crate::DEFAULT_TABLE_SIZE,
             pending_update: None,
+            memo: Vec::new(),
+            epoch: 0,
         }
     }
 
@@ -121,32 +169,63 @@ impl Encoder {
             }
             self.table.set_max_size(last as usize);
             integer::encode(last as usize, 5, 0x20, out);
+            self.epoch += 1;
         }
-        for field in fields {
-            self.encode_field(field, out);
+        for (i, field) in fields.into_iter().enumerate() {
+            let seq = self.table.next_seq();
+            if let Some(m) = self.memo.get(i) {
+                if m.matches(&field, seq, self.epoch) {
+                    out.extend_from_slice(&m.out);
+                    continue;
+                }
+            }
+            let start = out.len();
+            let reuse = self.encode_field(field, out);
+            if i >= MEMO_FIELDS {
+                continue;
+            }
+            if self.memo.len() <= i {
+                self.memo.push(Memo::default());
+            }
+            let Some(m) = self.memo.get_mut(i) else {
+                continue;
+            };
+            m.valid =
+                reuse != Reuse::Never && field.name.len() + field.value.len() <= MEMO_MAX_FIELD;
+            if m.valid {
+                m.name.clear();
+                m.name.extend_from_slice(field.name);
+                m.value.clear();
+                m.value.extend_from_slice(field.value);
+                m.sensitive = field.sensitive;
+                m.out.clear();
+                m.out
+                    .extend_from_slice(out.get(start..).unwrap_or_default());
+                m.table = (reuse == Reuse::WhileTable).then_some((seq, self.epoch));
+            }
         }
     }
 
-    fn encode_field(&mut self, field: Field<'_>, out: &mut Vec<u8>) {
+    fn encode_field(&mut self, field: Field<'_>, out: &mut Vec<u8>) -> Reuse {
         let Field { name, value, .. } = field;
         let sensitive = field.sensitive || is_sensitive(name, value);
         let static_match = static_table::lookup(name, value);
         if let (StaticMatch::Field(index), false) = (static_match, sensitive) {
             integer::encode(usize::from(index), 7, 0x80, out);
-            return;
+            return Reuse::Always;
         }
         if let (StaticMatch::Name(index), true) = (static_match, values_rarely_repeat(name)) {
             // Never indexed, so never in the dynamic table: no lookup.
             let (flags, prefix) = if sensitive { (0x10, 4) } else { (0x00, 4) };
             integer::encode(usize::from(index), prefix, flags, out);
             encode_string(value, out);
-            return;
+            return Reuse::Always;
         }
         let hashes = FieldIndex::hash(name, value);
         if !sensitive {
             if let Some(i) = self.index.find_field(&self.table, name, value, hashes) {
                 integer::encode(dynamic_index(i), 7, 0x80, out);
-                return;
+                return Reuse::WhileTable;
             }
         }
         let name_index = match static_match {
@@ -167,6 +246,7 @@ impl Encoder {
             (false, true) => (0x10, 4),
             (false, false) => (0x00, 4),
         };
+        let dynamic_name = name_index.is_some_and(|i| i > STATIC_LEN);
         match name_index {
             Some(i) => integer::encode(i, prefix, flags, out),
             None => {
@@ -182,6 +262,11 @@ impl Encoder {
             if self.table.next_seq() != seq {
                 self.index.record(&self.table, seq, hashes);
             }
+            Reuse::Never
+        } else if dynamic_name {
+            Reuse::WhileTable
+        } else {
+            Reuse::Always
         }
     }
 }

@@ -140,3 +140,50 @@ fn zero_table_size_disables_indexing() {
     assert_eq!(block[0], 0x00); // literal without indexing
     assert_eq!(e.table_size(), 0);
 }
+
+/// The encoder reuses a position's output for the same field only while it
+/// would not change: a new entry shifts dynamic indices, a size update may
+/// evict, and every block must still decode to its fields.
+#[test]
+fn reused_encodings_follow_the_table() {
+    let mut e = Encoder::new();
+    let mut d = Decoder::new();
+    let mut list = HeaderList::new();
+    let mut check = |e: &mut Encoder, fields: &[Field<'_>]| {
+        let block = encode(e, fields);
+        d.decode_into(&block, &mut list).unwrap();
+        let got: Vec<(Vec<u8>, Vec<u8>)> = list
+            .iter()
+            .map(|f| (f.name.to_vec(), f.value.to_vec()))
+            .collect();
+        let want: Vec<(Vec<u8>, Vec<u8>)> = fields
+            .iter()
+            .map(|f| (f.name.to_vec(), f.value.to_vec()))
+            .collect();
+        assert_eq!(got, want);
+        block
+    };
+    let ct = Field::new(b"content-type", b"text/plain");
+    let len = Field::new(b"content-length", b"13");
+    for second in [b"1", b"2", b"2", b"3", b"3"] {
+        let date = Field::new(b"date", second);
+        let fields = [Field::new(b":status", b"200"), date, ct, len];
+        check(&mut e, &fields);
+        let again = check(&mut e, &fields);
+        // Unchanged table: status, date and type are one-byte indices.
+        assert_eq!(again[0], 0x88);
+        assert!(again[1] >= 0xbe && again[2] >= 0xbe, "{again:x?}");
+    }
+    // The same fields at other positions, a sensitive twin, a size change.
+    check(&mut e, &[ct, Field::new(b"date", b"3")]);
+    check(
+        &mut e,
+        &[Field::sensitive(b"content-type", b"text/plain"), len],
+    );
+    e.set_peer_max_table_size(0);
+    let fields = [Field::new(b"date", b"3"), ct];
+    let block = check(&mut e, &fields);
+    assert_eq!(block[0], 0x20, "the size update comes first");
+    check(&mut e, &fields);
+    assert_eq!(e.table_size(), 0);
+}
