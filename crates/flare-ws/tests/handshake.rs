@@ -306,7 +306,9 @@ fn client_request_and_server_round_trip() {
     let text = String::from_utf8(head).unwrap();
     assert!(text.starts_with("GET /chat HTTP/1.1\r\nHost: server.example.com\r\n"));
     assert!(text.contains("Sec-WebSocket-Protocol: chat, superchat\r\n"));
-    assert!(text.contains("Sec-WebSocket-Extensions: permessage-deflate\r\n"));
+    assert!(
+        text.contains("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n")
+    );
 
     // The server side parses what the client wrote.
     let mut fields: Vec<(&[u8], &[u8])> = vec![(b"Host", b"server.example.com")];
@@ -367,9 +369,11 @@ fn client_response_checks() {
         // We never offer client_max_window_bits, so it may not come back.
         (
             101,
+            // We offer a valueless client_max_window_bits: a valueless one in
+            // the response is not allowed (RFC 7692 section 7.1.2.2).
             response(&[(
                 "Sec-WebSocket-Extensions",
-                "permessage-deflate; client_max_window_bits=10",
+                "permessage-deflate; client_max_window_bits",
             )]),
             UnofferedExtension,
         ),
@@ -386,6 +390,17 @@ fn client_response_checks() {
             "{fields:?}"
         );
     }
+    // A server asking our compressor for 10 bits: honoured (distance-1 matches).
+    let neg = c
+        .verify_response(
+            101,
+            response(&[(
+                "Sec-WebSocket-Extensions",
+                "permessage-deflate; client_max_window_bits=10",
+            )]),
+        )
+        .unwrap();
+    assert_eq!(neg.deflate.map(|d| d.client_max_window_bits), Some(10));
     // A smaller server window is fine for our inflater.
     let neg = c
         .verify_response(

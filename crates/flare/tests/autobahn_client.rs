@@ -15,11 +15,9 @@
 //! (`FLARE_TEST_IO_URING=1`) leaves out 12.* and 13.* altogether, as autobahn.rs
 //! does. `wstest` comes from `cargo xtask peers` (`FLARE_WSTEST`).
 //!
-//! 13.3-13.6 end UNIMPLEMENTED, by design: there the server asks for a smaller
-//! client window, which it may only do when the offer has
-//! `client_max_window_bits`, and flare-ws never offers it (its compressor would
-//! honour a small window only with the weaker RLE strategy; flare-ws
-//! `deflate/mod.rs`). Those cases alone may be UNIMPLEMENTED.
+//! 13.3-13.6 have the server ask for a smaller client window: the client offers
+//! `client_max_window_bits` and its compressor keeps to the window with
+//! distance-1 matches (flare-ws `deflate/mod.rs`), so they must be OK too.
 //!
 //! Every case is bounded: a watchdog kills the fuzzing server (which ends the
 //! client's blocking read) when one case or the whole run overruns.
@@ -45,13 +43,6 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// The 12.*/13.* subcases with messages of 32 KiB or more (case12_x_x.py's
 /// MSG_SIZES). wstest matches patterns as regex prefixes, so each is exact.
 const BIG_SUBCASES: [u32; 9] = [8, 9, 10, 13, 14, 15, 16, 17, 18];
-
-/// Cases that may end UNIMPLEMENTED (module docs).
-fn may_be_unimplemented(id: &str) -> bool {
-    ["13.3.", "13.4.", "13.5.", "13.6."]
-        .iter()
-        .any(|p| id.starts_with(p))
-}
 
 fn wstest() -> PathBuf {
     let p = std::env::var_os("FLARE_WSTEST")
@@ -284,9 +275,7 @@ fn autobahn_fuzzingserver_against_ws_client() {
         let close = r["behaviorClose"].as_str().unwrap_or("?");
         *counts.entry(behavior.to_string()).or_default() += 1;
         *close_counts.entry(close.to_string()).or_default() += 1;
-        let behavior_fine =
-            fine(behavior) || (behavior == "UNIMPLEMENTED" && may_be_unimplemented(id));
-        if !behavior_fine || !fine(close) {
+        if !fine(behavior) || !fine(close) {
             bad.push(format!("{id}: {behavior} / close {close}"));
         }
     }

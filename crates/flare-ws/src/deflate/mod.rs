@@ -18,8 +18,8 @@
 //! |---|---|---|
 //! | `server_max_window_bits=15` or absent | accept (echo `=15` if offered); full LZ77 over 32 KiB | fine (our inflater takes any window) |
 //! | `server_max_window_bits=8..14` | accept and echo the same value (RFC 7692 section 7.1.2.1); our compressor uses the RLE strategy (distance 1, within any window) | fine (we inflate any window) |
-//! | `client_max_window_bits` (valueless) | the client could limit its window; we never ask it to (a smaller peer window saves us no memory: miniz's inflater always keeps 32 KiB) | never offered, so a response with it fails the handshake |
-//! | `client_max_window_bits=N` | the client will use at most N bits; accept, nothing to echo | never offered, so a response with it fails the handshake |
+//! | `client_max_window_bits` (valueless) | the client could limit its window; we never ask it to (a smaller peer window saves us no memory: miniz's inflater always keeps 32 KiB) | offered (valueless) by our client; a valueless one in a response fails the handshake |
+//! | `client_max_window_bits=N` | the client will use at most N bits; accept, nothing to echo | our compressor keeps to N bits (distance-1 matches below 15) |
 //! | `server_no_context_takeover` | accept and echo; we reset our compressor after each message | the server resets; we reset our decompressor after each message |
 //! | `client_no_context_takeover` | accept and echo; we reset our decompressor after each message | we must reset our compressor after each message |
 //!
@@ -136,12 +136,12 @@ pub fn negotiate(
     None
 }
 
-/// Client side: the offer value to send for `config`. We never offer
-/// `client_max_window_bits`, so no server may ask our compressor for a
-/// smaller window (which it would honour only with the weaker RLE
-/// strategy).
+/// Client side: the offer value to send for `config`. It offers a valueless
+/// `client_max_window_bits`: a server may then ask our compressor for a
+/// smaller window, which it honours with distance-1 matches only (see the
+/// table above), the same way the server side honours `server_max_window_bits`.
 pub fn offer_value(config: &DeflateConfig) -> String {
-    let mut s = String::from("permessage-deflate");
+    let mut s = String::from("permessage-deflate; client_max_window_bits");
     if config.server_no_context_takeover {
         s.push_str("; server_no_context_takeover");
     }
@@ -157,13 +157,13 @@ pub(crate) fn check_response(resp: &DeflateOffer, config: &DeflateConfig) -> Opt
     if !resp.valid {
         return None;
     }
-    // RFC 7692 section 7.1.2.2: "If a received extension negotiation offer
-    // doesn't have the "client_max_window_bits" extension parameter, the
-    // corresponding extension negotiation response to the offer MUST NOT
-    // include the "client_max_window_bits" extension parameter."
-    if resp.client_max_window_bits.is_some() {
-        return None;
-    }
+    // RFC 7692 section 7.1.2.2: we offer a valueless client_max_window_bits;
+    // the server may answer with a value ("MUST" carry one when present).
+    let client_bits = match resp.client_max_window_bits {
+        None => 15,
+        Some(Some(bits)) => bits,
+        Some(None) => return None,
+    };
     // RFC 7692 section 7.1.1.1: a server accepting our
     // server_no_context_takeover must include it.
     if config.server_no_context_takeover && !resp.server_no_context_takeover {
@@ -174,6 +174,6 @@ pub(crate) fn check_response(resp: &DeflateOffer, config: &DeflateConfig) -> Opt
         client_no_context_takeover: resp.client_no_context_takeover
             || config.client_no_context_takeover,
         server_max_window_bits: resp.server_max_window_bits.unwrap_or(15),
-        client_max_window_bits: 15,
+        client_max_window_bits: client_bits,
     })
 }
