@@ -1,6 +1,7 @@
 //! `cargo xtask bench SUITE`: benchmark suites, each against a named peer
 //! measured in the same run.
 
+mod client;
 mod dns_server;
 mod facts;
 mod h1;
@@ -74,6 +75,13 @@ Suites:
           target/bench/DATE-SHA/resp.json and the resp section of
           docs/benchmark.md. `cargo xtask bench resp --help` for options.
 
+  client  flare::client vs ureq and reqwest::blocking (benches/clients):
+          100,000 keep-alive GETs from 1 and 16 threads sharing one client
+          and HTTP/2 over TLS from 16, against one pinned nginx; requests/s
+          and client CPU us/request with flare's ratio to the best other.
+          Writes target/bench/DATE-SHA/client.json and the client section
+          of docs/benchmark.md. `cargo xtask bench client --help`.
+
   --quick   (any suite that supports it) a short smoke run
 ";
 
@@ -98,6 +106,7 @@ pub fn main(args: &[String]) -> Result<()> {
         "tls" => tls::main(rest),
         "ws" => ws::main(rest),
         "resp" => resp::main(rest),
+        "client" => client::main(rest),
         "dns-server" => dns_server::main(rest),
         "hpack" => external(
             "hpack",
@@ -135,7 +144,7 @@ pub fn main(args: &[String]) -> Result<()> {
             rest,
         ),
         other => Err(Error::Usage(format!(
-            "unknown bench suite `{other}` (have: h1, h2, tls, ws, resp, hpack, dns, dns-server, router)"
+            "unknown bench suite `{other}` (have: h1, h2, tls, ws, resp, client, hpack, dns, dns-server, router)"
         ))),
     }
 }
