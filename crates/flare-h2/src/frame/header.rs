@@ -107,10 +107,9 @@ impl FrameHeader {
 
     /// Appends the header.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        let len = self.length.to_be_bytes();
-        out.extend_from_slice(&len[1..]);
-        out.push(self.kind.to_u8());
-        out.push(self.flags);
-        out.extend_from_slice(&self.stream_id.value().to_be_bytes());
+        // One copy of the nine octets (one capacity check, not four).
+        let [_, l0, l1, l2] = self.length.to_be_bytes();
+        let [s0, s1, s2, s3] = self.stream_id.value().to_be_bytes();
+        out.extend_from_slice(&[l0, l1, l2, self.kind.to_u8(), self.flags, s0, s1, s2, s3]);
     }
 }
