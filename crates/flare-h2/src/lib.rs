@@ -17,7 +17,10 @@
 //!    (client); `Data` carries body octets, to be acknowledged with
 //!    `release_capacity` once consumed (this is what reopens the peer's
 //!    window); `StreamReset` cancels the stream's work; `SendReady` resumes
-//!    a body that `send_data` only partly accepted.
+//!    a body that `send_data` only partly accepted. Handing a head back
+//!    with `recycle_head` once it is read (and trailers with
+//!    `recycle_fields`) lets the next heads reuse its buffers: a warm
+//!    connection then decodes requests without allocating.
 //! 3. Answer with `send_headers` / `send_data` / `send_trailers` (or
 //!    `reset_stream`). `send_data` returns how much it took; the rest waits
 //!    for `SendReady`.

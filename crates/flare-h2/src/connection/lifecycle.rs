@@ -55,7 +55,7 @@ impl Connection {
 
     /// Graceful shutdown (RFC 9113 section 6.8): a server sends
     /// GOAWAY(2^31-1) and a PING, then GOAWAY with the real last stream id
-    /// after the PING's ACK (or [`Config::shutdown_timeout`]). Streams up to
+    /// after the PING's ACK (or [`crate::Config::shutdown_timeout`]). Streams up to
     /// that id complete; later ones are ignored. A client sends one GOAWAY.
     /// The connection is closed once no stream is left.
     pub fn shutdown(&mut self, now: Instant) {
