@@ -2,6 +2,7 @@
 //! against `ureq` and `reqwest::blocking`, the same keep-alive GET loop in each
 //! (benches/clients), against one nginx, measuring the *client's* CPU.
 
+use super::spread::Spread;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -599,44 +600,6 @@ fn loadavg() -> String {
         .ok()
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|| "?".into())
-}
-
-/// Median and sample standard deviation.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-struct Spread {
-    median: f64,
-    sigma: f64,
-}
-
-impl Spread {
-    fn of(values: &[f64]) -> Spread {
-        let mut v = values.to_vec();
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        if n == 0 {
-            return Spread::default();
-        }
-        let median = if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        };
-        let sigma = if n < 2 {
-            0.0
-        } else {
-            let mean = v.iter().sum::<f64>() / n as f64;
-            (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
-        };
-        Spread { median, sigma }
-    }
-
-    fn show(&self, decimals: usize) -> String {
-        if self.sigma > 0.0 {
-            format!("{:.*} ± {:.*}", decimals, self.median, decimals, self.sigma)
-        } else {
-            format!("{:.*}", decimals, self.median)
-        }
-    }
 }
 
 struct Summary {

@@ -12,6 +12,7 @@ mod publish;
 mod report;
 mod resp;
 mod server;
+mod spread;
 mod strace;
 mod suite;
 mod tls;

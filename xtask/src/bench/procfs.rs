@@ -132,6 +132,19 @@ pub fn clock_ticks_per_sec() -> u64 {
         .unwrap_or(100)
 }
 
+/// This process's own CPU ticks plus its reaped children's (utime, stime, cutime,
+/// cstime), to leave the bench's own work out of "other processes".
+pub fn self_and_children() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rfind(')').map_or("", |i| &stat[i + 1..]);
+    // rest's first field is field 3, so fields 14..=17 are 11..=14.
+    rest.split_whitespace()
+        .skip(11)
+        .take(4)
+        .filter_map(|v| v.parse::<u64>().ok())
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 //! single-threaded `redis-server`, both loaded by `redis-benchmark`, a client
 //! flare did not write.
 
+use super::spread::Spread;
 use std::fs::{self, File};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -423,55 +424,6 @@ fn machine_busy() -> u64 {
         .unwrap_or(0)
 }
 
-/// xtask's own CPU plus its reaped children's (utime, stime, cutime, cstime).
-fn self_and_children() -> u64 {
-    let stat = fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rfind(')').map_or("", |i| &stat[i + 1..]);
-    rest.split_whitespace()
-        .skip(11)
-        .take(4)
-        .filter_map(|v| v.parse::<u64>().ok())
-        .sum()
-}
-
-/// Median and sample standard deviation.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-struct Spread {
-    median: f64,
-    sigma: f64,
-}
-
-impl Spread {
-    fn of(values: &[f64]) -> Spread {
-        let mut v = values.to_vec();
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        if n == 0 {
-            return Spread::default();
-        }
-        let median = if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        };
-        let sigma = if n < 2 {
-            0.0
-        } else {
-            let mean = v.iter().sum::<f64>() / n as f64;
-            (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
-        };
-        Spread { median, sigma }
-    }
-
-    fn show(&self, decimals: usize) -> String {
-        if self.sigma > 0.0 {
-            format!("{:.*} ± {:.*}", decimals, self.median, decimals, self.sigma)
-        } else {
-            format!("{:.*}", decimals, self.median)
-        }
-    }
-}
-
 struct Summary {
     test: Test,
     pipeline: u32,
@@ -750,13 +702,13 @@ pub fn main(args: &[String]) -> Result<()> {
                 let round = progress.step(&name, || {
                     let mut cmd = pinned(client_cpu, REDIS_BENCHMARK);
                     cmd.args(benchmark_args(&test, pipeline, &o, &s.port.to_string()));
-                    let (busy0, own0) = (machine_busy(), self_and_children());
+                    let (busy0, own0) = (machine_busy(), procfs::self_and_children());
                     let before = s.cpu()?;
                     let t0 = Instant::now();
                     let text = util::output(&mut cmd).map_err(|e| s.fail(e.to_string()))?;
                     let seconds = t0.elapsed().as_secs_f64();
                     let after = s.cpu()?;
-                    let (busy1, own1) = (machine_busy(), self_and_children());
+                    let (busy1, own1) = (machine_busy(), procfs::self_and_children());
                     util::write_file(&out_dir.join(&raw), &text)?;
                     let rate = parse_csv(&text, test.csv)?;
                     let cpu = after.since(before);

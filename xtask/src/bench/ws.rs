@@ -3,6 +3,7 @@
 //! (permessage-deflate) Python `websockets`, all loaded by `benches/wsload`,
 //! a client flare did not write, in the shapes of fastwebsockets' benchmark.
 
+use super::spread::Spread;
 use std::fs::{self, File};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -377,57 +378,6 @@ fn machine_busy() -> u64 {
         .sum()
 }
 
-/// xtask's own CPU plus its reaped children's (wsload, once waited for):
-/// utime, stime, cutime and cstime of `/proc/self/stat`.
-fn self_and_children() -> u64 {
-    let stat = fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rfind(')').map_or("", |i| &stat[i + 1..]);
-    // rest's first field is field 3, so fields 14..=17 are 11..=14.
-    rest.split_whitespace()
-        .skip(11)
-        .take(4)
-        .filter_map(|v| v.parse::<u64>().ok())
-        .sum()
-}
-
-/// Median and sample standard deviation.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-struct Spread {
-    median: f64,
-    sigma: f64,
-}
-
-impl Spread {
-    fn of(values: &[f64]) -> Spread {
-        let mut v = values.to_vec();
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        if n == 0 {
-            return Spread::default();
-        }
-        let median = if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        };
-        let sigma = if n < 2 {
-            0.0
-        } else {
-            let mean = v.iter().sum::<f64>() / n as f64;
-            (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
-        };
-        Spread { median, sigma }
-    }
-
-    fn show(&self, decimals: usize) -> String {
-        if self.sigma > 0.0 {
-            format!("{:.*} ± {:.*}", decimals, self.median, decimals, self.sigma)
-        } else {
-            format!("{:.*}", decimals, self.median)
-        }
-    }
-}
-
 struct Summary {
     shape: Shape,
     target: Target,
@@ -775,11 +725,11 @@ pub fn main(args: &[String]) -> Result<()> {
             let round = progress.step(&name, || {
                 let mut cmd = pinned(client_cpu, &wsload.to_string_lossy());
                 cmd.args(wsload_args(&shape, &o, &s.addr()));
-                let (busy0, own0) = (machine_busy(), self_and_children());
+                let (busy0, own0) = (machine_busy(), procfs::self_and_children());
                 let before = s.cpu()?;
                 let text = util::output(&mut cmd).map_err(|e| s.fail(e.to_string()))?;
                 let after = s.cpu()?;
-                let (busy1, own1) = (machine_busy(), self_and_children());
+                let (busy1, own1) = (machine_busy(), procfs::self_and_children());
                 util::write_file(&out_dir.join(&raw), &text)?;
                 let load = parse_wsload(&text)?;
                 if shape.deflate && load.compressed != load.messages {
@@ -1126,7 +1076,7 @@ mod tests {
         // Our own stat line parses (the sum may still be 0 this early).
         let stat = fs::read_to_string("/proc/self/stat").expect("stat");
         assert!(stat.rfind(')').is_some());
-        let _ = self_and_children();
+        let _ = procfs::self_and_children();
     }
 
     #[test]
