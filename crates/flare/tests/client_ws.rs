@@ -56,3 +56,34 @@ fn websockets_echo_with_deflate_and_a_subprotocol() {
     plain.send_text("hi").unwrap();
     assert_eq!(plain.recv().unwrap(), WsMessage::Text("hi".into()));
 }
+
+#[test]
+fn recv_gives_up_at_the_read_timeout_and_a_silent_handshake_is_bounded() {
+    use flare::prelude::*;
+    use std::time::{Duration, Instant};
+    // A route that accepts and never sends.
+    let srv = TestServer::start(Router::new().ws("/silent", |_req: &Request| {
+        |_ws: &WsSender, _msg: Message<'_>| {}
+    }));
+    let mut ws = WsClient::builder()
+        .read_timeout(Some(Duration::from_millis(300)))
+        .connect(&format!("ws://{}/silent", srv.addr))
+        .unwrap();
+    let t = Instant::now();
+    let err = ws.recv().unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    assert!(
+        t.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        t.elapsed()
+    );
+    // A server that accepts TCP and never answers the handshake: bounded (10 s).
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let t = Instant::now();
+    let err = WsClient::connect(&format!("ws://{addr}/")).unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
+    drop(l);
+    srv.stop();
+}

@@ -10,9 +10,10 @@ use flare_ws::handshake::ClientHandshake;
 use flare_ws::{Config, DeflateConfig, Event, Role, WebSocket};
 
 use super::connect::{lenient, Connector};
+use super::error::TimeoutKind;
 use super::error::{Error, ProtocolError, Result};
 use super::h1::map_io;
-use super::transport::Transport;
+use super::transport::{Deadlines, Transport};
 use super::url::{Scheme, Url};
 
 /// A received WebSocket message, owned.
@@ -32,7 +33,8 @@ pub enum WsMessage {
 }
 
 /// Options for [`WsClient`]. Defaults: permessage-deflate offered, no
-/// subprotocols, webpki roots, 10 s connect timeout, flare-ws' limits.
+/// subprotocols, webpki roots, 10 s connect timeout, 10 s for the opening
+/// handshake, no read timeout after it, flare-ws' limits.
 #[derive(Debug, Default)]
 pub struct WsClientBuilder {
     protocols: Vec<String>,
@@ -40,9 +42,16 @@ pub struct WsClientBuilder {
     no_deflate: bool,
     roots: Vec<Vec<u8>>,
     config: Option<Config>,
+    read_timeout: Option<std::time::Duration>,
 }
 
 impl WsClientBuilder {
+    /// The longest [`WsClient::recv`] waits for the next bytes before failing with
+    /// a read timeout (default: none, it waits for the server).
+    pub fn read_timeout(mut self, t: Option<std::time::Duration>) -> Self {
+        self.read_timeout = t;
+        self
+    }
     /// Offer these subprotocols (most preferred first).
     pub fn protocols(mut self, protocols: &[&str]) -> Self {
         self.protocols = protocols.iter().map(|p| p.to_string()).collect();
@@ -102,7 +111,12 @@ impl WsClientBuilder {
             nodelay: true,
         };
         let mut t = connector.connect(&url, None, None)?;
-        t.set_deadlines(Default::default());
+        // The opening handshake is bounded; after it, the caller's read timeout.
+        t.set_deadlines(Deadlines {
+            idle: Some(std::time::Duration::from_secs(10)),
+            idle_kind: Some(TimeoutKind::Read),
+            ..Default::default()
+        });
 
         let mut rng = flare_dns::Rng::from_os().map_err(|e| Error::io(&url_text, e))?;
         let mut nonce = [0u8; 16];
@@ -157,6 +171,11 @@ impl WsClientBuilder {
             }
         };
         buf.drain(..used);
+        t.set_deadlines(Deadlines {
+            idle: self.read_timeout,
+            idle_kind: self.read_timeout.map(|_| TimeoutKind::Read),
+            ..Default::default()
+        });
         let ws = WebSocket::new(
             Role::Client,
             self.config.unwrap_or_default(),
