@@ -9,7 +9,6 @@
 //! alone, so a peer that does not read fills the bounded queue (senders see
 //! `Full`) instead of the server's memory.
 
-use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
@@ -131,8 +130,6 @@ pub(crate) struct WsConn<T> {
     peer_closed: bool,
     /// Our close is written and the write side shut.
     shut: bool,
-    #[allow(dead_code)]
-    peer: SocketAddr,
 }
 
 impl<T: Transport> WsConn<T> {
@@ -144,7 +141,6 @@ impl<T: Transport> WsConn<T> {
     ) -> (Self, Step) {
         let UpgradeParts {
             io,
-            peer,
             kind,
             leftover,
             pending_out,
@@ -194,7 +190,6 @@ impl<T: Transport> WsConn<T> {
             pinged: false,
             peer_closed: false,
             shut: false,
-            peer,
         };
         c.tx.hold();
         {
