@@ -164,6 +164,9 @@ pub enum StreamError {
     ConnectionClosed,
     /// A status code outside 100..=999 or 101 (not allowed in HTTP/2).
     InvalidStatus(u16),
+    /// A request with `:protocol` (RFC 8441 extended CONNECT) that is not a
+    /// `CONNECT`, or before the peer sent `SETTINGS_ENABLE_CONNECT_PROTOCOL=1`.
+    ConnectProtocolDisabled,
 }
 
 impl fmt::Display for StreamError {
@@ -179,6 +182,9 @@ impl fmt::Display for StreamError {
             StreamError::GoingAway => f.write_str("connection is going away"),
             StreamError::ConnectionClosed => f.write_str("connection closed"),
             StreamError::InvalidStatus(s) => write!(f, "invalid status {s}"),
+            StreamError::ConnectProtocolDisabled => f.write_str(
+                ":protocol needs CONNECT and the peer's SETTINGS_ENABLE_CONNECT_PROTOCOL",
+            ),
         }
     }
 }

@@ -710,3 +710,92 @@ fn goaway_last_stream_id_never_increases() {
     );
     assert!(r.server.is_closed());
 }
+
+/// An RFC 8441 extended CONNECT for a WebSocket.
+fn ws_connect() -> Request<'static> {
+    Request {
+        protocol: Some(b"websocket"),
+        ..Request::new(b"CONNECT", b"https", b"example.com", b"/chat")
+    }
+}
+
+#[test]
+fn extended_connect_waits_for_the_servers_setting_then_carries_data_both_ways() {
+    // Before the server's SETTINGS the client knows nothing and may not send
+    // :protocol (RFC 8441 section 3).
+    let mut early = flare_h2::Connection::client(Config::new(), std::time::Instant::now());
+    assert!(!early.peer_settings_received());
+    assert!(!early.peer_enable_connect_protocol());
+    assert_eq!(
+        early.send_request(&ws_connect(), &[], false),
+        Err(StreamError::ConnectProtocolDisabled)
+    );
+
+    let mut p = Pair::new(Config::new(), Config::new().enable_connect_protocol(true));
+    assert!(p.client.peer_settings_received());
+    assert!(p.client.peer_enable_connect_protocol());
+    // :protocol belongs to CONNECT only (section 4).
+    let get_ws = Request {
+        protocol: Some(b"websocket"),
+        ..get(b"/")
+    };
+    assert_eq!(
+        p.client.send_request(&get_ws, &[], false),
+        Err(StreamError::ConnectProtocolDisabled)
+    );
+    let id = p
+        .client
+        .send_request(&ws_connect(), &[(b"sec-websocket-version", b"13")], false)
+        .unwrap();
+    p.drive();
+    let [Event::Headers {
+        id: sid,
+        head,
+        end_stream: false,
+    }] = p.server_events.as_slice()
+    else {
+        panic!("{:?}", p.server_events)
+    };
+    let sid = *sid;
+    assert_eq!(head.method, b"CONNECT");
+    assert_eq!(head.protocol.as_deref(), Some(&b"websocket"[..]));
+    assert_eq!(head.path, b"/chat");
+    p.server_events.clear();
+    p.server.send_headers(sid, 200, &[], false).unwrap();
+    p.drive();
+    assert!(matches!(
+        p.client_events.as_slice(),
+        [Event::Headers { head, end_stream: false, .. }] if head.status == Some(200)
+    ));
+    p.client_events.clear();
+    // Past both windows each way, then each side ends its half.
+    let body: Vec<u8> = (0..3 << 20).map(|i| (i % 251) as u8).collect();
+    assert_eq!(stream_body(&mut p, id, &body, true), body);
+    assert_eq!(
+        p.client.open_streams(),
+        1,
+        "the server's half is still open"
+    );
+    assert_eq!(stream_body(&mut p, sid, &body, false), body);
+    assert_eq!((p.client.open_streams(), p.server.open_streams()), (0, 0));
+}
+
+#[test]
+fn extended_connect_is_refused_locally_when_the_server_does_not_enable_it() {
+    let mut p = Pair::new(Config::new(), Config::new());
+    assert!(p.client.peer_settings_received());
+    assert!(!p.client.peer_enable_connect_protocol());
+    assert_eq!(
+        p.client.send_request(&ws_connect(), &[], false),
+        Err(StreamError::ConnectProtocolDisabled)
+    );
+    // Nothing was sent and the connection is fine for ordinary requests.
+    assert!(!p.client.wants_output());
+    assert_eq!(p.client.open_streams(), 0);
+    p.client.send_request(&get(b"/"), &[], true).unwrap();
+    p.drive();
+    assert!(matches!(
+        p.server_events.as_slice(),
+        [Event::Headers { .. }]
+    ));
+}

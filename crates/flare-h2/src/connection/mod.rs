@@ -191,6 +191,8 @@ pub struct Connection {
     /// Our SETTINGS frames sent and not yet acknowledged, with send time.
     pending_settings: VecDeque<(LocalSettings, Instant)>,
     peer: PeerSettings,
+    /// The peer's first SETTINGS frame has been applied.
+    peer_settings_received: bool,
     streams: StreamMap,
     open_remote: usize,
     open_local: usize,
@@ -293,6 +295,7 @@ impl Connection {
                 max_header_list_size: u32::MAX,
                 enable_connect_protocol: false,
             },
+            peer_settings_received: false,
             streams: StreamMap::default(),
             open_remote: 0,
             open_local: 0,
@@ -442,9 +445,18 @@ impl Connection {
     }
 
     /// Whether the peer enabled extended CONNECT (RFC 8441), so that a
-    /// client may send `:protocol`.
+    /// client may send `:protocol`. False until the peer's SETTINGS says
+    /// otherwise (see [`Connection::peer_settings_received`]).
     pub fn peer_enable_connect_protocol(&self) -> bool {
         self.peer.enable_connect_protocol
+    }
+
+    /// Whether the peer's first SETTINGS frame has arrived and been applied,
+    /// so that the `peer_*` answers are the peer's and not the protocol's
+    /// initial values. A client that depends on a setting (RFC 8441 section
+    /// 3: extended CONNECT) waits for this. Changed by [`Connection::recv`].
+    pub fn peer_settings_received(&self) -> bool {
+        self.peer_settings_received
     }
 
     /// The peer's `SETTINGS_MAX_HEADER_LIST_SIZE` (`u32::MAX` if unset).

@@ -312,6 +312,7 @@ impl Connection {
             return Err(fatal(ErrorCode::EnhanceYourCalm, "SETTINGS flood"));
         }
         self.apply_peer_settings(&f)?;
+        self.peer_settings_received = true;
         // Section 6.5.3: "Upon receiving a SETTINGS frame with the ACK flag
         // not set, the recipient MUST immediately ... send a SETTINGS frame
         // with the ACK flag set."

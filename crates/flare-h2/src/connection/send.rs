@@ -355,7 +355,11 @@ impl Connection {
     /// Client: opens a stream with `request`'s pseudo-headers and `fields`
     /// (lowercased; connection-specific fields dropped). With `end_stream`
     /// the request has no body; otherwise send it with `send_data` and
-    /// end it with `send_data(.., true)` or `send_trailers`.
+    /// end it with `send_data(.., true)` or `send_trailers`. An extended
+    /// CONNECT (`request.protocol` set) is refused with
+    /// [`StreamError::ConnectProtocolDisabled`] unless the method is
+    /// `CONNECT` and the peer's SETTINGS enabled it (wait for
+    /// [`Connection::peer_settings_received`] first).
     pub fn send_request(
         &mut self,
         request: &Request<'_>,
@@ -374,6 +378,14 @@ impl Connection {
         }
         if self.open_local >= self.peer.max_concurrent_streams as usize {
             return Err(StreamError::TooManyStreams);
+        }
+        // RFC 8441 section 3: "A client MUST NOT send a :protocol pseudo-header
+        // unless the server has sent SETTINGS_ENABLE_CONNECT_PROTOCOL=1" (and
+        // section 4: only on CONNECT).
+        if request.protocol.is_some()
+            && (!self.peer.enable_connect_protocol || request.method != b"CONNECT")
+        {
+            return Err(StreamError::ConnectProtocolDisabled);
         }
         let id = StreamId::new(self.next_local_stream);
         self.next_local_stream += 2;
