@@ -111,7 +111,22 @@ pub fn main(args: &[String]) -> Result<()> {
                 "-D",
                 "warnings",
             ]))?;
-            // The facade without its optional backend (io_uring) still builds clean.
+            // The facade without its optional parts (io_uring, deflate) still builds
+            // clean, and so do the codec crates without deflate.
+            for krate in ["flare-ws", "flare-web"] {
+                if opts.packages.is_empty() || opts.packages.iter().any(|p| p == krate) {
+                    util::run(util::cargo().args([
+                        "clippy",
+                        "-p",
+                        krate,
+                        "--no-default-features",
+                        "--all-targets",
+                        "--",
+                        "-D",
+                        "warnings",
+                    ]))?;
+                }
+            }
             if opts.packages.is_empty() || opts.packages.iter().any(|p| p == "flare") {
                 util::run(util::cargo().args([
                     "clippy",
@@ -122,6 +137,25 @@ pub fn main(args: &[String]) -> Result<()> {
                     "-D",
                     "warnings",
                 ]))?;
+                // And the heavy parts are really gone then, not only unused.
+                let tree = util::output(util::cargo().args([
+                    "tree",
+                    "-p",
+                    "flare",
+                    "--no-default-features",
+                    "-e",
+                    "normal",
+                    "--prefix",
+                    "none",
+                ]))?;
+                for heavy in ["miniz_oxide", "io-uring"] {
+                    if tree.lines().any(|l| l.starts_with(&format!("{heavy} "))) {
+                        return Err(Error::Parse {
+                            what: "cargo tree -p flare --no-default-features".into(),
+                            detail: format!("{heavy} is still a dependency"),
+                        });
+                    }
+                }
             }
             Ok(())
         })?;
@@ -140,6 +174,30 @@ pub fn main(args: &[String]) -> Result<()> {
                 .env("FLARE_WSTEST", &wstest)
                 .env("FLARE_PEERS_REQUIRED", "1"),
         )
+        .and_then(|mut t| {
+            // Without the `deflate` feature: nothing negotiates permessage-deflate,
+            // and the rest of the codec and the web layer still pass.
+            if opts.packages.is_empty()
+                || opts
+                    .packages
+                    .iter()
+                    .any(|p| p == "flare-ws" || p == "flare-web")
+            {
+                let more = run_tests(util::cargo().args([
+                    "test",
+                    "-p",
+                    "flare-ws",
+                    "-p",
+                    "flare-web",
+                    "--no-default-features",
+                    "--no-fail-fast",
+                ]))?;
+                t.passed += more.passed;
+                t.failed += more.failed;
+                t.ignored += more.ignored;
+            }
+            Ok(t)
+        })
     })?;
     if uring_pass {
         let more = progress.step("test on io_uring", || {

@@ -58,6 +58,7 @@ impl MessageBuf {
 
     /// Room after the message, growing the allocation (at most to `cap`
     /// bytes in all) when it is full. Empty only when `len == cap`.
+    #[cfg(feature = "deflate")]
     pub(crate) fn spare(&mut self, cap: usize) -> &mut [u8] {
         if self.len >= self.buf.len() && self.len < cap {
             self.grow_to(self.len + 1, cap);
@@ -67,6 +68,7 @@ impl MessageBuf {
     }
 
     /// Marks `n` bytes of the room returned by `spare` as message.
+    #[cfg(feature = "deflate")]
     pub(crate) fn commit(&mut self, n: usize) {
         self.len += n;
     }

@@ -147,22 +147,16 @@ impl WebSocket {
     /// A client's mask keys come from an xorshift64* generator seeded from
     /// std's per-process random hash keys; use
     /// [`WebSocket::set_mask_source`] to supply your own.
+    ///
+    /// Without the `deflate` feature, `deflate` is ignored (no handshake of
+    /// this crate negotiates it then).
     pub fn new(role: Role, config: Config, deflate: Option<DeflateParams>) -> Self {
-        let (ours_nct, theirs_nct, ours_bits) = match (role, deflate) {
-            (_, None) => (false, false, 15),
-            (Role::Server, Some(p)) => (
-                p.server_no_context_takeover,
-                p.client_no_context_takeover,
-                p.server_max_window_bits,
-            ),
-            (Role::Client, Some(p)) => (
-                p.client_no_context_takeover,
-                p.server_no_context_takeover,
-                p.client_max_window_bits,
-            ),
+        let deflate = if cfg!(feature = "deflate") {
+            deflate
+        } else {
+            None
         };
-        let retain = config.get_retain_deflate_state();
-        let level = config.get_deflate_level();
+        let (inflater, deflater) = codecs(role, &config, deflate);
         WebSocket {
             role,
             deflate,
@@ -172,11 +166,11 @@ impl WebSocket {
             utf8: Utf8Validator::default(),
             ctrl: ControlBuf::EMPTY,
             delivered: false,
-            inflater: deflate.map(|_| Inflater::new(theirs_nct, retain)),
+            inflater,
             control_window: None,
             pong: None,
             close_out: None,
-            deflater: deflate.map(|_| Deflater::new(ours_nct, retain, level, ours_bits)),
+            deflater,
             sending: None,
             mask: MaskSource::Xorshift(seed()),
             close_sent: false,
@@ -390,6 +384,40 @@ fn seed() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u8(0);
     h.finish() | 1
+}
+
+/// The decompressor and compressor for the negotiated `deflate` parameters.
+#[cfg(feature = "deflate")]
+fn codecs(
+    role: Role,
+    config: &Config,
+    deflate: Option<DeflateParams>,
+) -> (Option<Inflater>, Option<Deflater>) {
+    let (ours_nct, theirs_nct, ours_bits) = match (role, deflate) {
+        (_, None) => (false, false, 15),
+        (Role::Server, Some(p)) => (
+            p.server_no_context_takeover,
+            p.client_no_context_takeover,
+            p.server_max_window_bits,
+        ),
+        (Role::Client, Some(p)) => (
+            p.client_no_context_takeover,
+            p.server_no_context_takeover,
+            p.client_max_window_bits,
+        ),
+    };
+    let retain = config.get_retain_deflate_state();
+    let level = config.get_deflate_level();
+    (
+        deflate.map(|_| Inflater::new(theirs_nct, retain)),
+        deflate.map(|_| Deflater::new(ours_nct, retain, level, ours_bits)),
+    )
+}
+
+/// Without the `deflate` feature there is nothing to negotiate with.
+#[cfg(not(feature = "deflate"))]
+fn codecs(_: Role, _: &Config, _: Option<DeflateParams>) -> (Option<Inflater>, Option<Deflater>) {
+    (None, None)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! permessage-deflate (RFC 7692): the section 7.2.3 examples, negotiation,
 //! lazy state, limits while inflating, and the compression bomb.
+#![cfg(feature = "deflate")]
 
 mod common;
 

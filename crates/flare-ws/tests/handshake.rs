@@ -1,4 +1,7 @@
 //! The opening handshake: every rejection, both roles, RFC 8441.
+// Without `deflate`, the tests that assert what is negotiated are left out and
+// some helpers go unused.
+#![cfg_attr(not(feature = "deflate"), allow(unused_imports, dead_code))]
 
 use flare_ws::deflate::DeflateConfig;
 use flare_ws::handshake::{
@@ -210,6 +213,7 @@ fn every_rejection() {
 }
 
 #[test]
+#[cfg(feature = "deflate")] // asserts what is negotiated
 fn deflate_offer_is_negotiated_in_accept() {
     let mut f = good();
     f.push((
@@ -241,6 +245,7 @@ fn deflate_offer_is_negotiated_in_accept() {
 }
 
 #[test]
+#[cfg(feature = "deflate")] // asserts what is negotiated
 fn rfc8441_extended_connect() {
     let fields: Fields = vec![
         (b"sec-websocket-version", b"13"),
@@ -298,6 +303,7 @@ fn response(extra: &[(&'static str, &'static str)]) -> Vec<(&'static [u8], &'sta
 }
 
 #[test]
+#[cfg(feature = "deflate")] // asserts what is negotiated
 fn client_request_and_server_round_trip() {
     let c = client();
     assert_eq!(c.key(), "dGhlIHNhbXBsZSBub25jZQ==");
@@ -325,6 +331,7 @@ fn client_request_and_server_round_trip() {
 }
 
 #[test]
+#[cfg(feature = "deflate")] // asserts what is negotiated
 fn client_response_checks() {
     use ResponseError::*;
     let c = client();
@@ -469,6 +476,7 @@ fn plain_accept(c: &ClientHandshake) -> &'static [u8] {
 /// end keeps any deflate state (the ~312 KiB compressor and ~43 KiB
 /// decompressor are freed after each message).
 #[test]
+#[cfg(feature = "deflate")] // asserts what is negotiated
 fn server_no_context_takeover_default_retains_no_deflate_state() {
     use flare_ws::{Config, Event, Role, WebSocket};
     use std::time::Instant;
@@ -536,4 +544,48 @@ fn server_no_context_takeover_default_retains_no_deflate_state() {
             }
         }
     }
+}
+
+/// Without the `deflate` feature nothing negotiates permessage-deflate: the
+/// server declines an offer, the client offers nothing and refuses an
+/// acceptance, and a `WebSocket` given parameters anyway has no codec, so a
+/// frame with RSV1 set is the protocol error (1002) it then is.
+#[test]
+#[cfg(not(feature = "deflate"))]
+fn without_the_deflate_feature_nothing_negotiates_it() {
+    use flare_ws::{Config, Role, WebSocket};
+    let fields = with("Sec-WebSocket-Extensions", "permessage-deflate");
+    let req = parse_request(b"GET", b"HTTP/1.1", fields).unwrap();
+    assert!(
+        !req.deflate_offers().is_empty(),
+        "the offer is still parsed"
+    );
+    let accept = req.accept(Some(&DeflateConfig::default()));
+    assert_eq!(accept.deflate, None);
+    assert_eq!(accept.extensions_value(), None);
+
+    let c = client();
+    let mut head = Vec::new();
+    c.write_request("example.com", "/chat", &mut head);
+    let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+    assert!(!head.contains("sec-websocket-extensions"), "{head}");
+    assert_eq!(
+        c.verify_response(
+            101,
+            response(&[("Sec-WebSocket-Extensions", "permessage-deflate")])
+        )
+        .err(),
+        Some(ResponseError::UnofferedExtension)
+    );
+
+    let mut ws = WebSocket::new(
+        Role::Server,
+        Config::default(),
+        Some(DeflateParams::default()),
+    );
+    assert_eq!(ws.deflate(), None);
+    // A masked one-byte text frame with RSV1 set.
+    let mut frame = vec![0xC1, 0x81, 1, 2, 3, 4, b'a' ^ 1];
+    let err = ws.read(&mut frame, std::time::Instant::now()).unwrap_err();
+    assert_eq!(err.close_code(), 1002);
 }

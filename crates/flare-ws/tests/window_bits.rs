@@ -3,6 +3,7 @@
 //! negotiated window. miniz's inflater cannot be limited to a window, so
 //! the streams are decoded here by a small independent DEFLATE decoder
 //! (RFC 1951) that reports the farthest distance used.
+#![cfg(feature = "deflate")]
 
 mod common;
 

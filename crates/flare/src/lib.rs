@@ -132,6 +132,18 @@
 //! facade (start, bind, drain, TLS reload, accept back-off; protocol errors at
 //! debug).
 //!
+//! # Cargo features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `io-uring` | on | the io_uring backend of the workers (`ServerConfig::io_uring`, Linux); off, only epoll is built |
+//! | `deflate` | on | compression on miniz_oxide: WebSocket permessage-deflate (server and [`client::WsClient`]), the `Compress` middleware, the client's gzip/deflate decoding; off, WebSocket offers are declined, the client sends no `Accept-Encoding` |
+//! | `self-signed` | off | `flare::tls::self_signed()` and `TestCa` (rcgen), for tests and local development |
+//! | `aws-lc-rs` | off | the aws-lc-rs crypto provider for TLS instead of ring |
+//!
+//! `flare = { version = "...", default-features = false }` builds neither io_uring
+//! nor miniz_oxide (CI checks it with `cargo tree`).
+//!
 //! [`log`]: https://docs.rs/log
 
 pub mod client;

@@ -4,6 +4,7 @@
 //! stack of them is one monomorphised struct with no boxing and no dynamic call:
 //!
 //! ```
+//! # #[cfg(feature = "deflate")] {
 //! use flare_web::middleware::{Compress, HandlerExt, RequestId};
 //! use flare_web::{Handler, Request, Response};
 //!
@@ -12,6 +13,7 @@
 //! let mut req = Request::default();
 //! assert_eq!(app.handle(&mut req).status(), 200);
 //! assert!(req.header("x-request-id").is_some());
+//! # }
 //! ```
 //!
 //! The last layer applied is the outermost: it sees the request first and the
@@ -22,9 +24,11 @@
 //! timeout and panic guard cover everything below them, and metrics and the access log
 //! see the status the client gets.
 //!
-//! Every layer forwards [`Handler::body_limit`] to the handler it wraps.
+//! Every layer forwards [`Handler::body_limit`] to the handler it wraps. `Compress`
+//! needs the `deflate` feature (on by default).
 
 mod catch_panic;
+#[cfg(feature = "deflate")]
 mod compress;
 mod conditional;
 mod cors;
@@ -34,6 +38,7 @@ mod request_id;
 mod timeout;
 
 pub use catch_panic::{CatchPanic, CatchPanicHandler};
+#[cfg(feature = "deflate")]
 pub use compress::{Compress, CompressHandler, Encoding};
 pub use conditional::{Conditional, ConditionalHandler};
 pub use cors::{Cors, CorsHandler};
@@ -126,9 +131,11 @@ mod tests {
 
     #[test]
     fn every_shipped_layer_forwards_body_limit() {
-        let app = Limited
-            .layer(Conditional::new())
-            .layer(Compress::new())
+        #[cfg(feature = "deflate")]
+        let app = Limited.layer(Conditional::new()).layer(Compress::new());
+        #[cfg(not(feature = "deflate"))]
+        let app = Limited.layer(Conditional::new());
+        let app = app
             .layer(Timeout::new(std::time::Duration::from_secs(5)))
             .layer(CatchPanic::new())
             .layer(Metrics::new())

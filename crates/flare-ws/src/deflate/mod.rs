@@ -30,13 +30,23 @@
 //! either direction ([`DeflateConfig`]) to save the 32-43 KiB of state per
 //! direction between messages.
 
+#[cfg(feature = "deflate")]
 mod codec;
+#[cfg(not(feature = "deflate"))]
+mod off;
 mod offer;
+#[cfg(feature = "deflate")]
 mod pool;
 
+#[cfg(feature = "deflate")]
 pub(crate) use codec::{Deflater, Inflater};
+#[cfg(not(feature = "deflate"))]
+pub use off::pooled_states;
+#[cfg(not(feature = "deflate"))]
+pub(crate) use off::{Deflater, Inflater};
 pub use offer::{parse_offers, DeflateOffer, ExtensionIter};
 pub(crate) use offer::{parse_params as parse_response_params, trim as offer_trim};
+#[cfg(feature = "deflate")]
 pub use pool::pooled_states;
 
 /// The negotiated permessage-deflate parameters of one connection (what
@@ -110,10 +120,16 @@ pub(crate) fn response_value(params: &DeflateParams, echo_server_bits: bool) -> 
 
 /// Server side: the first usable offer and the parameters to accept it
 /// with, or `None` to accept without compression.
+///
+/// Without the `deflate` feature this is always `None`: there is no codec
+/// to accept with.
 pub fn negotiate(
     offers: &[DeflateOffer],
     config: &DeflateConfig,
 ) -> Option<(DeflateParams, String)> {
+    if cfg!(not(feature = "deflate")) {
+        return None;
+    }
     for offer in offers {
         if !offer.valid {
             continue;

@@ -59,7 +59,15 @@ impl std::error::Error for ResponseError {}
 impl ClientHandshake {
     /// A handshake with key `base64(nonce)`, offering `protocols` (tokens,
     /// in order of preference) and, with `deflate`, permessage-deflate.
+    ///
+    /// Without the `deflate` feature, `deflate` is ignored: nothing is
+    /// offered, and a response that accepts permessage-deflate fails.
     pub fn new(nonce: [u8; 16], protocols: &[&str], deflate: Option<DeflateConfig>) -> Self {
+        let deflate = if cfg!(feature = "deflate") {
+            deflate
+        } else {
+            None
+        };
         let mut key = [0u8; 24];
         base64::encode_into(&nonce, &mut key);
         ClientHandshake {

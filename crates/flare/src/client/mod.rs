@@ -519,7 +519,9 @@ impl Client {
                 h.append(n.clone(), v.clone());
             }
         }
-        let decode = inner.decompress && !user.contains_key(header::ACCEPT_ENCODING);
+        let decode = cfg!(feature = "deflate")
+            && inner.decompress
+            && !user.contains_key(header::ACCEPT_ENCODING);
         if decode {
             h.insert(
                 header::ACCEPT_ENCODING,
@@ -705,7 +707,8 @@ impl ClientBuilder {
 
     /// Whether to send `Accept-Encoding: gzip, deflate` and decode such bodies.
     /// Default true. A request that sets its own `Accept-Encoding` gets the body as
-    /// sent.
+    /// sent. Without the `deflate` feature there is no decoder: the client never
+    /// asks for a coding and passes a coded body through as sent.
     pub fn decompress(mut self, on: bool) -> Self {
         self.decompress = on;
         self
