@@ -1,7 +1,7 @@
 //! Opening a connection: the proxy decision, name resolution through flare-dns,
 //! happy eyeballs (RFC 8305), the CONNECT tunnel and the TLS handshake.
 
-use std::io::{self, Write};
+use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::{mpsc, Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use flare_dns::Resolver;
 use flare_h1::{parse_response, Limits, ResponseConfig, ResponseHeadParsed, Status};
 use flare_tls::{ClientConfig, ClientSession, TlsError};
+use http::HeaderValue;
 
 use super::error::{Error, Result, TimeoutKind};
 use super::transport::{Deadlines, Fired, Socket, Tls, Transport};
@@ -19,31 +20,123 @@ use super::url::Url;
 /// a default delay is 250 milliseconds."
 pub(crate) const CONNECTION_ATTEMPT_DELAY: Duration = Duration::from_millis(250);
 
+/// A proxy: where it is, and the `Proxy-Authorization` value for it when its URL
+/// carried credentials.
+#[derive(Clone, Debug)]
+pub(crate) struct Proxy {
+    pub(crate) url: Url,
+    /// `Basic ...`, marked sensitive (its `Debug` shows no secret).
+    pub(crate) auth: Option<HeaderValue>,
+}
+
+impl Proxy {
+    /// Parses `http://[user[:password]@]host[:port]`; a missing scheme is `http`.
+    /// User and password are percent-decoded (RFC 3986 section 3.2.1) and sent as
+    /// `Basic` credentials (RFC 7617).
+    pub(crate) fn parse(text: &str) -> Result<Proxy> {
+        let text = text.trim();
+        let with_scheme;
+        let text = if text.contains("://") {
+            text
+        } else {
+            with_scheme = format!("http://{text}");
+            &with_scheme
+        };
+        let bad = |reason| Error::InvalidUrl {
+            url: redact(text),
+            reason,
+        };
+        let (scheme, rest) = text.split_once("://").ok_or_else(|| bad("no scheme"))?;
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(end);
+        let (userinfo, hostport) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, authority),
+        };
+        let url = Url::parse(&format!("{scheme}://{hostport}{tail}")).map_err(|e| match e {
+            Error::InvalidUrl { reason, .. } => bad(reason),
+            e => e,
+        })?;
+        let auth = match userinfo {
+            None => None,
+            Some(info) => {
+                let (user, pass) = info.split_once(':').unwrap_or((info, ""));
+                let mut creds = percent_decode(user).ok_or_else(|| bad("bad percent-encoding"))?;
+                creds.push(b':');
+                creds.extend(percent_decode(pass).ok_or_else(|| bad("bad percent-encoding"))?);
+                let mut v =
+                    HeaderValue::from_str(&format!("Basic {}", super::request::base64(&creds)))
+                        .map_err(|_| bad("bad credentials"))?;
+                v.set_sensitive(true);
+                Some(v)
+            }
+        };
+        Ok(Proxy { url, auth })
+    }
+}
+
+/// The URL with any password replaced, for error messages.
+fn redact(text: &str) -> String {
+    match text.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            match rest[..end].rsplit_once('@') {
+                Some((info, host)) => {
+                    let user = info.split(':').next().unwrap_or("");
+                    format!("{scheme}://{user}:***@{host}{}", &rest[end..])
+                }
+                None => text.to_owned(),
+            }
+        }
+        None => text.to_owned(),
+    }
+}
+
+/// `%XX` decoded; `None` for a `%` not followed by two hex digits.
+fn percent_decode(s: &str) -> Option<Vec<u8>> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = |c: u8| (c as char).to_digit(16);
+            let hi = hex(*b.get(i + 1)?)?;
+            let lo = hex(*b.get(i + 2)?)?;
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
 /// Proxies from the builder or the environment.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Proxies {
-    pub(crate) http: Option<Url>,
-    pub(crate) https: Option<Url>,
+    pub(crate) http: Option<Proxy>,
+    pub(crate) https: Option<Proxy>,
     /// Host suffixes (or `*`) that go direct.
     pub(crate) no_proxy: Vec<String>,
 }
 
 impl Proxies {
     /// `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` (either case; the lowercase one
-    /// wins, as curl does), read through `var`.
+    /// wins, as curl does), read through `var`. A value that does not parse is
+    /// ignored, with a warning.
     pub(crate) fn from_env_with(var: impl Fn(&str) -> Option<String>) -> Proxies {
         let get = |lower: &str, upper: &str| {
             var(lower)
                 .or_else(|| var(upper))
                 .filter(|v| !v.trim().is_empty())
         };
-        let parse = |v: String| {
-            let v = if v.contains("://") {
-                v
-            } else {
-                format!("http://{v}")
-            };
-            Url::parse(&v).ok()
+        let parse = |v: String| match Proxy::parse(&v) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                log::warn!("proxy from the environment ignored: {e}");
+                None
+            }
         };
         Proxies {
             http: get("http_proxy", "HTTP_PROXY").and_then(parse),
@@ -55,7 +148,7 @@ impl Proxies {
     }
 
     /// The proxy for `url`, if any.
-    pub(crate) fn for_url(&self, url: &Url) -> Option<&Url> {
+    pub(crate) fn for_url(&self, url: &Url) -> Option<&Proxy> {
         let proxy = if url.scheme_kind().is_tls() {
             self.https.as_ref()
         } else {
@@ -171,7 +264,7 @@ impl Connector {
     pub(crate) fn connect(
         &self,
         url: &Url,
-        proxy: Option<&Url>,
+        proxy: Option<&Proxy>,
         request_deadline: Option<Instant>,
     ) -> Result<Transport> {
         let url_text = url.to_string();
@@ -181,7 +274,7 @@ impl Connector {
             (a, b) => a.or(b),
         };
         let (host, port) = match proxy {
-            Some(p) => (p.host(), p.port()),
+            Some(p) => (p.url.host(), p.url.port()),
             None => (url.host(), url.port()),
         };
         let tcp = self.tcp(&url_text, host, port, deadline)?;
@@ -199,8 +292,8 @@ impl Connector {
         if !url.scheme_kind().is_tls() {
             return Ok(Transport::Plain(sock));
         }
-        if proxy.is_some() {
-            tunnel(&mut sock, url).map_err(|e| match e {
+        if let Some(p) = proxy {
+            tunnel(&mut sock, url, p.auth.as_ref()).map_err(|e| match e {
                 TunnelError::Io(e) => map_io(&url_text, e),
                 TunnelError::Refused(status) => Error::Proxy {
                     url: url_text.clone(),
@@ -240,21 +333,25 @@ enum TunnelError {
     Refused(u16),
 }
 
-/// `CONNECT host:port` through an HTTP proxy (RFC 9110 section 9.3.6).
-fn tunnel(sock: &mut Socket, url: &Url) -> std::result::Result<(), TunnelError> {
+/// `CONNECT host:port` through an HTTP proxy (RFC 9110 section 9.3.6), with the
+/// proxy's credentials when it has some (RFC 9110 section 11.7.2).
+fn tunnel(
+    sock: &mut Socket,
+    url: &Url,
+    auth: Option<&HeaderValue>,
+) -> std::result::Result<(), TunnelError> {
     let authority = if url.host().contains(':') {
         format!("[{}]:{}", url.host(), url.port())
     } else {
         format!("{}:{}", url.host(), url.port())
     };
     let mut req = Vec::new();
-    flare_h1::write_request_head(
-        &mut req,
-        "CONNECT",
-        &authority,
-        &[("host", authority.as_bytes())],
-    );
-    sock.tcp.write_all(&req).map_err(TunnelError::Io)?;
+    let mut fields: Vec<(&str, &[u8])> = vec![("host", authority.as_bytes())];
+    if let Some(a) = auth {
+        fields.push(("proxy-authorization", a.as_bytes()));
+    }
+    flare_h1::write_request_head(&mut req, "CONNECT", &authority, &fields);
+    sock.write_all(&req).map_err(TunnelError::Io)?;
     let mut buf = Vec::new();
     let mut head = ResponseHeadParsed::default();
     let cfg = lenient();

@@ -18,6 +18,10 @@ pub enum TimeoutKind {
     /// The whole request, body included, took longer than
     /// [`ClientBuilder::timeout`](super::ClientBuilder::timeout) (or the request's own).
     Request,
+    /// The server took no bytes of the request for
+    /// [`ClientBuilder::write_timeout`](super::ClientBuilder::write_timeout) (it
+    /// stopped reading an upload).
+    Write,
 }
 
 impl fmt::Display for TimeoutKind {
@@ -26,6 +30,7 @@ impl fmt::Display for TimeoutKind {
             TimeoutKind::Connect => "connect",
             TimeoutKind::Read => "read",
             TimeoutKind::Request => "request",
+            TimeoutKind::Write => "write",
         })
     }
 }
@@ -133,7 +138,9 @@ pub enum Error {
         /// How.
         detail: ProtocolError,
     },
-    /// The proxy refused the CONNECT tunnel (its status).
+    /// The proxy refused: its answer to a CONNECT was not 2xx, or it answered
+    /// `407 Proxy Authentication Required` to a request sent through it (missing
+    /// or wrong credentials in the proxy URL).
     Proxy {
         /// The URL.
         url: String,
@@ -293,6 +300,9 @@ impl fmt::Display for Error {
                 write!(f, "body of {url} is not the JSON expected: {source}")
             }
         }
+            Error::Proxy { url, status: 407 } => {
+                write!(f, "proxy refused {url}: 407, proxy authentication required")
+            }
     }
 }
 

@@ -196,7 +196,13 @@ pub(crate) fn exchange(mut conn: H1Conn, out: Outgoing<'_>) -> Result<(Head, Raw
     }
     if early.is_none() {
         if let Err(e) = send_body(&mut conn.t, body, body_len) {
-            // The server may have answered (413) and closed: read what it said.
+            // A server that stopped reading and has said nothing: the write
+            // timeout is the answer (waiting for a head would add a read timeout).
+            // One that answered (413) and closed, or answered and stopped
+            // reading: read what it said.
+            if e.get_ref().is_some_and(|r| r.is::<Fired>()) && conn.t.idle_ok() {
+                return Err(fail(url, e, false));
+            }
             must_close = true;
             log::debug!("request body for {url} not fully sent: {e}");
         }

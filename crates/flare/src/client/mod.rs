@@ -61,6 +61,7 @@
 
 mod body;
 mod connect;
+mod cookie;
 mod decode;
 mod error;
 mod h1;
@@ -74,19 +75,24 @@ mod url;
 mod ws;
 
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use http::{header, HeaderMap, HeaderValue, Method};
 
 pub use body::Body;
 pub use error::{Error, ProtocolError, Result, TimeoutKind};
+pub use cookie::{
+    Cookie, Jar, SameSite, DEFAULT_MAX_COOKIES, DEFAULT_MAX_COOKIES_PER_DOMAIN,
+    DEFAULT_MAX_COOKIE_SIZE,
+};
 pub use redirect::RedirectPolicy;
 pub use request::RequestBuilder;
 pub use response::Response;
 pub use url::{IntoUrl, Url};
 pub use ws::{WsClient, WsClientBuilder, WsMessage};
 
-use connect::{Connector, Proxies};
+use connect::{Connector, Proxies, Proxy};
 use decode::{Capped, Coding, Decoder};
 use h1::{Failure, H1Conn, Outgoing, Release};
 use h2::H2Conn;
@@ -96,6 +102,21 @@ use pool::{Pool, PoolConfig, PoolKey};
 pub const DEFAULT_MAX_RESPONSE_SIZE: u64 = 64 * 1024 * 1024;
 
 /// A blocking HTTP client. Cheap to clone (the pool, DNS cache and TLS session
+/// Default for [`ClientBuilder::write_timeout`]: 30 s.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// TLS handshakes a [`Client`] (and its clones) completed, by kind; see
+/// [`Client::tls_handshakes`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsHandshakes {
+    /// Full handshakes.
+    pub full: u64,
+    /// Handshakes that resumed a session (a TLS 1.3 ticket, a TLS 1.2 session id
+    /// or ticket).
+    pub resumed: u64,
+}
+
 /// cache are shared); `Send + Sync`.
 #[derive(Clone, Debug)]
 pub struct Client {
@@ -111,12 +132,16 @@ struct Inner {
     timeout: Option<Duration>,
     read_timeout: Option<Duration>,
     max_response_size: u64,
+    write_timeout: Option<Duration>,
     decompress: bool,
     http2: bool,
     http2_prior_knowledge: bool,
     default_headers: HeaderMap,
     expect_threshold: Option<u64>,
     /// Serialises opening a connection per origin while it may turn out to be
+    cookies: Option<Arc<Jar>>,
+    tls_full: AtomicU64,
+    tls_resumed: AtomicU64,
     /// HTTP/2, so threads starting together share one.
     h2_connecting: Mutex<std::collections::HashMap<PoolKey, Arc<Mutex<()>>>>,
     /// Origins whose server answered ALPN without `h2`.
@@ -193,6 +218,40 @@ impl Client {
     }
 
     fn execute(
+    /// The TLS handshakes this client and its clones completed so far, full and
+    /// resumed. They share one TLS configuration and so one session store: a new
+    /// connection to a server seen before resumes (for tests and metrics).
+    pub fn tls_handshakes(&self) -> TlsHandshakes {
+        TlsHandshakes {
+            full: self.inner.tls_full.load(Ordering::Relaxed),
+            resumed: self.inner.tls_resumed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The cookie jar, when the client keeps cookies.
+    pub fn cookie_jar(&self) -> Option<&Arc<Jar>> {
+        self.inner.cookies.as_ref()
+    }
+
+    /// Opens a connection (see [`Connector::connect`]) with the client's write
+    /// stall limit, and counts its TLS handshake.
+    fn connect(
+        &self,
+        url: &Url,
+        proxy: Option<&Proxy>,
+        deadline: Option<Instant>,
+    ) -> Result<transport::Transport> {
+        let inner = &*self.inner;
+        let mut t = inner.connector.connect(url, proxy, deadline)?;
+        t.set_write_stall(inner.write_timeout);
+        match t.tls_resumed() {
+            Some(true) => inner.tls_resumed.fetch_add(1, Ordering::Relaxed),
+            Some(false) => inner.tls_full.fetch_add(1, Ordering::Relaxed),
+            None => 0,
+        };
+        Ok(t)
+    }
+
         &self,
         method: Method,
         url: Url,
@@ -212,6 +271,10 @@ impl Client {
             let again = body.try_clone();
             let mut resp = self.send_once(&method, &url, &headers, body, deadline)?;
             if !redirect::is_redirect(resp.status) {
+            // Cookies set by any response, redirects included (RFC 6265 section 3).
+            if let Some(jar) = &inner.cookies {
+                jar.store_response(&url, &resp.headers);
+            }
                 return Ok(resp);
             }
             let Some(limit) = inner.redirect.limit() else {
@@ -256,6 +319,8 @@ impl Client {
             resp.drain(64 * 1024);
             drop(resp);
             let cross_origin = url.origin() != next.origin();
+            // The caller's own `Cookie` field goes only to the first origin; jar
+            // cookies are chosen afresh for each URL (`final_headers`).
             redirect::strip(&mut headers, keep_body, cross_origin);
             log::debug!("redirect {redirects}: {url} -> {next}");
             method = next_method;
@@ -280,9 +345,9 @@ impl Client {
         let proxy = inner.proxies.as_ref().and_then(|p| p.for_url(url)).cloned();
         let key = PoolKey {
             origin: url.origin(),
-            proxy: proxy.as_ref().map(|p| p.origin()),
+            proxy: proxy.as_ref().map(|p| p.url.origin()),
         };
-        let (headers, decode) = self.final_headers(url, user_headers);
+        let (mut headers, decode) = self.final_headers(url, user_headers);
         let idempotent = matches!(
             *method,
             Method::GET
@@ -302,6 +367,14 @@ impl Client {
             url.target().to_owned()
         };
         let mut body = Some(body);
+        // A request in absolute form goes to the proxy, so the proxy's credentials
+        // go with it; through a CONNECT tunnel they go only in the CONNECT, never
+        // to the origin.
+        if let (true, Some(auth)) = (absolute, proxy.as_ref().and_then(|p| p.auth.clone())) {
+            if !headers.contains_key(header::PROXY_AUTHORIZATION) {
+                headers.insert(header::PROXY_AUTHORIZATION, auth);
+            }
+        }
         let mut fresh_only = false;
         for attempt in 0..2 {
             let take_body = |body: &mut Option<Body>| -> Body {
@@ -389,7 +462,7 @@ impl Client {
             let (conn, reused) = match (!fresh_only).then(|| inner.pool.checkout(&key)).flatten() {
                 Some(c) => (c, true),
                 None => {
-                    let t = inner.connector.connect(url, proxy.as_ref(), deadline)?;
+                    let t = self.connect(url, proxy.as_ref(), deadline)?;
                     if t.alpn() == Some(b"h2") {
                         // The server now speaks HTTP/2: keep the connection and go
                         // through the HTTP/2 path.
@@ -424,6 +497,16 @@ impl Client {
             };
             match h1::exchange(conn, out) {
                 Ok((head, mut raw)) => {
+                // RFC 9110 section 15.5.8: the proxy wants (other) credentials.
+                Ok((head, _))
+                    if absolute
+                        && head.status == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED =>
+                {
+                    return Err(Error::Proxy {
+                        url: url_text,
+                        status: 407,
+                    });
+                }
                     raw.release = Some(Release {
                         pool: inner.pool.clone(),
                         key: key.clone(),
@@ -475,12 +558,12 @@ impl Client {
     fn open(
         &self,
         url: &Url,
-        proxy: Option<&Url>,
+        proxy: Option<&Proxy>,
         deadline: Option<Instant>,
         key: &PoolKey,
     ) -> Result<Option<Arc<H2Conn>>> {
         let inner = &*self.inner;
-        let t = inner.connector.connect(url, proxy, deadline)?;
+        let t = self.connect(url, proxy, deadline)?;
         let h2 = if url.scheme_kind().is_tls() {
             t.alpn() == Some(b"h2")
         } else {
@@ -520,6 +603,15 @@ impl Client {
             }
         }
         let decode = cfg!(feature = "deflate")
+        // RFC 6265 section 5.4: one `Cookie` field. The caller's own wins over the
+        // jar's.
+        if let Some(jar) = &inner.cookies {
+            if !user.contains_key(header::COOKIE) {
+                if let Some(v) = jar.header_value(url) {
+                    h.insert(header::COOKIE, v);
+                }
+            }
+        }
             && inner.decompress
             && !user.contains_key(header::ACCEPT_ENCODING);
         if decode {
@@ -591,7 +683,10 @@ pub struct ClientBuilder {
     connect_timeout: Option<Duration>,
     read_timeout: Option<Duration>,
     timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
     pool: PoolConfig,
+    identity: Option<(Vec<u8>, Vec<u8>)>,
+    cookies: Option<Arc<Jar>>,
     redirect: RedirectPolicy,
     max_response_size: u64,
     decompress: bool,
@@ -608,7 +703,7 @@ pub struct ClientBuilder {
 enum ProxySetting {
     Env,
     None,
-    Fixed(Proxies),
+    Fixed(Box<Proxies>),
 }
 
 impl Default for ClientBuilder {
@@ -626,7 +721,10 @@ impl Default for ClientBuilder {
             connect_timeout: Some(Duration::from_secs(10)),
             read_timeout: Some(Duration::from_secs(30)),
             timeout: None,
+            write_timeout: Some(DEFAULT_WRITE_TIMEOUT),
             pool: PoolConfig {
+            identity: None,
+            cookies: None,
                 max_idle_per_host: 32,
                 max_idle_total: 256,
                 idle_timeout: Duration::from_secs(30),
@@ -663,6 +761,44 @@ impl ClientBuilder {
     }
 
     /// Longest time for a whole request, from connecting to the last byte of the
+    /// Longest an HTTP/1.1 write may make no progress: a server that stops reading
+    /// an upload (its receive window stays shut) without answering. Default
+    /// [`DEFAULT_WRITE_TIMEOUT`] (30 s); `None` waits as long as the request's
+    /// [`timeout`](Self::timeout) allows, or forever. A slow upload that keeps
+    /// moving is not cut short. Fires as [`TimeoutKind::Write`].
+    pub fn write_timeout(mut self, t: impl Into<Option<Duration>>) -> Self {
+        self.write_timeout = t.into();
+        self
+    }
+
+    /// Keep cookies (RFC 6265) in a jar of the default limits, shared by the
+    /// client's clones: `Set-Cookie` from every response (redirects included) is
+    /// stored, and matching cookies are sent with each request, across
+    /// redirects by the rules of the new URL. Default off, as in reqwest. See
+    /// [`Jar`] for what is and is not implemented.
+    pub fn cookie_store(mut self, on: bool) -> Self {
+        self.cookies = on.then(|| Arc::new(Jar::new()));
+        self
+    }
+
+    /// Keep cookies in `jar`, which the caller can inspect, pre-load and share
+    /// between clients (and whose limits it sets). Implies
+    /// [`cookie_store(true)`](Self::cookie_store).
+    pub fn cookie_jar(mut self, jar: Arc<Jar>) -> Self {
+        self.cookies = Some(jar);
+        self
+    }
+
+    /// A client certificate chain and its private key (PEM; PKCS#8, PKCS#1 or
+    /// SEC1 key) for servers that ask for one (mutual TLS). Default none; a
+    /// server that requires one then refuses, as its protocol says (nginx with
+    /// `ssl_verify_client on` answers 400). Errors in the PEM surface at
+    /// [`build`](Self::build) as [`Error::Tls`].
+    pub fn identity(mut self, cert_chain_pem: &[u8], key_pem: &[u8]) -> Self {
+        self.identity = Some((cert_chain_pem.to_vec(), key_pem.to_vec()));
+        self
+    }
+
     /// body. Default none (a slow large download is not an error); per request with
     /// [`RequestBuilder::timeout`]. Fires as [`TimeoutKind::Request`].
     pub fn timeout(mut self, t: impl Into<Option<Duration>>) -> Self {
@@ -754,16 +890,20 @@ impl ClientBuilder {
         self
     }
 
-    /// Send every request through this HTTP proxy (`http://host:port`): plain
-    /// HTTP in absolute form, HTTPS through a CONNECT tunnel. `no_proxy` lists
-    /// hosts (suffixes, or `*`) that go direct, like `NO_PROXY`.
+    /// Send every request through this HTTP proxy (`http://[user:password@]host:port`):
+    /// plain HTTP in absolute form, HTTPS through a CONNECT tunnel. `no_proxy`
+    /// lists hosts (suffixes, or `*`) that go direct, like `NO_PROXY`.
+    /// Credentials (percent-decoded) go to the proxy as `Proxy-Authorization:
+    /// Basic`, on each plain request and on each CONNECT, never to the origin; the
+    /// same holds for `HTTP_PROXY`/`HTTPS_PROXY` with credentials. A proxy that
+    /// refuses them (407) is [`Error::Proxy`].
     pub fn proxy(mut self, proxy_url: &str, no_proxy: &str) -> Result<Self> {
-        let u = Url::parse(proxy_url)?;
-        self.proxies = ProxySetting::Fixed(Proxies {
+        let u = Proxy::parse(proxy_url)?;
+        self.proxies = ProxySetting::Fixed(Box::new(Proxies {
             http: Some(u.clone()),
             https: Some(u),
             no_proxy: connect::parse_no_proxy(no_proxy),
-        });
+        }));
         Ok(self)
     }
 
@@ -806,12 +946,15 @@ impl ClientBuilder {
             tls = tls.dangerous_insecure_no_verify_for_tests_only();
         }
         let tls = tls.build().map_err(|source| Error::Tls {
+        if let Some((chain, key)) = &self.identity {
+            tls = tls.client_cert_pem(chain, key);
+        }
             url: String::new(),
             source,
         })?;
         let proxies = match self.proxies {
             ProxySetting::None => None,
-            ProxySetting::Fixed(p) => Some(p),
+            ProxySetting::Fixed(p) => Some(*p),
             ProxySetting::Env => Some(Proxies::from_env_with(|k| std::env::var(k).ok())),
         };
         Ok(Client {
@@ -829,12 +972,16 @@ impl ClientBuilder {
                 timeout: self.timeout,
                 read_timeout: self.read_timeout,
                 max_response_size: self.max_response_size,
+                write_timeout: self.write_timeout,
                 decompress: self.decompress,
                 http2: self.http2,
                 http2_prior_knowledge: self.http2_prior_knowledge,
                 default_headers: self.default_headers,
                 expect_threshold: self.expect_threshold,
                 h2_connecting: Mutex::default(),
+                cookies: self.cookies,
+                tls_full: AtomicU64::new(0),
+                tls_resumed: AtomicU64::new(0),
                 h1_only: Mutex::default(),
             }),
         })
@@ -862,14 +1009,43 @@ mod tests {
         };
         let p = Proxies::from_env_with(env);
         let u = |s: &str| Url::parse(s).unwrap();
-        assert_eq!(p.for_url(&u("http://a.com/")).unwrap().port(), 3128);
+        assert_eq!(p.for_url(&u("http://a.com/")).unwrap().url.port(), 3128);
         assert_eq!(
-            p.for_url(&u("https://a.com/")).unwrap().host(),
+            p.for_url(&u("https://a.com/")).unwrap().url.host(),
             "proxy.example"
         );
         assert!(p.for_url(&u("http://localhost/")).is_none());
+        assert!(p.for_url(&u("http://a.com/")).unwrap().auth.is_none());
         assert!(p.for_url(&u("http://db.internal/")).is_none());
         assert!(p.for_url(&u("http://10.0.0.1/")).is_none());
         assert!(p.for_url(&u("http://notlocalhost/")).is_some());
     }
 }
+
+    #[test]
+    fn proxy_credentials_from_the_url_percent_decoded() {
+        let env = |k: &str| match k {
+            "HTTP_PROXY" => Some("http://us%65r:p%40ss%3Aword@127.0.0.1:3128".to_string()),
+            "HTTPS_PROXY" => Some("alice@proxy.example:8080/".to_string()),
+            _ => None,
+        };
+        let p = Proxies::from_env_with(env);
+        let http = p.http.as_ref().unwrap();
+        assert_eq!((http.url.host(), http.url.port()), ("127.0.0.1", 3128));
+        // base64("user:p@ss:word")
+        let auth = http.auth.as_ref().unwrap();
+        assert_eq!(auth, "Basic dXNlcjpwQHNzOndvcmQ=");
+        assert!(auth.is_sensitive());
+        assert!(!format!("{p:?}").contains("dXNlcjpwQHNzOndvcmQ"));
+        // No password: `user:` (RFC 7617 allows an empty one).
+        let https = p.https.as_ref().unwrap();
+        assert_eq!(https.url.host(), "proxy.example");
+        assert_eq!(https.auth.as_ref().unwrap(), "Basic YWxpY2U6");
+        // Bad percent-encoding is refused, without the password in the message.
+        let e = Proxy::parse("http://u:s3cret%zz@h:1").unwrap_err();
+        assert!(matches!(e, Error::InvalidUrl { .. }), "{e:?}");
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+        assert!(ClientBuilder::default()
+            .proxy("http://u:%4@h:1", "")
+            .is_err());
+    }

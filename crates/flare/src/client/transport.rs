@@ -6,9 +6,10 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use flare_tls::ClientSession;
+use flare_tls::{ClientSession, HandshakeKind};
 
 use super::error::TimeoutKind;
+use super::DEFAULT_WRITE_TIMEOUT;
 
 /// The payload of the `io::Error` a transport returns when a deadline passes; the
 /// layer that knows the URL turns it into [`super::Error::Timeout`].
@@ -65,38 +66,48 @@ impl Deadlines {
     }
 }
 
-/// How long a write may make no progress (the peer not reading) before it fails.
-const WRITE_STALL: Duration = Duration::from_secs(30);
-
-/// The socket and the read timeout last set on it (a setsockopt only when it changes).
+/// The socket and the timeouts last set on it (a setsockopt only when one changes).
 #[derive(Debug)]
 pub(crate) struct Socket {
     pub(crate) tcp: TcpStream,
     set: Option<Duration>,
+    set_write: Option<Duration>,
+    /// Longest a write may make no progress; reported as [`TimeoutKind::Write`].
+    write_stall: Option<Duration>,
     pub(crate) deadlines: Deadlines,
+}
+
+/// Whole milliseconds, at least one, so small changes of a deadline do not cost a
+/// setsockopt per call (and zero, which the OS refuses, never reaches it).
+fn whole_ms(d: Duration) -> Duration {
+    Duration::from_millis(d.as_millis().clamp(1, u128::from(u64::MAX)) as u64)
 }
 
 impl Socket {
     pub(crate) fn new(tcp: TcpStream) -> Socket {
         // A peer that stops reading our upload must not block the caller forever:
-        // a write that makes no progress for this long fails (`TimedOut`).
-        let _ = tcp.set_write_timeout(Some(WRITE_STALL));
+        // a write that makes no progress for this long fails.
+        let _ = tcp.set_write_timeout(Some(DEFAULT_WRITE_TIMEOUT));
         Socket {
             tcp,
             set: None,
+            set_write: Some(DEFAULT_WRITE_TIMEOUT),
+            write_stall: Some(DEFAULT_WRITE_TIMEOUT),
             deadlines: Deadlines::default(),
         }
+    }
+
+    /// Sets the longest a write may make no progress (`None`: no limit).
+    pub(crate) fn set_write_stall(&mut self, stall: Option<Duration>) {
+        self.write_stall = stall;
     }
 
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let (timeout, kind) = match self.deadlines.next() {
             Err(kind) => return Err(fired(kind)),
-            Ok(Some((d, k))) => (Some(d.max(Duration::from_millis(1))), Some(k)),
+            Ok(Some((d, k))) => (Some(whole_ms(d)), Some(k)),
             Ok(None) => (None, None),
         };
-        // Round up to whole milliseconds so small changes of the deadline do not
-        // cost a setsockopt per read.
-        let timeout = timeout.map(|d| Duration::from_millis(d.as_millis().max(1) as u64));
         if timeout != self.set {
             self.tcp.set_read_timeout(timeout)?;
             self.set = timeout;
@@ -115,6 +126,60 @@ impl Socket {
                 r => return r,
             }
         }
+    }
+
+    /// One write, bounded by the write stall limit and the absolute deadline
+    /// (`SO_SNDTIMEO` fires only when no byte at all could be sent, so a slow
+    /// but moving upload is not cut short by the stall limit).
+    pub(crate) fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let stall = self.write_stall.map(|d| (d, TimeoutKind::Write));
+        let until = match self.deadlines.until {
+            Some(t) => {
+                let kind = self.deadlines.until_kind.unwrap_or(TimeoutKind::Request);
+                let left = t.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(fired(kind));
+                }
+                Some((left, kind))
+            }
+            None => None,
+        };
+        let (timeout, kind) = match (stall, until) {
+            (Some(a), Some(b)) => {
+                let (d, k) = if a.0 <= b.0 { a } else { b };
+                (Some(whole_ms(d)), k)
+            }
+            (Some((d, k)), None) | (None, Some((d, k))) => (Some(whole_ms(d)), k),
+            (None, None) => (None, TimeoutKind::Write),
+        };
+        if timeout != self.set_write {
+            self.tcp.set_write_timeout(timeout)?;
+            self.set_write = timeout;
+        }
+        loop {
+            match self.tcp.write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(fired(kind))
+                }
+                r => return r,
+            }
+        }
+    }
+
+    pub(crate) fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.write(buf)? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => buf = &buf[n..],
+            }
+        }
+        Ok(())
     }
 }
 
@@ -172,7 +237,7 @@ impl Tls {
     fn flush_tls(&mut self) -> io::Result<()> {
         while self.session.wants_write() {
             self.session.write_tls(&mut self.tx).map_err(tls_io)?;
-            self.sock.tcp.write_all(&self.tx)?;
+            self.sock.write_all(&self.tx)?;
             self.tx.clear();
         }
         Ok(())
@@ -257,10 +322,27 @@ impl Transport {
         }
     }
 
-    pub(crate) fn set_deadlines(&mut self, d: Deadlines) {
+    fn socket_mut(&mut self) -> &mut Socket {
         match self {
-            Transport::Plain(s) => s.deadlines = d,
-            Transport::Tls(t) => t.sock.deadlines = d,
+            Transport::Plain(s) => s,
+            Transport::Tls(t) => &mut t.sock,
+        }
+    }
+
+    pub(crate) fn set_deadlines(&mut self, d: Deadlines) {
+        self.socket_mut().deadlines = d;
+    }
+
+    /// See [`Socket::set_write_stall`].
+    pub(crate) fn set_write_stall(&mut self, stall: Option<Duration>) {
+        self.socket_mut().set_write_stall(stall);
+    }
+
+    /// Whether the TLS handshake resumed a session (`None` for plain TCP).
+    pub(crate) fn tls_resumed(&self) -> Option<bool> {
+        match self {
+            Transport::Plain(_) => None,
+            Transport::Tls(t) => Some(t.session.handshake_kind() == Some(HandshakeKind::Resumed)),
         }
     }
 
@@ -304,14 +386,14 @@ impl Read for Transport {
 impl Write for Transport {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Transport::Plain(s) => s.tcp.write(buf),
+            Transport::Plain(s) => s.write(buf),
             Transport::Tls(t) => t.write(buf),
         }
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         match self {
-            Transport::Plain(s) => s.tcp.write_all(buf),
+            Transport::Plain(s) => s.write_all(buf),
             Transport::Tls(t) => {
                 let mut rest = buf;
                 while !rest.is_empty() {
