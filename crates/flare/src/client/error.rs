@@ -286,6 +286,9 @@ impl fmt::Display for Error {
             Error::Timeout { url, kind } => write!(f, "{kind} timeout for {url}"),
             Error::Io { url, source } => write!(f, "i/o error for {url}: {source}"),
             Error::Protocol { url, detail } => write!(f, "protocol error from {url}: {detail}"),
+            Error::Proxy { url, status: 407 } => {
+                write!(f, "proxy refused {url}: 407, proxy authentication required")
+            }
             Error::Proxy { url, status } => {
                 write!(f, "proxy refused the tunnel for {url} with status {status}")
             }
@@ -300,9 +303,6 @@ impl fmt::Display for Error {
                 write!(f, "body of {url} is not the JSON expected: {source}")
             }
         }
-            Error::Proxy { url, status: 407 } => {
-                write!(f, "proxy refused {url}: 407, proxy authentication required")
-            }
     }
 }
 

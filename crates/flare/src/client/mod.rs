@@ -74,18 +74,18 @@ mod transport;
 mod url;
 mod ws;
 
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use http::{header, HeaderMap, HeaderValue, Method};
 
 pub use body::Body;
-pub use error::{Error, ProtocolError, Result, TimeoutKind};
 pub use cookie::{
     Cookie, Jar, SameSite, DEFAULT_MAX_COOKIES, DEFAULT_MAX_COOKIES_PER_DOMAIN,
     DEFAULT_MAX_COOKIE_SIZE,
 };
+pub use error::{Error, ProtocolError, Result, TimeoutKind};
 pub use redirect::RedirectPolicy;
 pub use request::RequestBuilder;
 pub use response::Response;
@@ -101,7 +101,6 @@ use pool::{Pool, PoolConfig, PoolKey};
 /// Default response size limit (decoded bytes): 64 MiB.
 pub const DEFAULT_MAX_RESPONSE_SIZE: u64 = 64 * 1024 * 1024;
 
-/// A blocking HTTP client. Cheap to clone (the pool, DNS cache and TLS session
 /// Default for [`ClientBuilder::write_timeout`]: 30 s.
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -117,6 +116,7 @@ pub struct TlsHandshakes {
     pub resumed: u64,
 }
 
+/// A blocking HTTP client. Cheap to clone (the pool, DNS cache and TLS session
 /// cache are shared); `Send + Sync`.
 #[derive(Clone, Debug)]
 pub struct Client {
@@ -131,17 +131,17 @@ struct Inner {
     redirect: RedirectPolicy,
     timeout: Option<Duration>,
     read_timeout: Option<Duration>,
-    max_response_size: u64,
     write_timeout: Option<Duration>,
+    max_response_size: u64,
     decompress: bool,
     http2: bool,
     http2_prior_knowledge: bool,
     default_headers: HeaderMap,
     expect_threshold: Option<u64>,
-    /// Serialises opening a connection per origin while it may turn out to be
     cookies: Option<Arc<Jar>>,
     tls_full: AtomicU64,
     tls_resumed: AtomicU64,
+    /// Serialises opening a connection per origin while it may turn out to be
     /// HTTP/2, so threads starting together share one.
     h2_connecting: Mutex<std::collections::HashMap<PoolKey, Arc<Mutex<()>>>>,
     /// Origins whose server answered ALPN without `h2`.
@@ -217,7 +217,6 @@ impl Client {
         self.inner.pool.idle_count()
     }
 
-    fn execute(
     /// The TLS handshakes this client and its clones completed so far, full and
     /// resumed. They share one TLS configuration and so one session store: a new
     /// connection to a server seen before resumes (for tests and metrics).
@@ -252,6 +251,7 @@ impl Client {
         Ok(t)
     }
 
+    fn execute(
         &self,
         method: Method,
         url: Url,
@@ -270,11 +270,11 @@ impl Client {
             // Keep a copy of an in-memory body in case a 307/308 needs it again.
             let again = body.try_clone();
             let mut resp = self.send_once(&method, &url, &headers, body, deadline)?;
-            if !redirect::is_redirect(resp.status) {
             // Cookies set by any response, redirects included (RFC 6265 section 3).
             if let Some(jar) = &inner.cookies {
                 jar.store_response(&url, &resp.headers);
             }
+            if !redirect::is_redirect(resp.status) {
                 return Ok(resp);
             }
             let Some(limit) = inner.redirect.limit() else {
@@ -318,9 +318,9 @@ impl Client {
             redirects += 1;
             resp.drain(64 * 1024);
             drop(resp);
-            let cross_origin = url.origin() != next.origin();
             // The caller's own `Cookie` field goes only to the first origin; jar
             // cookies are chosen afresh for each URL (`final_headers`).
+            let cross_origin = url.origin() != next.origin();
             redirect::strip(&mut headers, keep_body, cross_origin);
             log::debug!("redirect {redirects}: {url} -> {next}");
             method = next_method;
@@ -366,7 +366,6 @@ impl Client {
         } else {
             url.target().to_owned()
         };
-        let mut body = Some(body);
         // A request in absolute form goes to the proxy, so the proxy's credentials
         // go with it; through a CONNECT tunnel they go only in the CONNECT, never
         // to the origin.
@@ -375,6 +374,7 @@ impl Client {
                 headers.insert(header::PROXY_AUTHORIZATION, auth);
             }
         }
+        let mut body = Some(body);
         let mut fresh_only = false;
         for attempt in 0..2 {
             let take_body = |body: &mut Option<Body>| -> Body {
@@ -496,7 +496,6 @@ impl Client {
                 url: &url_text,
             };
             match h1::exchange(conn, out) {
-                Ok((head, mut raw)) => {
                 // RFC 9110 section 15.5.8: the proxy wants (other) credentials.
                 Ok((head, _))
                     if absolute
@@ -507,6 +506,7 @@ impl Client {
                         status: 407,
                     });
                 }
+                Ok((head, mut raw)) => {
                     raw.release = Some(Release {
                         pool: inner.pool.clone(),
                         key: key.clone(),
@@ -602,7 +602,6 @@ impl Client {
                 h.append(n.clone(), v.clone());
             }
         }
-        let decode = cfg!(feature = "deflate")
         // RFC 6265 section 5.4: one `Cookie` field. The caller's own wins over the
         // jar's.
         if let Some(jar) = &inner.cookies {
@@ -612,6 +611,7 @@ impl Client {
                 }
             }
         }
+        let decode = cfg!(feature = "deflate")
             && inner.decompress
             && !user.contains_key(header::ACCEPT_ENCODING);
         if decode {
@@ -682,11 +682,11 @@ pub struct ClientBuilder {
     insecure: bool,
     connect_timeout: Option<Duration>,
     read_timeout: Option<Duration>,
-    timeout: Option<Duration>,
     write_timeout: Option<Duration>,
-    pool: PoolConfig,
+    timeout: Option<Duration>,
     identity: Option<(Vec<u8>, Vec<u8>)>,
     cookies: Option<Arc<Jar>>,
+    pool: PoolConfig,
     redirect: RedirectPolicy,
     max_response_size: u64,
     decompress: bool,
@@ -720,11 +720,11 @@ impl Default for ClientBuilder {
             insecure: false,
             connect_timeout: Some(Duration::from_secs(10)),
             read_timeout: Some(Duration::from_secs(30)),
-            timeout: None,
             write_timeout: Some(DEFAULT_WRITE_TIMEOUT),
-            pool: PoolConfig {
+            timeout: None,
             identity: None,
             cookies: None,
+            pool: PoolConfig {
                 max_idle_per_host: 32,
                 max_idle_total: 256,
                 idle_timeout: Duration::from_secs(30),
@@ -760,7 +760,6 @@ impl ClientBuilder {
         self
     }
 
-    /// Longest time for a whole request, from connecting to the last byte of the
     /// Longest an HTTP/1.1 write may make no progress: a server that stops reading
     /// an upload (its receive window stays shut) without answering. Default
     /// [`DEFAULT_WRITE_TIMEOUT`] (30 s); `None` waits as long as the request's
@@ -799,6 +798,7 @@ impl ClientBuilder {
         self
     }
 
+    /// Longest time for a whole request, from connecting to the last byte of the
     /// body. Default none (a slow large download is not an error); per request with
     /// [`RequestBuilder::timeout`]. Fires as [`TimeoutKind::Request`].
     pub fn timeout(mut self, t: impl Into<Option<Duration>>) -> Self {
@@ -945,10 +945,10 @@ impl ClientBuilder {
         if self.insecure {
             tls = tls.dangerous_insecure_no_verify_for_tests_only();
         }
-        let tls = tls.build().map_err(|source| Error::Tls {
         if let Some((chain, key)) = &self.identity {
             tls = tls.client_cert_pem(chain, key);
         }
+        let tls = tls.build().map_err(|source| Error::Tls {
             url: String::new(),
             source,
         })?;
@@ -971,17 +971,17 @@ impl ClientBuilder {
                 redirect: self.redirect,
                 timeout: self.timeout,
                 read_timeout: self.read_timeout,
-                max_response_size: self.max_response_size,
                 write_timeout: self.write_timeout,
+                max_response_size: self.max_response_size,
                 decompress: self.decompress,
                 http2: self.http2,
                 http2_prior_knowledge: self.http2_prior_knowledge,
                 default_headers: self.default_headers,
                 expect_threshold: self.expect_threshold,
-                h2_connecting: Mutex::default(),
                 cookies: self.cookies,
                 tls_full: AtomicU64::new(0),
                 tls_resumed: AtomicU64::new(0),
+                h2_connecting: Mutex::default(),
                 h1_only: Mutex::default(),
             }),
         })
@@ -1014,13 +1014,12 @@ mod tests {
             p.for_url(&u("https://a.com/")).unwrap().url.host(),
             "proxy.example"
         );
-        assert!(p.for_url(&u("http://localhost/")).is_none());
         assert!(p.for_url(&u("http://a.com/")).unwrap().auth.is_none());
+        assert!(p.for_url(&u("http://localhost/")).is_none());
         assert!(p.for_url(&u("http://db.internal/")).is_none());
         assert!(p.for_url(&u("http://10.0.0.1/")).is_none());
         assert!(p.for_url(&u("http://notlocalhost/")).is_some());
     }
-}
 
     #[test]
     fn proxy_credentials_from_the_url_percent_decoded() {
@@ -1049,3 +1048,4 @@ mod tests {
             .proxy("http://u:%4@h:1", "")
             .is_err());
     }
+}
