@@ -91,6 +91,11 @@ pub const DEBIAN_PEERS: &[DebianPeer] = &[
         binary: "tinyproxy",
         package: "tinyproxy",
     },
+    // `cargo xtask bench h2`'s reference HTTP/2 server.
+    DebianPeer {
+        binary: "h2o",
+        package: "h2o",
+    },
 ];
 
 /// What pip installs into the venv.
@@ -146,7 +151,7 @@ Installs the external peers the test suites need, when missing:
   Debian packages (apt-get, sudo when not root): curl, nghttp2-client,
     wrk, dnsmasq-base, bind9-dnsutils, openssl, gnutls-bin, nginx-light,
     strace, testssl.sh, systemd (socket activation), haproxy, redis-tools,
-    dnsperf, nghttp2-server (nghttpd), tinyproxy
+    dnsperf, nghttp2-server (nghttpd), tinyproxy, h2o
   Python packages in target/venv: h2 hpack httpx[http2] websockets
     dnslib dnspython tlslite-ng
   The Autobahn|Testsuite (wstest) in a Python 2.7 virtualenv under

@@ -45,11 +45,14 @@ Suites:
           (user/sys), syscalls/request, and the goals of issue 3.
           Writes target/bench/DATE-SHA/h1.json and the h1 section of
           docs/benchmark.md. `cargo xtask bench h1 --help` for options.
-  h2      HTTP/2 cleartext plaintext: flare vs nginx (1 worker each,
-          nginx `listen ... http2`), h2load -c 16 -m 100, req/s and server
-          CPU us/request with the ratio to nginx. Writes
-          target/bench/DATE-SHA/h2.json and the h2 section of
-          docs/benchmark.md. `cargo xtask bench h2 --help` for options.
+  h2      HTTP/2: flare vs hyper (benches/peers/hyper-h2), h2o and nginx,
+          1 worker each, pinned, h2c and TLS (same certificate), after an
+          integrity gate (curl over h2): h2load -c16 -m100, -c64 -m10 and
+          -c1 -m1 on each; req/s, server CPU us/request, p50/p99, flare's
+          ratio to each peer with the goals of issue 19; --callgrind adds
+          flare's instructions/request. Writes target/bench/DATE-SHA/h2.json,
+          the h2 section of docs/benchmark.md and docs/benchmark-h2.svg.
+          `cargo xtask bench h2 --help` for options.
   hpack   cargo run --release --manifest-path benches/hpack/Cargo.toml
   dns     cargo run --release -p flare-dns --example dns_bench
   dns-server  Authoritative DNS over UDP: flare's dns_server example vs

@@ -145,6 +145,22 @@ pub fn self_and_children() -> u64 {
         .sum()
 }
 
+/// Busy ticks of the whole machine: the `cpu` line of `/proc/stat`, all fields
+/// but idle and iowait (USER_HZ, as `/proc/PID/stat`). Its growth during a run,
+/// less the server's and [`self_and_children`]'s, is what other processes used.
+pub fn machine_busy() -> u64 {
+    let stat = fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else {
+        return 0;
+    };
+    line.split_whitespace()
+        .skip(1)
+        .enumerate()
+        .filter(|&(i, _)| i != 3 && i != 4)
+        .filter_map(|(_, v)| v.parse::<u64>().ok())
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
