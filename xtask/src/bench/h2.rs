@@ -329,7 +329,7 @@ pub fn main(args: &[String]) -> Result<()> {
             }
         }
     }
-    let commands = commands(args, &servers, &o, pinned_run);
+    let commands = commands(args, &servers, &out_dir.join("h2-cert"), &o, pinned_run);
     servers.clear();
     leftovers::clear(&work);
 
@@ -361,8 +361,8 @@ pub fn main(args: &[String]) -> Result<()> {
             println!("    flare: {:.0} instructions per request (callgrind)", c.per_request());
         }
         let length = match o.length {
-            Length::Millis(ms) => format!("{} s per measured run (`-D`)", ms as f64 / 1000.0),
-            Length::Requests(n) => format!("{n} requests per measured run (`-n`)"),
+            Length::Millis(ms) => format!("{} s each (`h2load -D`)", ms as f64 / 1000.0),
+            Length::Requests(n) => format!("{n} requests each (`h2load -n`)"),
         };
         let info = RunInfo {
             when: format!("{date} {time} UTC"),
@@ -399,7 +399,7 @@ pub fn main(args: &[String]) -> Result<()> {
             );
             util::write_file(&doc, &new)?;
             let caption = format!(
-                "{}, commit {}, {} ({} cores), Linux {}; median of {} rounds, whiskers +-1 sigma",
+                "{}, commit {}, {} ({} cores), Linux {}; median of {} round(s), whiskers +-1 sigma",
                 info.when, info.commit, info.cpu_model, info.cores, info.kernel, o.rounds
             );
             let chart = root.join("docs/benchmark-h2.svg");
@@ -512,7 +512,7 @@ fn settings(o: &Options, length: &str, root: &Path) -> Vec<(String, String)> {
         ),
         (
             "h2load".into(),
-            facts::version(Command::new("h2load").arg("--version")),
+            last_word(Command::new("h2load").arg("--version")),
         ),
     ];
     for t in &o.targets {
@@ -552,6 +552,7 @@ fn settings(o: &Options, length: &str, root: &Path) -> Vec<(String, String)> {
 fn commands(
     args: &[String],
     servers: &[H2Server],
+    cert_dir: &Path,
     o: &Options,
     pinned_run: bool,
 ) -> Vec<(String, String)> {
@@ -576,8 +577,10 @@ fn commands(
         ));
     }
     for s in servers {
+        let cert_dir = format!("{}", cert_dir.display());
         let cmd = s
             .command
+            .replace(&cert_dir, "DIR")
             .replace(&root, "")
             .replace(&format!("127.0.0.1:{}", s.tls_port), "127.0.0.1:TLS_PORT")
             .replace(&format!("127.0.0.1:{}", s.plain_port), "127.0.0.1:PORT");

@@ -360,11 +360,11 @@ pub(super) fn section(
     );
     s.push_str(&render_markdown(&main_rows(summaries)));
     s.push_str(&format!(
-        "\nEach cell: {} rounds, alternating servers within each shape (flare, hyper, h2o, \
-         nginx, flare, ...), `GET /plaintext`, h2load with 1 thread, {}. req/s and CPU us/req \
-         are medians ± sample sigma over the rounds; CPU us/req is the server's utime+stime \
-         (`/proc/PID/stat`, all its processes and threads) during the run over the requests \
-         completed. p50/p99 are not h2load's (it prints only min/max/mean/sd): after each \
+        "\nEach cell: {} round(s), alternating servers within each shape (flare, hyper, h2o, \
+         nginx, flare, ...), `GET /plaintext`, h2load with 1 thread, measured runs of {}. \
+         req/s and CPU us/req are medians ± sample sigma over the rounds; CPU us/req is the \
+         server's utime+stime (`/proc/PID/stat`, all its processes and threads) during the \
+         run over the requests completed. p50/p99 are not h2load's (it prints only min/max/mean/sd): after each \
          measured run a separate {} ms run of the same shape writes `--log-file`, and the \
          percentiles of its per-request times are taken (nearest rank), median over the \
          rounds. Writing that log slows h2load by about half, so in the closed-loop shapes \
