@@ -34,8 +34,9 @@ clients are pinned to CPU 0.
 Shapes:
   h1-1    HTTP/1.1, 1 thread
   h1-16   HTTP/1.1, 16 threads sharing one client
-  h2-16   HTTP/2 over TLS (ALPN h2), 16 threads sharing one client;
-          flare and reqwest (ureq has no HTTP/2)
+  h2-1    HTTP/2 over TLS (ALPN h2), 1 thread; flare and reqwest (ureq
+          has no HTTP/2)
+  h2-16   HTTP/2 over TLS, 16 threads sharing one client (one connection)
 
 Each client prints `ready` once built and waits; the bench reads its CPU
 time (/proc/PID/stat utime+stime, all threads), starts it, reads it again
@@ -54,7 +55,7 @@ Options:
   --quick            1 round of 10,000 requests per shape and client
   --rounds N         rounds (default 3)
   --requests N       requests per run (default 100,000)
-  --shapes LIST      comma list of h1-1,h1-16,h2-16 (default all)
+  --shapes LIST      comma list of h1-1,h1-16,h2-1,h2-16 (default all)
   --clients LIST     comma list of flare,ureq,reqwest (default all)
   --no-docs          do not touch docs/benchmark.md
 ";
@@ -75,7 +76,7 @@ struct Shape {
     h2: bool,
 }
 
-const SHAPES: [Shape; 3] = [
+const SHAPES: [Shape; 4] = [
     Shape {
         name: "h1-1",
         threads: 1,
@@ -85,6 +86,11 @@ const SHAPES: [Shape; 3] = [
         name: "h1-16",
         threads: 16,
         h2: false,
+    },
+    Shape {
+        name: "h2-1",
+        threads: 1,
+        h2: true,
     },
     Shape {
         name: "h2-16",
@@ -1175,7 +1181,7 @@ mod tests {
         let o = parse(&[]).expect("parses").expect("not help");
         assert_eq!(
             (o.rounds, o.requests, o.shapes.len(), o.targets.len()),
-            (3, 100_000, 3, 3)
+            (3, 100_000, 4, 3)
         );
         let q = parse(&[
             "--quick".into(),
@@ -1192,7 +1198,7 @@ mod tests {
         assert_eq!(q.targets, [Target::Flare]);
         assert!(parse(&["--shapes".into(), "h3".into()]).is_err());
         assert!(parse(&["--requests".into(), "0".into()]).is_err());
-        assert!(!Target::Ureq.runs(&SHAPES[2]) && Target::Ureq.runs(&SHAPES[1]));
+        assert!(!Target::Ureq.runs(&SHAPES[3]) && Target::Ureq.runs(&SHAPES[1]));
     }
 
     #[test]

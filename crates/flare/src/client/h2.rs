@@ -1,14 +1,29 @@
 //! HTTP/2 on flare-h2's client role: one connection per origin shared by every
 //! thread of a client. A reader thread owns the socket's read side and feeds the
 //! state machine; requesting threads open streams, send bodies and wait for their
-//! events under one mutex (output is written under it, so TLS records stay in
-//! order).
+//! events under one mutex.
+//!
+//! Two things keep a request cheap when many threads share the connection:
+//!
+//! - **Per-stream wake-up.** A waiting thread parks as its stream's waiter; whoever
+//!   delivers an event for that stream (usually the reader) unparks that thread
+//!   alone, after releasing the lock. Every waiter is woken only when the
+//!   connection dies.
+//! - **Combined writes.** Output is encoded under the lock but written outside it
+//!   by one thread at a time (`writing`); whoever queues output while another
+//!   thread writes leaves it to that writer, which writes until nothing is queued.
+//!   And while threads the reader woke have not yet run (`woken`), output is left
+//!   queued: the last of them to run writes it, so requests that follow a batch of
+//!   responses go out together (one TLS record, one `sendto`), and the reader's
+//!   WINDOW_UPDATEs and SETTINGS ACKs go out once per read batch.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
 use flare_h2::{Config, Connection, ErrorCode, Event, StreamError, StreamId};
@@ -20,15 +35,13 @@ use super::error::{Error, ProtocolError, TimeoutKind};
 use super::h1::{Failure, Head};
 use super::transport::Transport;
 
-/// The socket's write side, with TLS when the connection has it.
-enum Writer {
-    Plain(TcpStream),
-    Tls(TcpStream, Box<ClientSession>),
-}
+#[cfg(test)]
+mod tests;
 
 /// A response head off the wire: the status and the regular fields.
 type RawHead = (u16, Vec<(Vec<u8>, Vec<u8>)>);
 
+/// What arrived for one stream, and the thread waiting for it.
 #[derive(Default)]
 struct Slot {
     head: Option<RawHead>,
@@ -37,15 +50,26 @@ struct Slot {
     front_pos: usize,
     ended: bool,
     reset: Option<ErrorCode>,
-    send_ready: bool,
+    /// The thread parked on this stream; taken by whoever wakes it.
+    waiter: Option<Thread>,
 }
 
 struct State {
     conn: Connection,
-    writer: Writer,
+    tls: Option<Box<ClientSession>>,
     streams: HashMap<u32, Slot>,
-    out: Vec<u8>,
-    tls_out: Vec<u8>,
+    /// Plaintext from the state machine, before TLS.
+    plain: Vec<u8>,
+    /// Bytes for the socket; lent to the writer while it writes.
+    wire: Vec<u8>,
+    /// A thread is writing `wire` outside the lock: output queued meanwhile is
+    /// its to write.
+    writing: bool,
+    /// Waiters unparked that have not yet taken the lock again. While there are
+    /// any, output waits for the last of them (see the module doc).
+    woken: usize,
+    /// Waiters to unpark once the lock is released.
+    wake: Vec<Thread>,
     dead: Option<&'static str>,
     /// The peer refused a stream for MAX_CONCURRENT_STREAMS; cleared when one ends.
     full: bool,
@@ -54,39 +78,32 @@ struct State {
 }
 
 impl State {
-    /// Writes what the state machine queued.
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.clear();
-        self.conn.poll_output(&mut self.out);
-        if self.out.is_empty() {
-            return Ok(());
-        }
-        match &mut self.writer {
-            Writer::Plain(s) => s.write_all(&self.out),
-            Writer::Tls(s, session) => {
-                let mut rest = &self.out[..];
-                loop {
-                    let n = session.write_plaintext(rest).map_err(io::Error::other)?;
-                    rest = &rest[n..];
-                    self.tls_out.clear();
-                    session
-                        .write_tls(&mut self.tls_out)
-                        .map_err(io::Error::other)?;
-                    s.write_all(&self.tls_out)?;
-                    if rest.is_empty() {
-                        return Ok(());
-                    }
-                }
-            }
-        }
-    }
-
     fn kill(&mut self, why: &'static str) {
         if self.dead.is_none() {
             self.dead = Some(why);
         }
+        // A dead connection fails every waiter.
+        for slot in self.streams.values_mut() {
+            if let Some(t) = slot.waiter.take() {
+                self.wake.push(t);
+                self.woken += 1;
+            }
+        }
     }
 
+    /// Queues `id`'s waiter, if any, for a wake-up.
+    fn wake(&mut self, id: StreamId) {
+        if let Some(t) = self
+            .streams
+            .get_mut(&id.value())
+            .and_then(|s| s.waiter.take())
+        {
+            self.wake.push(t);
+            self.woken += 1;
+        }
+    }
+
+    /// Moves the state machine's events into the slots, waking their waiters.
     fn handle_events(&mut self) {
         while let Some(ev) = self.conn.poll_event() {
             match ev {
@@ -95,13 +112,14 @@ impl State {
                     head,
                     end_stream,
                 } => {
+                    let status = head.status.unwrap_or(0);
+                    if (100..200).contains(&status) {
+                        continue;
+                    }
                     if let Some(slot) = self.streams.get_mut(&id.value()) {
-                        let status = head.status.unwrap_or(0);
-                        if (100..200).contains(&status) {
-                            continue;
-                        }
                         slot.head = Some((status, head.fields));
                         slot.ended |= end_stream;
+                        self.wake(id);
                     }
                 }
                 Event::Data {
@@ -110,49 +128,136 @@ impl State {
                     end_stream,
                 } => match self.streams.get_mut(&id.value()) {
                     Some(slot) => {
+                        let news = end_stream || !data.is_empty();
                         if !data.is_empty() {
                             slot.data.push_back(data);
                         }
                         slot.ended |= end_stream;
+                        if news {
+                            self.wake(id);
+                        }
                     }
                     None => self.conn.release_capacity(id, data.len()),
                 },
                 Event::Trailers { id, .. } => {
                     if let Some(slot) = self.streams.get_mut(&id.value()) {
                         slot.ended = true;
+                        self.wake(id);
                     }
                 }
                 Event::StreamReset { id, code, .. } => {
                     if let Some(slot) = self.streams.get_mut(&id.value()) {
                         slot.reset = Some(code);
+                        self.wake(id);
                     }
                     self.full = false;
                 }
-                Event::SendReady { id } => {
-                    if let Some(slot) = self.streams.get_mut(&id.value()) {
-                        slot.send_ready = true;
-                    }
-                }
+                Event::SendReady { id } => self.wake(id),
+                // Streams above its last id come as `StreamReset(REFUSED_STREAM)`;
+                // the others may finish.
                 Event::GoAway { .. } => self.goaway = true,
                 _ => {}
             }
         }
-        if let Some(e) = self.conn.error() {
-            let _ = e;
+        if self.conn.error().is_some() {
             self.kill("HTTP/2 connection error");
         } else if self.conn.is_closed() {
             self.kill("HTTP/2 connection closed");
         }
     }
+
+    /// Whether anything waits to be encoded for the socket.
+    fn wants_write(&self) -> bool {
+        self.conn.wants_output() || self.tls.as_ref().is_some_and(|s| s.wants_write())
+    }
+
+    /// Appends everything queued to `wire` (as TLS records when the connection has
+    /// TLS), then delivers the events that draining made (`SendReady`).
+    fn encode(&mut self, wire: &mut Vec<u8>) -> Result<(), &'static str> {
+        match &mut self.tls {
+            None => self.conn.poll_output(wire),
+            Some(session) => {
+                self.plain.clear();
+                self.conn.poll_output(&mut self.plain);
+                let mut rest = &self.plain[..];
+                loop {
+                    let n = session.write_plaintext(rest).map_err(|_| "TLS failure")?;
+                    rest = &rest[n..];
+                    let before = wire.len();
+                    session.write_tls(wire).map_err(|_| "TLS failure")?;
+                    if rest.is_empty() {
+                        break;
+                    }
+                    if n == 0 && wire.len() == before {
+                        return Err("TLS session refused output");
+                    }
+                }
+            }
+        }
+        self.handle_events();
+        Ok(())
+    }
+}
+
+/// The state, locked. Waiters queued for a wake-up while it was held are unparked
+/// once it is released: `Drop` moves them to `wake`, which is dropped after
+/// `guard`.
+struct Locked<'a> {
+    guard: MutexGuard<'a, State>,
+    wake: Unpark,
+}
+
+struct Unpark(Vec<Thread>);
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        if !self.guard.wake.is_empty() {
+            std::mem::swap(&mut self.wake.0, &mut self.guard.wake);
+        }
+    }
+}
+
+impl Drop for Unpark {
+    fn drop(&mut self) {
+        for t in self.0.drain(..) {
+            t.unpark();
+        }
+    }
+}
+
+impl Deref for Locked<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.guard
+    }
+}
+
+impl DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.guard
+    }
+}
+
+/// Counters for tests: how often requesting threads woke, per request.
+#[cfg(test)]
+#[derive(Debug, Default)]
+struct Stats {
+    requests: std::sync::atomic::AtomicU64,
+    /// Returns from `park`, for whatever reason.
+    wakeups: std::sync::atomic::AtomicU64,
+    /// Socket writes.
+    writes: std::sync::atomic::AtomicU64,
 }
 
 /// One shared HTTP/2 connection.
 pub(crate) struct H2Conn {
     state: Mutex<State>,
-    changed: Condvar,
     closed: AtomicBool,
+    /// The socket; written by the thread holding the `writing` role.
     sock: TcpStream,
     scheme: &'static str,
+    #[cfg(test)]
+    stats: Stats,
 }
 
 impl std::fmt::Debug for H2Conn {
@@ -167,15 +272,11 @@ impl H2Conn {
     /// Starts HTTP/2 on a connected transport (after ALPN `h2`, or on plain TCP by
     /// prior knowledge) and its reader thread.
     pub(crate) fn start(t: Transport) -> io::Result<Arc<H2Conn>> {
-        let (sock, writer, leftover, scheme) = match t {
-            Transport::Plain(s) => {
-                let w = s.tcp.try_clone()?;
-                (s.tcp, Writer::Plain(w), Vec::new(), "http")
-            }
+        let (sock, tls, leftover, scheme) = match t {
+            Transport::Plain(s) => (s.tcp, None, Vec::new(), "http"),
             Transport::Tls(tls) => {
                 let (s, session, rest) = tls.into_parts();
-                let w = s.tcp.try_clone()?;
-                (s.tcp, Writer::Tls(w, Box::new(session)), rest, "https")
+                (s.tcp, Some(Box::new(session)), rest, "https")
             }
         };
         sock.set_read_timeout(Some(Duration::from_millis(500)))?;
@@ -184,40 +285,139 @@ impl H2Conn {
         let config = Config::new()
             .initial_stream_window(1 << 20)
             .initial_connection_window(4 << 20);
-        let mut state = State {
+        let state = State {
             conn: Connection::client(config, now),
-            writer,
+            tls,
             streams: HashMap::new(),
-            out: Vec::new(),
-            tls_out: Vec::new(),
+            plain: Vec::new(),
+            wire: Vec::new(),
+            writing: false,
+            woken: 0,
+            wake: Vec::new(),
             dead: None,
             full: false,
             goaway: false,
             last_active: now,
         };
-        state.flush()?;
         let conn = Arc::new(H2Conn {
             state: Mutex::new(state),
-            changed: Condvar::new(),
             closed: AtomicBool::new(false),
             sock: sock.try_clone()?,
             scheme,
+            #[cfg(test)]
+            stats: Stats::default(),
         });
+        {
+            let st = conn.flush(conn.lock());
+            if let Some(why) = st.dead {
+                return Err(io::Error::other(why));
+            }
+        }
+        let mut scratch = Vec::new();
         if !leftover.is_empty() {
-            conn.feed(&leftover);
+            conn.feed(&leftover, &mut scratch);
         }
         let reader = conn.clone();
         std::thread::Builder::new()
             .name("flare-client-h2".into())
-            .spawn(move || reader.read_loop(sock))?;
+            .spawn(move || reader.read_loop(sock, scratch))?;
         Ok(conn)
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> Locked<'_> {
+        Locked {
+            guard: self.state.lock().unwrap_or_else(PoisonError::into_inner),
+            wake: Unpark(Vec::new()),
+        }
     }
 
-    fn read_loop(self: Arc<Self>, mut sock: TcpStream) {
+    /// Writes what is queued, unless another thread is writing: then it is that
+    /// thread's to write (it loops until nothing is queued).
+    fn flush<'a>(&'a self, mut st: Locked<'a>) -> Locked<'a> {
+        if st.writing {
+            return st;
+        }
+        loop {
+            let mut wire = std::mem::take(&mut st.wire);
+            wire.clear();
+            let encoded = st.encode(&mut wire);
+            if let Err(why) = encoded {
+                st.wire = wire;
+                st.kill(why);
+                return st;
+            }
+            if wire.is_empty() {
+                st.wire = wire;
+                return st;
+            }
+            st.writing = true;
+            drop(st);
+            let r = (&self.sock).write_all(&wire);
+            #[cfg(test)]
+            self.stats.writes.fetch_add(1, Ordering::Relaxed);
+            st = self.lock();
+            st.writing = false;
+            st.wire = wire;
+            if r.is_err() {
+                st.kill("write failed");
+                return st;
+            }
+        }
+    }
+
+    /// Writes what is queued now, or leaves it to a thread that will: the current
+    /// writer, or the last woken waiter still to run.
+    fn flush_soon<'a>(&'a self, st: Locked<'a>) -> Locked<'a> {
+        if st.writing || st.woken > 0 || !st.wants_write() {
+            return st;
+        }
+        self.flush(st)
+    }
+
+    /// Parks the calling thread as `id`'s waiter until an event for `id` (or the
+    /// connection's death) wakes it, or until `deadline`. False, without waiting,
+    /// once the deadline has passed. Callers check their condition again either way
+    /// (a park may also end spuriously).
+    fn wait<'a>(
+        &'a self,
+        mut st: Locked<'a>,
+        id: StreamId,
+        deadline: Option<Instant>,
+    ) -> (Locked<'a>, bool) {
+        let left = match deadline {
+            None => None,
+            Some(d) => match d.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => Some(left),
+                _ => return (st, false),
+            },
+        };
+        match st.streams.get_mut(&id.value()) {
+            Some(slot) => slot.waiter = Some(thread::current()),
+            None => return (st, true),
+        }
+        drop(st);
+        match left {
+            None => thread::park(),
+            Some(left) => thread::park_timeout(left),
+        }
+        #[cfg(test)]
+        self.stats.wakeups.fetch_add(1, Ordering::Relaxed);
+        let mut st = self.lock();
+        let registered = st
+            .streams
+            .get_mut(&id.value())
+            .is_some_and(|s| s.waiter.take().is_some());
+        if !registered {
+            // Woken by an event: the last of a batch writes what waited for it.
+            st.woken = st.woken.saturating_sub(1);
+            if st.woken == 0 {
+                st = self.flush_soon(st);
+            }
+        }
+        (st, true)
+    }
+
+    fn read_loop(self: Arc<Self>, mut sock: TcpStream, mut scratch: Vec<u8>) {
         let mut buf = vec![0u8; 32 * 1024];
         loop {
             if self.closed.load(Ordering::Acquire) {
@@ -229,7 +429,7 @@ impl H2Conn {
                     break;
                 }
                 Ok(n) => {
-                    if !self.feed(&buf[..n]) {
+                    if !self.feed(&buf[..n], &mut scratch) {
                         break;
                     }
                 }
@@ -245,11 +445,11 @@ impl H2Conn {
                     let now = Instant::now();
                     if st.conn.poll_timeout().is_some_and(|t| t <= now) {
                         st.conn.handle_timeout(now);
-                        st.handle_events();
-                        if st.flush().is_err() {
-                            st.kill("write failed");
-                        }
                     }
+                    // Also notices a connection that closed itself (GOAWAY, and
+                    // its last stream ended on a requesting thread).
+                    st.handle_events();
+                    st = self.flush_soon(st);
                     if st.dead.is_some() {
                         break;
                     }
@@ -260,65 +460,64 @@ impl H2Conn {
                 }
             }
         }
-        self.changed.notify_all();
+        self.lock().kill("HTTP/2 connection ended");
         let _ = self.sock.shutdown(Shutdown::Both);
     }
 
-    /// Feeds bytes read off the socket; false once the connection is dead.
-    fn feed(&self, data: &[u8]) -> bool {
-        let mut st = self.lock();
-        let st = &mut *st;
+    /// Feeds bytes read off the socket; false once the connection is dead. The
+    /// events go to their streams' slots; what the state machine answers (ACKs,
+    /// WINDOW_UPDATEs) is written once for the whole batch.
+    fn feed(&self, data: &[u8], scratch: &mut Vec<u8>) -> bool {
+        let mut guard = self.lock();
+        let st = &mut *guard;
         let now = Instant::now();
-        match &mut st.writer {
-            Writer::Plain(_) => {
+        match &mut st.tls {
+            None => {
                 if st.conn.recv(data, now).is_err() {
                     st.kill("HTTP/2 protocol error");
                 }
             }
-            Writer::Tls(_, session) => {
+            Some(session) => {
+                scratch.resize(16 * 1024, 0);
                 let mut rest = data;
-                let mut plain = vec![0u8; 16 * 1024];
+                let mut failed = None;
                 while !rest.is_empty() || session.wants_read() {
-                    let used = match session.read_tls(rest) {
-                        Ok(n) => n,
-                        Err(_) => {
-                            st.dead = Some("TLS failure");
-                            break;
-                        }
+                    let Ok(used) = session.read_tls(rest) else {
+                        failed = Some("TLS failure");
+                        break;
                     };
                     rest = &rest[used..];
                     let mut got_any = false;
                     loop {
-                        match session.read_plaintext(&mut plain) {
+                        match session.read_plaintext(scratch) {
                             Ok(0) => break,
                             Ok(n) => {
                                 got_any = true;
-                                if st.conn.recv(&plain[..n], now).is_err() {
-                                    st.dead = Some("HTTP/2 protocol error");
+                                if st.conn.recv(&scratch[..n], now).is_err() {
+                                    failed = Some("HTTP/2 protocol error");
                                 }
                             }
                             Err(_) => {
-                                st.dead = Some("TLS failure");
+                                failed = Some("TLS failure");
                                 break;
                             }
                         }
                     }
-                    if rest.is_empty() || (used == 0 && !got_any) || st.dead.is_some() {
+                    if rest.is_empty() || (used == 0 && !got_any) || failed.is_some() {
                         break;
                     }
                 }
                 if session.peer_closed() {
-                    st.kill("server closed the HTTP/2 connection");
+                    failed = failed.or(Some("server closed the HTTP/2 connection"));
+                }
+                if let Some(why) = failed {
+                    st.kill(why);
                 }
             }
         }
         st.handle_events();
-        if st.flush().is_err() {
-            st.kill("write failed");
-        }
-        let alive = st.dead.is_none();
-        self.changed.notify_all();
-        alive
+        let st = self.flush_soon(guard);
+        st.dead.is_none()
     }
 
     pub(crate) fn is_usable(&self) -> bool {
@@ -343,38 +542,10 @@ impl H2Conn {
         {
             let mut st = self.lock();
             st.conn.shutdown(Instant::now());
-            let _ = st.flush();
+            let mut st = self.flush(st);
             st.kill("closed by the client");
         }
         let _ = self.sock.shutdown(Shutdown::Both);
-        self.changed.notify_all();
-    }
-
-    /// Waits for a change, until `deadline`; false when it passed.
-    fn wait<'a>(
-        &'a self,
-        st: MutexGuard<'a, State>,
-        deadline: Option<Instant>,
-    ) -> (MutexGuard<'a, State>, bool) {
-        match deadline {
-            None => (
-                self.changed
-                    .wait(st)
-                    .unwrap_or_else(PoisonError::into_inner),
-                true,
-            ),
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return (st, false);
-                }
-                let (g, _) = self
-                    .changed
-                    .wait_timeout(st, left)
-                    .unwrap_or_else(PoisonError::into_inner);
-                (g, true)
-            }
-        }
     }
 
     /// Sends a request and waits for its response head. `Err(None)` means the
@@ -391,6 +562,8 @@ impl H2Conn {
         deadline: Option<Instant>,
         url: &str,
     ) -> Result<(Head, H2Body), Option<Failure>> {
+        #[cfg(test)]
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let fields: Vec<(&[u8], &[u8])> = headers
             .iter()
             .filter(|(n, _)| *n != http::header::HOST)
@@ -434,9 +607,7 @@ impl H2Conn {
             };
             st.streams.insert(id.value(), Slot::default());
             st.last_active = Instant::now();
-            if st.flush().is_err() {
-                st.kill("write failed");
-            }
+            self.flush_soon(st);
             id
         };
         let stream = H2Body {
@@ -506,34 +677,41 @@ impl H2Body {
             })?;
             let mut rest = &buf[..n];
             let end = n == 0;
+            // The idle timeout counts from the last progress.
+            let (mut dl, mut kind) = self.wait_deadline();
+            let mut st = self.conn.lock();
             loop {
-                let mut st = self.conn.lock();
                 if let Some(f) = self.failure(&st, st.streams.get(&self.id.value())) {
                     return Err(f);
                 }
-                let cap = st.conn.send_capacity(self.id);
-                if cap == 0 && !(end && rest.is_empty()) {
-                    if let Some(s) = st.streams.get_mut(&self.id.value()) {
-                        s.send_ready = false;
-                    }
-                    let (dl, kind) = self.wait_deadline();
-                    let (g, ok) = self.conn.wait(st, dl);
-                    drop(g);
-                    if !ok {
-                        return Err(Failure {
-                            error: Error::timeout(&self.url, kind),
-                            nothing_received: false,
-                        });
-                    }
-                    continue;
-                }
-                let sent = st.conn.send_data(self.id, rest, end).unwrap_or(0);
+                // A short send marks the stream blocked, so that `SendReady` wakes
+                // it once a window or the output buffer has room.
+                let Ok(sent) = st.conn.send_data(self.id, rest, end) else {
+                    // The stream is gone on our side (reset or failed): what
+                    // happened to it shows while waiting for the head.
+                    return Ok(());
+                };
                 rest = &rest[sent..];
-                if st.flush().is_err() {
-                    st.kill("write failed");
-                }
+                st = self.conn.flush_soon(st);
                 if rest.is_empty() {
                     break;
+                }
+                if sent > 0 {
+                    (dl, kind) = self.wait_deadline();
+                    continue;
+                }
+                // Our own flush may have made room (its `SendReady` found no
+                // waiter): try again rather than wait for a wake-up already spent.
+                if st.conn.send_capacity(self.id) > 0 {
+                    continue;
+                }
+                let (g, ok) = self.conn.wait(st, self.id, dl);
+                st = g;
+                if !ok {
+                    return Err(Failure {
+                        error: Error::timeout(&self.url, kind),
+                        nothing_received: false,
+                    });
                 }
             }
             if end {
@@ -568,7 +746,7 @@ impl H2Body {
             if let Some(f) = self.failure(&st, slot) {
                 return Err(f);
             }
-            let (g, ok) = self.conn.wait(st, dl);
+            let (g, ok) = self.conn.wait(st, self.id, dl);
             st = g;
             if !ok {
                 return Err(Failure {
@@ -586,9 +764,9 @@ impl Read for H2Body {
             return Ok(0);
         }
         let (dl, kind) = self.wait_deadline();
+        let id = self.id;
         let mut st = self.conn.lock();
         loop {
-            let id = self.id;
             let Some(slot) = st.streams.get_mut(&id.value()) else {
                 self.done = true;
                 return Ok(0);
@@ -603,9 +781,7 @@ impl Read for H2Body {
                     slot.front_pos = 0;
                 }
                 st.conn.release_capacity(id, n);
-                if st.flush().is_err() {
-                    st.kill("write failed");
-                }
+                self.conn.flush_soon(st);
                 return Ok(n);
             }
             if slot.ended {
@@ -619,7 +795,7 @@ impl Read for H2Body {
             if let Some(f) = self.failure(&st, slot) {
                 return Err(f.error.into_io());
             }
-            let (g, ok) = self.conn.wait(st, dl);
+            let (g, ok) = self.conn.wait(st, id, dl);
             st = g;
             if !ok {
                 return Err(Error::timeout(&self.url, kind).into_io());
@@ -634,7 +810,7 @@ impl Drop for H2Body {
         if let Some(slot) = st.streams.remove(&self.id.value()) {
             if !slot.ended && slot.reset.is_none() {
                 st.conn.reset_stream(self.id, ErrorCode::Cancel);
-                let _ = st.flush();
+                st = self.conn.flush_soon(st);
             }
             st.full = false;
             st.last_active = Instant::now();

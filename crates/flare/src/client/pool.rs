@@ -166,17 +166,22 @@ impl Pool {
         self.lock().h2.entry(key.clone()).or_default().push(conn);
     }
 
-    /// Closes HTTP/2 connections idle past the timeout.
+    /// Closes HTTP/2 connections idle past the timeout, and forgets those that
+    /// cannot take new streams. One that got GOAWAY is not closed here: its
+    /// streams up to the last stream id finish, then it closes itself.
     pub(crate) fn reap_h2(&self) {
         let timeout = self.config.idle_timeout;
         let mut st = self.lock();
         for list in st.h2.values_mut() {
             list.retain(|c| {
-                let keep = c.is_usable() && !c.idle_longer_than(timeout);
-                if !keep {
-                    c.close();
+                if !c.is_usable() {
+                    return false;
                 }
-                keep
+                if c.idle_longer_than(timeout) {
+                    c.close();
+                    return false;
+                }
+                true
             });
         }
         st.h2.retain(|_, l| !l.is_empty());
