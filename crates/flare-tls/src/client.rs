@@ -47,6 +47,18 @@ impl ClientConfig {
     pub fn buffer_limit(&self) -> usize {
         self.buffer_limit
     }
+
+    /// The same configuration with another ALPN list (roots, versions, client
+    /// certificate and the session store for resumption are shared), for a caller
+    /// that must not be offered a protocol it cannot speak.
+    pub fn with_alpn(&self, protocols: &[&[u8]]) -> ClientConfig {
+        let mut cfg = (*self.rustls).clone();
+        cfg.alpn_protocols = protocols.iter().map(|p| p.to_vec()).collect();
+        ClientConfig {
+            rustls: Arc::new(cfg),
+            buffer_limit: self.buffer_limit,
+        }
+    }
 }
 
 /// Builds a [`ClientConfig`]; errors surface at [`build`](Self::build).

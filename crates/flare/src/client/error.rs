@@ -169,6 +169,24 @@ pub enum Error {
         /// The limit.
         limit: usize,
     },
+    /// The request needs something the non-blocking path
+    /// ([`RequestBuilder::start`](super::RequestBuilder::start)) does not do: a
+    /// proxy, HTTP/2 by prior knowledge, a streamed body. [`send`](super::RequestBuilder::send)
+    /// does them.
+    Unsupported {
+        /// The URL.
+        url: String,
+        /// What was asked for.
+        what: &'static str,
+    },
+    /// [`ClientBuilder::max_in_flight`](super::ClientBuilder::max_in_flight)
+    /// non-blocking requests were already in flight.
+    TooManyInFlight {
+        /// The URL.
+        url: String,
+        /// The limit.
+        limit: usize,
+    },
     /// The body is not the JSON asked for.
     Json {
         /// The URL.
@@ -194,6 +212,8 @@ impl Error {
             | Error::Status { url, .. }
             | Error::BodyTooLarge { url, .. }
             | Error::TooManyRedirects { url, .. }
+            | Error::Unsupported { url, .. }
+            | Error::TooManyInFlight { url, .. }
             | Error::Json { url, .. } => url,
         }
     }
@@ -298,6 +318,15 @@ impl fmt::Display for Error {
             }
             Error::TooManyRedirects { url, limit } => {
                 write!(f, "more than {limit} redirects, last at {url}")
+            }
+            Error::Unsupported { url, what } => {
+                write!(
+                    f,
+                    "{what} is not supported by non-blocking requests ({url})"
+                )
+            }
+            Error::TooManyInFlight { url, limit } => {
+                write!(f, "{limit} non-blocking requests already in flight ({url})")
             }
             Error::Json { url, source } => {
                 write!(f, "body of {url} is not the JSON expected: {source}")

@@ -125,7 +125,7 @@ pub(crate) fn map_io(url: &str, e: io::Error) -> Error {
     Error::io(url, e)
 }
 
-fn limits() -> Limits {
+pub(crate) fn limits() -> Limits {
     Limits::default()
         .max_header_bytes(64 * 1024)
         .max_headers(256)
@@ -252,7 +252,12 @@ pub(crate) fn exchange(mut conn: H1Conn, out: Outgoing<'_>) -> Result<(Head, Raw
     ))
 }
 
-fn write_head(wire: &mut Vec<u8>, out: &Outgoing<'_>, body_len: Option<u64>, expect: bool) {
+pub(crate) fn write_head(
+    wire: &mut Vec<u8>,
+    out: &Outgoing<'_>,
+    body_len: Option<u64>,
+    expect: bool,
+) {
     wire.extend_from_slice(out.method.as_str().as_bytes());
     wire.push(b' ');
     wire.extend_from_slice(out.target.as_bytes());
@@ -389,7 +394,7 @@ fn read_head(
 
 /// Field lines as a `HeaderMap`; obs-fold becomes SP (RFC 9112 section 5.2) and
 /// lines `http` cannot represent are dropped.
-fn to_header_map(buf: &[u8], head: &ResponseHeadParsed) -> HeaderMap {
+pub(crate) fn to_header_map(buf: &[u8], head: &ResponseHeadParsed) -> HeaderMap {
     let mut map = HeaderMap::with_capacity(head.headers.len());
     for h in &head.headers {
         let Ok(name) = HeaderName::from_bytes(h.name.get(buf)) else {

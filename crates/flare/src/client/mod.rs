@@ -27,10 +27,13 @@
 //!
 //! # Calling an upstream from a handler
 //!
-//! Handlers run on their worker thread and the client blocks its caller, so a
-//! handler that calls an upstream must run on the blocking pool: wrap it in
-//! [`blocking`](crate::web::blocking::blocking). The worker keeps serving its
-//! other connections while the pool thread waits for the upstream.
+//! Handlers run on their worker thread and [`send`](RequestBuilder::send) blocks
+//! its caller. The non-blocking form needs no thread per call:
+//! [`start`](RequestBuilder::start)`.`[`then`](Pending::then) (see
+//! [`nonblocking`]). Otherwise a handler that calls an upstream must run on the
+//! blocking pool: wrap it in [`blocking`](crate::web::blocking::blocking). The
+//! worker keeps serving its other connections while the pool thread waits for the
+//! upstream.
 //!
 //! ```no_run
 //! use flare::prelude::*;
@@ -66,6 +69,7 @@ mod decode;
 mod error;
 mod h1;
 mod h2;
+pub mod nonblocking;
 mod pool;
 mod redirect;
 mod request;
@@ -86,6 +90,7 @@ pub use cookie::{
     DEFAULT_MAX_COOKIE_SIZE,
 };
 pub use error::{Error, ProtocolError, Result, TimeoutKind};
+pub use nonblocking::{Pending, DEFAULT_MAX_IN_FLIGHT};
 pub use redirect::RedirectPolicy;
 pub use request::RequestBuilder;
 pub use response::Response;
@@ -146,6 +151,7 @@ struct Inner {
     h2_connecting: Mutex<std::collections::HashMap<PoolKey, Arc<Mutex<()>>>>,
     /// Origins whose server answered ALPN without `h2`.
     h1_only: Mutex<std::collections::HashSet<PoolKey>>,
+    nonblocking: nonblocking::Shared,
 }
 
 impl Drop for Inner {
@@ -697,6 +703,7 @@ pub struct ClientBuilder {
     expect_threshold: Option<u64>,
     resolver: Option<Arc<flare_dns::Resolver>>,
     nodelay: bool,
+    nonblocking: nonblocking::Config,
 }
 
 #[derive(Debug)]
@@ -739,6 +746,7 @@ impl Default for ClientBuilder {
             expect_threshold: Some(1024 * 1024),
             resolver: None,
             nodelay: true,
+            nonblocking: nonblocking::Config::default(),
         }
     }
 }
@@ -983,6 +991,7 @@ impl ClientBuilder {
                 tls_resumed: AtomicU64::new(0),
                 h2_connecting: Mutex::default(),
                 h1_only: Mutex::default(),
+                nonblocking: nonblocking::Shared::new(self.nonblocking),
             }),
         })
     }

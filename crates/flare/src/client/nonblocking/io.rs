@@ -1,0 +1,952 @@
+//! The client's I/O thread: one flare-reactor `Poller` for every socket of every
+//! non-blocking request (connect attempts, connections in use, idle connections,
+//! DNS queries), one `TimerWheel` for their deadlines, and a waker for the inbox.
+//!
+//! A request (a [`Call`]) goes: pool checkout, or name resolution then happy-eyeballs
+//! connect attempts (RFC 8305: the next address after 250 ms or after a failure,
+//! the first connection up wins), then one HTTP/1.1 exchange ([`H1`]) on the
+//! connection; at its end the connection goes to the idle pool or is closed, and
+//! the call completes, follows a redirect, or (a reused connection that died before
+//! any response byte, idempotent request) starts once more on a fresh connection.
+//!
+//! Each call keeps at most one wheel timer, armed at or before its earliest
+//! deadline: a deadline moving later costs nothing (the timer fires early, finds
+//! nothing due and re-arms), one moving earlier re-arms it.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use flare_dns::{LookupId, ReactorResolver, ResolverConfig, Rng};
+use flare_reactor::{Event, Events, Interest, Mode, Poller, TimerId, TimerWheel, Token, Waker};
+use flare_tls::ClientConfig;
+use http::{header, HeaderValue};
+
+use super::super::connect::{Proxies, CONNECTION_ATTEMPT_DELAY};
+use super::super::cookie::Jar;
+use super::super::error::{Error, ProtocolError, TimeoutKind};
+use super::super::pool::{PoolConfig, PoolKey};
+use super::super::redirect::{self, RedirectPolicy};
+use super::super::response::Response;
+use super::super::Inner;
+use super::conn::{Conn, ConnError, Owner};
+use super::exchange::{into_response, Failure, Finished, Progress, Req, Settings, H1};
+use super::pool::IdlePool;
+use super::{check_supported, Job, Queue, Slot, ON_IO_THREAD};
+
+/// The inbox waker's token.
+pub(super) const WAKER: Token = Token(0);
+/// DNS sockets: `DNS_BASE..DNS_BASE + 2 * DNS_LOOKUPS`.
+const DNS_BASE: usize = 1;
+/// Name lookups in flight at once (more fail as [`Error::Dns`]).
+const DNS_LOOKUPS: usize = 256;
+/// Connections: `CONN_BASE + slot`.
+const CONN_BASE: usize = 1 << 20;
+/// The wheel's tick: timeouts fire at most this late (plus the poll's own delay).
+const TICK: Duration = Duration::from_millis(5);
+const WHEEL_SLOTS: usize = 4096;
+
+/// What the I/O thread takes from the client when it starts.
+#[derive(Debug)]
+pub(super) struct IoConfig {
+    /// The client's TLS configuration with ALPN `http/1.1` only.
+    pub(super) tls: ClientConfig,
+    pub(super) connect_timeout: Option<Duration>,
+    pub(super) nodelay: bool,
+    pub(super) pool: PoolConfig,
+    pub(super) redirect: RedirectPolicy,
+    pub(super) proxies: Option<Proxies>,
+    pub(super) http2_prior_knowledge: bool,
+    pub(super) settings: Settings,
+    /// The resolver set on the builder; `None`: `/etc/resolv.conf` and `/etc/hosts`.
+    pub(super) resolver: Option<ResolverConfig>,
+    pub(super) cookies: Option<Arc<Jar>>,
+    /// The client, for its TLS handshake counters (weak: the I/O thread must not
+    /// keep its client alive).
+    pub(super) client: Weak<Inner>,
+}
+
+/// Starts the I/O thread (`flare-client-io`). Its poller is made there (a poller
+/// stays on its thread); the waker comes back for the queue.
+pub(super) fn spawn(
+    config: IoConfig,
+    make_queue: impl FnOnce(Waker) -> Arc<Queue> + Send + 'static,
+) -> io::Result<Arc<Queue>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("flare-client-io".into())
+        .spawn(move || {
+            ON_IO_THREAD.with(|f| f.set(true));
+            let started = Poller::new().and_then(|p| Waker::new(&p, WAKER).map(|w| (p, w)));
+            let (poller, waker) = match started {
+                Ok(pw) => pw,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            let queue = make_queue(waker);
+            if tx.send(Ok(queue.clone())).is_err() {
+                return;
+            }
+            IoLoop::new(queue, poller, config).run();
+        })?;
+    rx.recv()
+        .unwrap_or_else(|_| Err(io::Error::other("client I/O thread did not start")))
+}
+
+#[derive(Debug)]
+enum Timer {
+    Call(usize, u64),
+    Idle(usize, u64),
+}
+
+/// Where a call is.
+enum Stage {
+    /// Between steps (a redirect or retry about to start, or finished).
+    Between,
+    Resolving,
+    Connecting {
+        addrs: Vec<SocketAddr>,
+        next: usize,
+        attempts: Vec<usize>,
+        last_error: Option<(SocketAddr, io::Error)>,
+        stagger_at: Option<Instant>,
+        connect_by: Option<Instant>,
+    },
+    Exchanging {
+        conn: usize,
+        h1: Box<H1>,
+        reused: bool,
+        /// Until the TLS handshake is done.
+        connect_by: Option<Instant>,
+        /// A TLS handshake is running (counted when it ends).
+        handshaking: bool,
+    },
+}
+
+/// One request from `start` to its result.
+struct Call {
+    id: u64,
+    slot: Arc<Slot>,
+    req: Req,
+    /// The whole request's deadline.
+    deadline: Option<Instant>,
+    redirects: usize,
+    retried: bool,
+    stage: Stage,
+    timer: Option<(TimerId, Instant)>,
+}
+
+impl Call {
+    fn next_deadline(&self) -> Option<Instant> {
+        let stage = match &self.stage {
+            Stage::Between | Stage::Resolving => None,
+            Stage::Connecting {
+                stagger_at,
+                connect_by,
+                ..
+            } => min(*stagger_at, *connect_by),
+            Stage::Exchanging { h1, connect_by, .. } => min(h1.deadline(), *connect_by),
+        };
+        min(self.deadline, stage)
+    }
+}
+
+fn min(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// A slab whose freed slots are reused only after the current poll batch, so a
+/// later event of the same batch for a closed socket cannot reach a new one.
+struct Slab<T> {
+    items: Vec<Option<T>>,
+    free: Vec<usize>,
+    free_later: Vec<usize>,
+}
+
+impl<T> Slab<T> {
+    fn new() -> Self {
+        Slab {
+            items: Vec::new(),
+            free: Vec::new(),
+            free_later: Vec::new(),
+        }
+    }
+
+    fn insert(&mut self, v: T) -> usize {
+        match self.free.pop() {
+            Some(i) => {
+                self.items[i] = Some(v);
+                i
+            }
+            None => {
+                self.items.push(Some(v));
+                self.items.len() - 1
+            }
+        }
+    }
+
+    fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        self.items.get_mut(i).and_then(Option::as_mut)
+    }
+
+    fn remove(&mut self, i: usize) -> Option<T> {
+        let v = self.items.get_mut(i).and_then(Option::take);
+        if v.is_some() {
+            self.free_later.push(i);
+        }
+        v
+    }
+
+    fn end_of_batch(&mut self) {
+        self.free.append(&mut self.free_later);
+    }
+
+    fn len(&self) -> usize {
+        self.items.len() - self.free.len() - self.free_later.len()
+    }
+}
+
+struct IoLoop {
+    poller: Poller,
+    queue: Arc<Queue>,
+    config: IoConfig,
+    wheel: TimerWheel<Timer>,
+    dns: ReactorResolver,
+    /// Lookups in flight: the call (slot and id) waiting for each.
+    lookups: HashMap<LookupId, (usize, u64)>,
+    conns: Slab<Conn>,
+    calls: Slab<Call>,
+    /// Call ids to slots, for cancellation.
+    by_id: HashMap<u64, usize>,
+    pool: IdlePool,
+    closing: bool,
+}
+
+impl IoLoop {
+    fn new(queue: Arc<Queue>, poller: Poller, config: IoConfig) -> IoLoop {
+        let dns_config = config
+            .resolver
+            .clone()
+            .unwrap_or_else(ResolverConfig::from_system);
+        let rng = Rng::from_os().unwrap_or_else(|_| {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            Rng::from_seed(t ^ u64::from(std::process::id()))
+        });
+        let now = Instant::now();
+        IoLoop {
+            poller,
+            queue,
+            pool: IdlePool::new(config.pool),
+            config,
+            wheel: TimerWheel::new(now, TICK, WHEEL_SLOTS),
+            dns: ReactorResolver::new(dns_config, rng, Token(DNS_BASE)).max_lookups(DNS_LOOKUPS),
+            lookups: HashMap::new(),
+            conns: Slab::new(),
+            calls: Slab::new(),
+            by_id: HashMap::new(),
+            closing: false,
+        }
+    }
+
+    fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            if self.closing && self.calls.len() == 0 {
+                break;
+            }
+            let now = Instant::now();
+            let timeout = min(self.wheel.next_deadline(), self.dns.next_deadline())
+                .map(|t| t.saturating_duration_since(now));
+            if let Err(e) = self.poller.poll(&mut events, timeout) {
+                log::error!("client I/O thread: poll failed: {e}");
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+            let now = Instant::now();
+            for ev in events.iter() {
+                self.dispatch(ev, now);
+            }
+            self.dns.on_timeout(&self.poller, now);
+            self.expire(now);
+            self.dns_results(now);
+            self.conns.end_of_batch();
+            self.calls.end_of_batch();
+        }
+        for c in self.pool.drain() {
+            self.close_conn(c);
+        }
+    }
+
+    fn dispatch(&mut self, ev: &Event, now: Instant) {
+        let t = ev.token().0;
+        if ev.token() == WAKER {
+            self.inbox(now);
+        } else if t < CONN_BASE {
+            self.dns.on_event(&self.poller, ev, now);
+        } else {
+            let ci = t - CONN_BASE;
+            let Some(conn) = self.conns.get_mut(ci) else {
+                return;
+            };
+            match conn.owner {
+                // Readable while idle: the server closed it (or sent bytes nobody
+                // asked for). Either way it cannot be reused.
+                Owner::Idle => self.drop_idle(ci),
+                Owner::Attempt(c) => self.on_attempt(c, ci, now),
+                Owner::Exchange(c) => self.step(c, now),
+            }
+        }
+    }
+
+    fn inbox(&mut self, now: Instant) {
+        if let Err(e) = self.queue.waker.drain() {
+            log::error!("client I/O thread: waker drain failed: {e}");
+        }
+        let inbox = self.queue.take();
+        for job in inbox.jobs {
+            self.admit(job, now);
+        }
+        for id in inbox.cancels {
+            if let Some(&c) = self.by_id.get(&id) {
+                // The Pending is gone: nobody sees this error.
+                let e = Error::protocol("", ProtocolError::Other("cancelled"));
+                self.complete(c, Err(e));
+            }
+        }
+        if inbox.closed && !self.closing {
+            self.closing = true;
+            for c in self.pool.drain() {
+                self.close_conn(c);
+            }
+        }
+    }
+
+    fn admit(&mut self, job: Job, now: Instant) {
+        if job.slot.is_cancelled() {
+            self.queue.finished_one();
+            return;
+        }
+        let id = job.slot.id;
+        let c = self.calls.insert(Call {
+            id,
+            slot: job.slot,
+            req: job.req,
+            deadline: job.deadline,
+            redirects: 0,
+            retried: false,
+            stage: Stage::Between,
+            timer: None,
+        });
+        self.by_id.insert(id, c);
+        self.begin(c, now, false);
+    }
+
+    /// Starts (or restarts) call `c`: an idle connection unless `fresh`, else
+    /// resolve and connect.
+    fn begin(&mut self, c: usize, now: Instant, fresh: bool) {
+        let Some(call) = self.calls.get_mut(c) else {
+            return;
+        };
+        if call.deadline.is_some_and(|d| now >= d) {
+            let e = Error::timeout(&call.req.url_text, TimeoutKind::Request);
+            return self.complete(c, Err(e));
+        }
+        let key = PoolKey {
+            origin: call.req.url.origin(),
+            proxy: None,
+        };
+        let host = call.req.url.host().to_owned();
+        let port = call.req.url.port();
+        if !fresh {
+            while let Some(ci) = self.pool.checkout(&key) {
+                match self.conns.get_mut(ci) {
+                    Some(conn) if conn.is_clean() => return self.attach(c, ci, true, now),
+                    Some(_) => self.close_conn(ci),
+                    None => {}
+                }
+            }
+        }
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return self.connect(c, vec![SocketAddr::new(ip, port)], now);
+        }
+        let Some(call) = self.calls.get_mut(c) else {
+            return;
+        };
+        call.stage = Stage::Resolving;
+        let id = self.dns.start(&self.poller, &host, now);
+        self.lookups.insert(id, (c, call.id));
+        self.arm(c);
+    }
+
+    /// Lookups that finished (at once for hosts entries and cached names).
+    fn dns_results(&mut self, now: Instant) {
+        while let Some((id, result)) = self.dns.poll_done() {
+            let Some((c, call_id)) = self.lookups.remove(&id) else {
+                continue;
+            };
+            let Some(call) = self.calls.get_mut(c) else {
+                continue;
+            };
+            if call.id != call_id || !matches!(call.stage, Stage::Resolving) {
+                continue;
+            }
+            let port = call.req.url.port();
+            match result {
+                Ok(ips) if !ips.is_empty() => {
+                    let addrs = ips
+                        .into_iter()
+                        .map(|ip| SocketAddr::new(ip, port))
+                        .collect();
+                    self.connect(c, addrs, now);
+                }
+                Ok(_) => {
+                    let e = Error::Connect {
+                        url: call.req.url_text.clone(),
+                        addr: None,
+                        source: io::Error::new(io::ErrorKind::NotFound, "no addresses"),
+                    };
+                    self.complete(c, Err(e));
+                }
+                Err(source) => {
+                    let e = Error::Dns {
+                        url: call.req.url_text.clone(),
+                        host: call.req.url.host().to_owned(),
+                        source,
+                    };
+                    self.complete(c, Err(e));
+                }
+            }
+        }
+    }
+
+    fn connect(&mut self, c: usize, addrs: Vec<SocketAddr>, now: Instant) {
+        let Some(call) = self.calls.get_mut(c) else {
+            return;
+        };
+        let connect_by = self.config.connect_timeout.map(|t| now + t);
+        call.stage = Stage::Connecting {
+            addrs,
+            next: 0,
+            attempts: Vec::new(),
+            last_error: None,
+            stagger_at: None,
+            connect_by,
+        };
+        self.next_attempt(c, now);
+    }
+
+    /// Starts a connect to the next address (RFC 8305 section 5); fails the call
+    /// when none is left and none is in progress.
+    fn next_attempt(&mut self, c: usize, now: Instant) {
+        loop {
+            let Some(call) = self.calls.get_mut(c) else {
+                return;
+            };
+            let Stage::Connecting {
+                addrs,
+                next,
+                attempts,
+                last_error,
+                stagger_at,
+                ..
+            } = &mut call.stage
+            else {
+                return;
+            };
+            let Some(&addr) = addrs.get(*next) else {
+                *stagger_at = None;
+                if attempts.is_empty() {
+                    let (addr, source) = match last_error.take() {
+                        Some((a, e)) => (Some(a), e),
+                        None => (
+                            None,
+                            io::Error::new(io::ErrorKind::NotFound, "no addresses"),
+                        ),
+                    };
+                    let e = Error::Connect {
+                        url: call.req.url_text.clone(),
+                        addr,
+                        source,
+                    };
+                    return self.complete(c, Err(e));
+                }
+                return self.arm(c);
+            };
+            *next += 1;
+            let more = *next < addrs.len();
+            let started = Conn::connect(addr, Owner::Attempt(c), now).map_err(|e| match e {
+                ConnError::Io(e) => e,
+                ConnError::Tls(_) => io::Error::other("tls"),
+            });
+            let conn = match started {
+                Ok(conn) => conn,
+                Err(e) => {
+                    *last_error = Some((addr, e));
+                    continue;
+                }
+            };
+            let ci = self.conns.insert(conn);
+            let registered = self.conns.get_mut(ci).map(|conn| {
+                self.poller
+                    .register(&conn.tcp, Token(CONN_BASE + ci), conn.interest, Mode::Level)
+            });
+            if let Some(Err(e)) = registered {
+                self.conns.remove(ci);
+                *last_error = Some((addr, e));
+                continue;
+            }
+            attempts.push(ci);
+            *stagger_at = more.then_some(now + CONNECTION_ATTEMPT_DELAY);
+            return self.arm(c);
+        }
+    }
+
+    /// A connect attempt's socket is ready.
+    fn on_attempt(&mut self, c: usize, ci: usize, now: Instant) {
+        let Some(conn) = self.conns.get_mut(ci) else {
+            return;
+        };
+        match conn.finish_connect() {
+            Ok(false) => {}
+            Ok(true) => self.connected(c, ci, now),
+            Err(e) => {
+                let addr = conn.addr;
+                self.close_conn(ci);
+                if let Some(Call {
+                    stage:
+                        Stage::Connecting {
+                            attempts,
+                            last_error,
+                            ..
+                        },
+                    ..
+                }) = self.calls.get_mut(c)
+                {
+                    attempts.retain(|&a| a != ci);
+                    let e = match e {
+                        ConnError::Io(e) => e,
+                        ConnError::Tls(_) => io::Error::other("tls"),
+                    };
+                    *last_error = Some((addr, e));
+                }
+                // A failure starts the next address at once.
+                self.next_attempt(c, now);
+            }
+        }
+    }
+
+    /// The first attempt to connect wins; the others are closed.
+    fn connected(&mut self, c: usize, ci: usize, now: Instant) {
+        let Some(call) = self.calls.get_mut(c) else {
+            return;
+        };
+        let stage = std::mem::replace(&mut call.stage, Stage::Between);
+        let Stage::Connecting {
+            attempts,
+            connect_by,
+            ..
+        } = stage
+        else {
+            call.stage = stage;
+            return;
+        };
+        let tls = call.req.url.scheme_kind().is_tls();
+        let host = call.req.url.host().to_owned();
+        let url_text = call.req.url_text.clone();
+        for a in attempts.into_iter().filter(|&a| a != ci) {
+            self.close_conn(a);
+        }
+        let Some(conn) = self.conns.get_mut(ci) else {
+            return;
+        };
+        if self.config.nodelay {
+            let _ = conn.tcp.set_nodelay(true);
+        }
+        if tls {
+            if let Err(source) = conn.start_tls(&self.config.tls, &host) {
+                self.close_conn(ci);
+                return self.complete(
+                    c,
+                    Err(Error::Tls {
+                        url: url_text,
+                        source,
+                    }),
+                );
+            }
+        }
+        self.attach(c, ci, false, now);
+        if let Some(Call {
+            stage: Stage::Exchanging { connect_by: cb, .. },
+            ..
+        }) = self.calls.get_mut(c)
+        {
+            *cb = connect_by.filter(|_| tls);
+        }
+        self.arm(c);
+    }
+
+    /// Puts call `c` on connection `ci` and starts the exchange.
+    fn attach(&mut self, c: usize, ci: usize, reused: bool, now: Instant) {
+        let (Some(call), Some(conn)) = (self.calls.get_mut(c), self.conns.get_mut(ci)) else {
+            return;
+        };
+        conn.owner = Owner::Exchange(c);
+        conn.uses += 1;
+        conn.key = Some(PoolKey {
+            origin: call.req.url.origin(),
+            proxy: None,
+        });
+        let h1 = Box::new(H1::new(&call.req, &self.config.settings, now));
+        call.stage = Stage::Exchanging {
+            conn: ci,
+            h1,
+            reused,
+            connect_by: None,
+            handshaking: conn.handshaking(),
+        };
+        self.step(c, now);
+    }
+
+    /// Steps call `c`'s exchange on its connection.
+    fn step(&mut self, c: usize, now: Instant) {
+        let Some(call) = self.calls.get_mut(c) else {
+            return;
+        };
+        let Stage::Exchanging {
+            conn: ci,
+            h1,
+            connect_by,
+            handshaking,
+            ..
+        } = &mut call.stage
+        else {
+            return;
+        };
+        let ci = *ci;
+        let Some(conn) = self.conns.get_mut(ci) else {
+            return;
+        };
+        let progress = h1.step(conn, now, &call.req.url_text);
+        if *handshaking && !conn.handshaking() {
+            *handshaking = false;
+            *connect_by = None;
+            if let (Some(inner), Some(resumed)) = (self.config.client.upgrade(), conn.tls_resumed())
+            {
+                let counter = if resumed {
+                    &inner.tls_resumed
+                } else {
+                    &inner.tls_full
+                };
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        match progress {
+            Progress::Waiting(output) => {
+                let want = conn.wanted_interest(output);
+                if want != conn.interest {
+                    let token = Token(CONN_BASE + ci);
+                    match self.poller.reregister(&conn.tcp, token, want, Mode::Level) {
+                        Ok(()) => conn.interest = want,
+                        Err(e) => {
+                            let e = Error::io(&call.req.url_text, e);
+                            return self.complete(c, Err(e));
+                        }
+                    }
+                }
+                self.arm(c);
+            }
+            Progress::Done(fin) => self.finished(c, fin, now),
+            Progress::Failed(f) => self.failed(c, f, now),
+        }
+    }
+
+    /// The connection of call `c`'s finished exchange, out of the call.
+    fn release(&mut self, c: usize) -> Option<(usize, bool)> {
+        let call = self.calls.get_mut(c)?;
+        match std::mem::replace(&mut call.stage, Stage::Between) {
+            Stage::Exchanging { conn, reused, .. } => Some((conn, reused)),
+            other => {
+                call.stage = other;
+                None
+            }
+        }
+    }
+
+    fn finished(&mut self, c: usize, fin: Finished, now: Instant) {
+        if let Some((ci, _)) = self.release(c) {
+            if fin.keep_alive && !self.closing {
+                self.checkin(ci, now);
+            } else {
+                self.close_conn(ci);
+            }
+        }
+        let Some(call) = self.calls.get_mut(c) else {
+            return;
+        };
+        // Cookies set by any response, redirects included (RFC 6265 section 3).
+        if let Some(jar) = &self.config.cookies {
+            jar.store_response(&call.req.url, &fin.headers);
+        }
+        match follow_redirect(call, &fin, &self.config) {
+            Ok(true) => {
+                log::debug!("redirect {}: -> {}", call.redirects, call.req.url_text);
+                self.begin(c, now, false);
+            }
+            Ok(false) => {
+                let r = into_response(fin, &call.req, self.config.settings.max_response_size);
+                self.complete(c, r);
+            }
+            Err(e) => self.complete(c, Err(e)),
+        }
+    }
+
+    fn failed(&mut self, c: usize, f: Failure, now: Instant) {
+        let reused = match self.release(c) {
+            Some((ci, reused)) => {
+                self.close_conn(ci);
+                reused
+            }
+            None => false,
+        };
+        let Some(call) = self.calls.get_mut(c) else {
+            return;
+        };
+        if reused && f.nothing_received && !call.retried && call.req.idempotent() {
+            log::debug!(
+                "retrying {} {} on a fresh connection: {}",
+                call.req.method,
+                call.req.url_text,
+                f.error
+            );
+            call.retried = true;
+            return self.begin(c, now, true);
+        }
+        self.complete(c, Err(f.error));
+    }
+
+    /// Ends call `c`: its sockets closed, its timer cancelled, the result handed
+    /// over (a callback runs here).
+    fn complete(&mut self, c: usize, result: Result<Response, Error>) {
+        let Some(call) = self.calls.remove(c) else {
+            return;
+        };
+        self.by_id.remove(&call.id);
+        if let Some((t, _)) = call.timer {
+            self.wheel.cancel(t);
+        }
+        match call.stage {
+            Stage::Connecting { attempts, .. } => {
+                for a in attempts {
+                    self.close_conn(a);
+                }
+            }
+            Stage::Exchanging { conn, .. } => self.close_conn(conn),
+            Stage::Between | Stage::Resolving => {}
+        }
+        self.queue.finished_one();
+        call.slot.complete(result);
+    }
+
+    /// Arms call `c`'s timer at its earliest deadline, if that is earlier than the
+    /// armed one.
+    fn arm(&mut self, c: usize) {
+        let Some(call) = self.calls.get_mut(c) else {
+            return;
+        };
+        let Some(at) = call.next_deadline() else {
+            return;
+        };
+        if let Some((t, armed)) = call.timer {
+            if armed <= at {
+                return;
+            }
+            self.wheel.cancel(t);
+        }
+        call.timer = Some((self.wheel.schedule(at, Timer::Call(c, call.id)), at));
+    }
+
+    fn expire(&mut self, now: Instant) {
+        let mut fired = Vec::new();
+        self.wheel.expire(now, |t| fired.push(t));
+        for t in fired {
+            match t {
+                Timer::Call(c, id) => self.on_call_timer(c, id, now),
+                Timer::Idle(ci, epoch) => {
+                    let idle = self
+                        .conns
+                        .get_mut(ci)
+                        .is_some_and(|conn| conn.owner == Owner::Idle && conn.idle_epoch == epoch);
+                    if idle {
+                        self.drop_idle(ci);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_call_timer(&mut self, c: usize, id: u64, now: Instant) {
+        let Some(call) = self.calls.get_mut(c) else {
+            return;
+        };
+        if call.id != id {
+            return;
+        }
+        call.timer = None;
+        let url = call.req.url_text.clone();
+        if call.deadline.is_some_and(|d| now >= d) {
+            return self.complete(c, Err(Error::timeout(&url, TimeoutKind::Request)));
+        }
+        let connect_timeout = || Err(Error::timeout(&url, TimeoutKind::Connect));
+        match &mut call.stage {
+            Stage::Connecting {
+                connect_by,
+                stagger_at,
+                ..
+            } => {
+                if connect_by.is_some_and(|d| now >= d) {
+                    return self.complete(c, connect_timeout());
+                }
+                if stagger_at.is_some_and(|d| now >= d) {
+                    *stagger_at = None;
+                    return self.next_attempt(c, now);
+                }
+            }
+            Stage::Exchanging { h1, connect_by, .. } => {
+                if connect_by.is_some_and(|d| now >= d) {
+                    return self.complete(c, connect_timeout());
+                }
+                if let Some(kind) = h1.idle_expired(now) {
+                    return self.complete(c, Err(Error::timeout(&url, kind)));
+                }
+                if h1.continue_due(now) {
+                    return self.step(c, now);
+                }
+            }
+            Stage::Between | Stage::Resolving => {}
+        }
+        self.arm(c);
+    }
+
+    /// Keeps connection `ci` idle for reuse, watched for reading (the server
+    /// closing it) and timed out by the pool's idle timeout.
+    fn checkin(&mut self, ci: usize, now: Instant) {
+        let timeout = self.pool.config().idle_timeout;
+        let Some(conn) = self.conns.get_mut(ci) else {
+            return;
+        };
+        let Some(key) = conn.key.clone() else {
+            return self.close_conn(ci);
+        };
+        conn.owner = Owner::Idle;
+        conn.idle_since = now;
+        conn.idle_epoch += 1;
+        if conn.interest != Interest::READABLE {
+            let token = Token(CONN_BASE + ci);
+            if self
+                .poller
+                .reregister(&conn.tcp, token, Interest::READABLE, Mode::Level)
+                .is_err()
+            {
+                return self.close_conn(ci);
+            }
+            conn.interest = Interest::READABLE;
+        }
+        self.wheel
+            .schedule(now + timeout, Timer::Idle(ci, conn.idle_epoch));
+        for old in self.pool.checkin(&key, ci, now) {
+            self.close_conn(old);
+        }
+    }
+
+    fn drop_idle(&mut self, ci: usize) {
+        if let Some(key) = self.conns.get_mut(ci).and_then(|c| c.key.clone()) {
+            self.pool.remove(&key, ci);
+        }
+        self.close_conn(ci);
+    }
+
+    fn close_conn(&mut self, ci: usize) {
+        if let Some(conn) = self.conns.remove(ci) {
+            let _ = self.poller.deregister(&conn.tcp);
+        }
+    }
+}
+
+/// Follows a redirect as the blocking client does: `Ok(true)` when the call now
+/// names the next request.
+fn follow_redirect(call: &mut Call, fin: &Finished, config: &IoConfig) -> Result<bool, Error> {
+    if !redirect::is_redirect(fin.status) {
+        return Ok(false);
+    }
+    let Some(limit) = config.redirect.limit() else {
+        return Ok(false);
+    };
+    let Some(location) = fin
+        .headers
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Ok(false);
+    };
+    let url = &call.req.url;
+    let bad = || Error::protocol(&call.req.url_text, ProtocolError::BadRedirect);
+    let next = url.join(location).map_err(|_| bad())?;
+    if !matches!(
+        next.scheme_kind(),
+        super::super::url::Scheme::Http | super::super::url::Scheme::Https
+    ) {
+        return Err(bad());
+    }
+    if !config.redirect.allows(url, &next) {
+        return Ok(false);
+    }
+    let (method, keep_body) = redirect::next_method(fin.status, &call.req.method);
+    let next_text = next.to_string();
+    if call.redirects >= limit {
+        return Err(Error::TooManyRedirects {
+            url: next_text,
+            limit,
+        });
+    }
+    check_supported(
+        &next,
+        &next_text,
+        config.proxies.as_ref(),
+        config.http2_prior_knowledge,
+    )?;
+    call.redirects += 1;
+    let cross_origin = url.origin() != next.origin();
+    redirect::strip(&mut call.req.headers, keep_body, cross_origin);
+    if !call.req.user_host {
+        if let Ok(v) = HeaderValue::from_str(&next.authority()) {
+            call.req.headers.insert(header::HOST, v);
+        }
+    }
+    // The caller's own `Cookie` goes to the first origin only (strip removed it
+    // across origins); the jar's are chosen for the new URL, as the blocking
+    // client does.
+    call.req.user_cookie &= !cross_origin;
+    if !call.req.user_cookie {
+        call.req.headers.remove(header::COOKIE);
+        if let Some(v) = config.cookies.as_ref().and_then(|j| j.header_value(&next)) {
+            call.req.headers.insert(header::COOKIE, v);
+        }
+    }
+    if !keep_body {
+        call.req.body = bytes::Bytes::new();
+    }
+    call.req.method = method;
+    call.req.url = next;
+    call.req.url_text = next_text;
+    call.retried = false;
+    Ok(true)
+}

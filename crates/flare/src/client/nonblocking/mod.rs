@@ -1,0 +1,644 @@
+//! Non-blocking requests: [`RequestBuilder::start`] hands a request to the
+//! client's I/O thread and returns a [`Pending`] at once.
+//!
+//! # Calling an upstream from a handler
+//!
+//! Handlers run on their worker thread, one at a time, so a handler must not wait
+//! for an upstream. With [`start`](RequestBuilder::start) it does not:
+//! [`Pending::then`] returns a deferred response to the worker straight away, the
+//! worker goes on serving its other connections, and when the upstream has
+//! answered, the closure turns the result into the response the worker then writes.
+//!
+//! ```no_run
+//! use flare::client::Client;
+//! use flare::prelude::*;
+//!
+//! let upstream = Client::builder().no_proxy().build()?; // one per program: share it
+//! let router: Router = Router::new().get("/up", move |_req: &Request| {
+//!     upstream
+//!         .get("http://127.0.0.1:9000/slow")
+//!         .start()
+//!         .then(|result| match result {
+//!             Ok(resp) if resp.status().is_success() => {
+//!                 Response::text(resp.text().unwrap_or_default())
+//!             }
+//!             Ok(_) => Response::error(StatusCode::BAD_GATEWAY, "upstream failed"),
+//!             Err(e) if e.is_timeout() => {
+//!                 Response::error(StatusCode::GATEWAY_TIMEOUT, "upstream timed out")
+//!             }
+//!             Err(_) => Response::error(StatusCode::BAD_GATEWAY, "upstream unreachable"),
+//!         })
+//! });
+//! # let _ = router;
+//! # Ok::<(), flare::client::Error>(())
+//! ```
+//!
+//! No thread waits per call: a [`Client`] has one I/O thread (started by its first
+//! `start`, shared by its clones, gone with the last clone once nothing is in
+//! flight) that runs every exchange on a flare-reactor `Poller` with non-blocking
+//! sockets, a timer wheel for the connect, read-idle and whole-request timeouts,
+//! and a waker for new requests and cancellations. The closure given to `then` runs
+//! on that thread (or at once on the caller's, when the exchange has already
+//! failed, e.g. past [`ClientBuilder::max_in_flight`]): it must be quick and must
+//! not block. The response it gets holds the whole body in memory, so `text`,
+//! `bytes` and `json` do not wait.
+//!
+//! A raw [`Protocol`](crate::tcp::Protocol) uses [`Pending::on_complete`] with its
+//! connection's [`Waker`](crate::tcp::Waker): store the result, wake, and pick it
+//! up in `on_wake`. [`Pending::wait`] blocks (tests, threads that are not workers).
+//! Dropping a `Pending` cancels the exchange: its connection is closed, never pooled.
+//!
+//! # What the non-blocking path does
+//!
+//! The same client settings as [`send`](RequestBuilder::send): HTTP/1.1 over TCP or
+//! TLS (flare-tls with the client's roots and certificates, ALPN `http/1.1` only),
+//! a keep-alive pool of its own (the limits and idle timeout of
+//! [`ClientBuilder::pool_max_idle_per_host`] and friends; an idle connection the
+//! server closes is seen by the poller and dropped before reuse; an idempotent
+//! request on a reused connection that dies before any response byte is retried
+//! once on a fresh one, other requests never), redirects by the client's policy,
+//! `Expect: 100-continue` for large bodies, the response size cap and gzip/deflate
+//! decoding under it, and every timeout as the same [`TimeoutKind`](super::TimeoutKind).
+//!
+//! Names resolve without blocking: IP literals directly; other names through
+//! flare-dns's [`ReactorResolver`](flare_dns::ReactorResolver) on the I/O thread
+//! (`/etc/hosts` and `localhost` answer at once, then its own cache, then UDP/TCP
+//! queries on the same poller, addresses in happy-eyeballs order, tried 250 ms apart
+//! as RFC 8305 says; the resolver configuration of [`ClientBuilder::resolver`] when
+//! one is set, its cache not shared).
+//!
+//! Not on this path, each a [`Error::Unsupported`] at once rather than something
+//! else done quietly: a request that would go through a proxy (`HTTP_PROXY`,
+//! `HTTPS_PROXY`, [`ClientBuilder::proxy`]; use [`ClientBuilder::no_proxy`] or
+//! `NO_PROXY` for the hosts called this way), HTTP/2 by prior knowledge
+//! (`http2_prior_knowledge` with an `http://` URL; over TLS, ALPN simply offers only
+//! HTTP/1.1), and streamed request bodies ([`Body::from_reader`](super::Body::from_reader),
+//! [`Body::sized`](super::Body::sized): a reader could block the I/O thread).
+
+mod conn;
+mod exchange;
+mod io;
+mod pool;
+
+use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use bytes::Bytes;
+use flare_reactor::Waker;
+use flare_web::blocking::Deferred;
+use http::{header, StatusCode};
+
+use super::body::BodyKind;
+use super::connect::Proxies;
+use super::error::ProtocolError;
+use super::error::{Error, Result};
+use super::request::RequestBuilder;
+use super::response::Response;
+use super::url::{Scheme, Url};
+use super::{Client, ClientBuilder};
+use exchange::{Req, Settings};
+use io::IoConfig;
+
+/// Default for [`ClientBuilder::max_in_flight`].
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 4096;
+
+/// The non-blocking settings of a [`ClientBuilder`].
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Config {
+    max_in_flight: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// Most non-blocking requests ([`RequestBuilder::start`]) in flight at once on
+    /// this client, redirects and the retry included in the one they belong to.
+    /// Default [`DEFAULT_MAX_IN_FLIGHT`] (4096). Each holds a socket and its
+    /// buffers (a response body up to the size cap) on the I/O thread; past the
+    /// limit `start` fails at once with [`Error::TooManyInFlight`] (which
+    /// [`Pending::then`] hands to its closure), so an upstream that stops answering
+    /// sheds load instead of piling up descriptors and memory.
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.nonblocking.max_in_flight = n;
+        self
+    }
+}
+
+impl Client {
+    /// Non-blocking requests in flight now (started, not yet finished or
+    /// cancelled): for tests and metrics.
+    pub fn in_flight(&self) -> usize {
+        self.inner.nonblocking.in_flight()
+    }
+}
+
+/// The client's side of its I/O thread: started by the first `start`, told to
+/// stop when the client (its last clone) goes.
+#[derive(Debug)]
+pub(super) struct Shared {
+    config: Config,
+    queue: Mutex<Option<Arc<Queue>>>,
+}
+
+impl Shared {
+    pub(super) fn new(config: Config) -> Shared {
+        Shared {
+            config,
+            queue: Mutex::new(None),
+        }
+    }
+
+    fn in_flight(&self) -> usize {
+        lock(&self.queue)
+            .as_ref()
+            .map_or(0, |q| q.in_flight.load(Ordering::Acquire))
+    }
+
+    /// The running I/O thread's queue, starting the thread the first time.
+    fn queue(&self, client: &Client, url: &str) -> Result<Arc<Queue>> {
+        let inner = &*client.inner;
+        let client_weak = Arc::downgrade(&client.inner);
+        let mut q = lock(&self.queue);
+        if let Some(q) = &*q {
+            return Ok(q.clone());
+        }
+        let io_err = |source| Error::Io {
+            url: url.to_owned(),
+            source,
+        };
+        let max_in_flight = self.config.max_in_flight;
+        let config = IoConfig {
+            tls: inner.connector.tls.with_alpn(&[b"http/1.1"]),
+            connect_timeout: inner.connector.connect_timeout,
+            nodelay: inner.connector.nodelay,
+            pool: inner.pool.config,
+            redirect: inner.redirect,
+            proxies: inner.proxies.clone(),
+            http2_prior_knowledge: inner.http2_prior_knowledge,
+            settings: Settings {
+                expect_threshold: inner.expect_threshold,
+                read_timeout: inner.read_timeout,
+                write_timeout: inner.write_timeout,
+                max_response_size: inner.max_response_size,
+            },
+            resolver: inner
+                .connector
+                .custom_resolver
+                .as_ref()
+                .map(|r| r.config().clone()),
+            cookies: inner.cookies.clone(),
+            client: client_weak,
+        };
+        let queue = io::spawn(config, move |waker| {
+            Arc::new(Queue {
+                inbox: Mutex::new(Inbox::default()),
+                waker,
+                in_flight: AtomicUsize::new(0),
+                max_in_flight,
+            })
+        })
+        .map_err(io_err)?;
+        *q = Some(queue.clone());
+        Ok(queue)
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(q) = lock(&self.queue).take() {
+            q.close();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Refuses what the non-blocking path does not do (see the module docs), for the
+/// first request and for each redirect.
+fn check_supported(
+    url: &Url,
+    url_text: &str,
+    proxies: Option<&Proxies>,
+    http2_prior_knowledge: bool,
+) -> Result<()> {
+    let unsupported = |what| {
+        Err(Error::Unsupported {
+            url: url_text.to_owned(),
+            what,
+        })
+    };
+    match url.scheme_kind() {
+        Scheme::Http | Scheme::Https => {}
+        Scheme::Ws | Scheme::Wss => {
+            return Err(Error::InvalidUrl {
+                url: url_text.to_owned(),
+                reason: "scheme is not http or https",
+            })
+        }
+    }
+    if proxies.is_some_and(|p| p.for_url(url).is_some()) {
+        return unsupported("a proxy (HTTP_PROXY/HTTPS_PROXY or ClientBuilder::proxy)");
+    }
+    if http2_prior_knowledge && !url.scheme_kind().is_tls() {
+        return unsupported("HTTP/2 by prior knowledge");
+    }
+    Ok(())
+}
+
+impl RequestBuilder {
+    /// Starts the request on the client's I/O thread and returns at once; the
+    /// worker (or any thread) never waits for the network. Follow with
+    /// [`Pending::then`] in a handler, [`Pending::on_complete`] in a raw protocol,
+    /// or [`Pending::wait`] elsewhere. Errors (a bad URL, something this path does
+    /// not do, [`ClientBuilder::max_in_flight`] reached) come out of the `Pending`
+    /// the same way as network errors. See the [module docs](crate::client::nonblocking).
+    pub fn start(self) -> Pending {
+        match submit(self) {
+            Ok(p) => p,
+            Err(e) => Pending::failed(e),
+        }
+    }
+}
+
+fn submit(rb: RequestBuilder) -> Result<Pending> {
+    if let Some(e) = rb.error {
+        return Err(e);
+    }
+    let url = rb.url?;
+    let client = rb.client;
+    let inner = &*client.inner;
+    let url_text = url.to_string();
+    check_supported(
+        &url,
+        &url_text,
+        inner.proxies.as_ref(),
+        inner.http2_prior_knowledge,
+    )?;
+    let body = match rb.body.kind {
+        BodyKind::Empty => Bytes::new(),
+        BodyKind::Bytes(b) => b,
+        BodyKind::Reader { .. } => {
+            return Err(Error::Unsupported {
+                url: url_text,
+                what: "a streamed request body (pass the bytes)",
+            })
+        }
+    };
+    let deadline = rb.timeout.or(inner.timeout).map(|t| Instant::now() + t);
+    let (headers, decode) = client.final_headers(&url, &rb.headers);
+    let queue = inner.nonblocking.queue(&client, &url_text)?;
+    if queue.in_flight.fetch_add(1, Ordering::AcqRel) >= queue.max_in_flight {
+        queue.in_flight.fetch_sub(1, Ordering::AcqRel);
+        return Err(Error::TooManyInFlight {
+            url: url_text,
+            limit: queue.max_in_flight,
+        });
+    }
+    let slot = Arc::new(Slot::new());
+    let url_text_copy = url_text.clone();
+    queue.submit(Job {
+        slot: slot.clone(),
+        req: Req {
+            method: rb.method,
+            url,
+            url_text,
+            user_host: rb.headers.contains_key(header::HOST),
+            user_cookie: rb.headers.contains_key(header::COOKIE),
+            headers,
+            body,
+            decode,
+        },
+        deadline,
+    });
+    Ok(Pending {
+        slot,
+        url: url_text_copy,
+        queue: Some(queue),
+        armed: true,
+    })
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue")
+            .field("in_flight", &self.in_flight.load(Ordering::Relaxed))
+            .field("max_in_flight", &self.max_in_flight)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the I/O thread and its clients share: new requests and cancellations in,
+/// the waker, the count in flight.
+struct Queue {
+    inbox: Mutex<Inbox>,
+    waker: Waker,
+    in_flight: AtomicUsize,
+    max_in_flight: usize,
+}
+
+#[derive(Default)]
+struct Inbox {
+    jobs: Vec<Job>,
+    cancels: Vec<u64>,
+    closed: bool,
+}
+
+impl Inbox {
+    fn is_empty(&self) -> bool {
+        self.jobs.is_empty() && self.cancels.is_empty() && !self.closed
+    }
+}
+
+/// A request handed to the I/O thread.
+struct Job {
+    slot: Arc<Slot>,
+    req: Req,
+    deadline: Option<Instant>,
+}
+
+impl Queue {
+    /// Adds to the inbox; wakes the I/O thread only when the inbox was empty (it
+    /// drains its waker before it takes the inbox, so no wake is lost).
+    fn push(&self, f: impl FnOnce(&mut Inbox)) {
+        let was_empty = {
+            let mut inbox = lock(&self.inbox);
+            let was_empty = inbox.is_empty();
+            f(&mut inbox);
+            was_empty
+        };
+        if was_empty {
+            if let Err(e) = self.waker.wake() {
+                log::error!("client I/O thread wake failed: {e}");
+            }
+        }
+    }
+
+    fn submit(&self, job: Job) {
+        self.push(|i| i.jobs.push(job));
+    }
+
+    fn cancel(&self, id: u64) {
+        self.push(|i| i.cancels.push(id));
+    }
+
+    fn close(&self) {
+        self.push(|i| i.closed = true);
+    }
+
+    /// Everything queued since the last call.
+    fn finished_one(&self) {
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    fn take(&self) -> Inbox {
+        let mut inbox = lock(&self.inbox);
+        let closed = inbox.closed;
+        let taken = std::mem::take(&mut *inbox);
+        inbox.closed = closed;
+        taken
+    }
+}
+
+type Callback = Box<dyn FnOnce(Result<Response>) + Send>;
+
+enum State {
+    Waiting,
+    Callback(Callback),
+    Done(Result<Response>),
+    /// The result was handed over, or the `Pending` was dropped (cancelled).
+    Gone,
+}
+
+/// Where an exchange's result meets whoever waits for it.
+struct Slot {
+    id: u64,
+    state: Mutex<State>,
+    ready: Condvar,
+}
+
+impl Slot {
+    fn new() -> Slot {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Slot {
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            state: Mutex::new(State::Waiting),
+            ready: Condvar::new(),
+        }
+    }
+
+    fn done(result: Result<Response>) -> Slot {
+        let s = Slot::new();
+        *lock(&s.state) = State::Done(result);
+        s
+    }
+
+    fn is_cancelled(&self) -> bool {
+        matches!(*lock(&self.state), State::Gone)
+    }
+
+    /// Hands `result` over: to the callback (run here, on the I/O thread), or to
+    /// `wait`; dropped when the `Pending` was.
+    fn complete(&self, result: Result<Response>) {
+        let callback = {
+            let mut s = lock(&self.state);
+            match std::mem::replace(&mut *s, State::Gone) {
+                State::Waiting => {
+                    *s = State::Done(result);
+                    drop(s);
+                    self.ready.notify_all();
+                    return;
+                }
+                State::Callback(f) => f,
+                State::Done(_) | State::Gone => return,
+            }
+        };
+        if catch_unwind(AssertUnwindSafe(|| callback(result))).is_err() {
+            log::error!("a Pending::on_complete callback panicked");
+        }
+    }
+
+    /// The result, if it is there.
+    fn take_done(&self) -> Option<Result<Response>> {
+        let mut s = lock(&self.state);
+        match std::mem::replace(&mut *s, State::Gone) {
+            State::Done(r) => Some(r),
+            other => {
+                *s = other;
+                None
+            }
+        }
+    }
+
+    /// Registers `f`; when the result is already there, both come back.
+    fn register(&self, f: Callback) -> Option<(Callback, Result<Response>)> {
+        let mut s = lock(&self.state);
+        match std::mem::replace(&mut *s, State::Gone) {
+            State::Done(r) => Some((f, r)),
+            State::Waiting => {
+                *s = State::Callback(f);
+                None
+            }
+            // Unreachable through the public API (a Pending registers once).
+            State::Callback(old) => {
+                *s = State::Callback(old);
+                None
+            }
+            State::Gone => None,
+        }
+    }
+}
+
+thread_local! {
+    /// Set on client I/O threads: `wait` there would wait for itself.
+    static ON_IO_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A request running on the client's I/O thread; see [`RequestBuilder::start`].
+/// Dropping it cancels the request (its connection is closed).
+#[must_use = "dropping a Pending cancels its request"]
+pub struct Pending {
+    slot: Arc<Slot>,
+    url: String,
+    /// `None` when it failed before reaching the I/O thread.
+    queue: Option<Arc<Queue>>,
+    /// Whether dropping it cancels the exchange (false once consumed).
+    armed: bool,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match *lock(&self.slot.state) {
+            State::Waiting | State::Callback(_) => "in flight",
+            State::Done(_) => "done",
+            State::Gone => "gone",
+        };
+        f.debug_struct("Pending")
+            .field("id", &self.slot.id)
+            .field("state", &state)
+            .finish()
+    }
+}
+
+impl Pending {
+    fn failed(e: Error) -> Pending {
+        Pending {
+            url: e.url().to_owned(),
+            slot: Arc::new(Slot::done(Err(e))),
+            queue: None,
+            armed: false,
+        }
+    }
+
+    /// For a handler: a deferred response now; the worker writes what `f` makes
+    /// of the result once the upstream has answered. `f` runs on the client's I/O
+    /// thread (or here, when the result is already known): keep it short and never
+    /// block in it (no blocking [`send`](RequestBuilder::send)). A panic in `f`
+    /// becomes a 500.
+    pub fn then<F>(mut self, f: F) -> flare_web::Response
+    where
+        F: FnOnce(Result<Response>) -> flare_web::Response + Send + 'static,
+    {
+        self.armed = false;
+        // Already known (failed before the I/O thread, e.g. past the in-flight
+        // limit): the closure's response is the handler's, nothing is deferred.
+        if let Some(r) = self.slot.take_done() {
+            return f(r);
+        }
+        let deferred = Deferred::default();
+        let d = deferred.clone();
+        let callback: Callback = Box::new(move |r| {
+            let resp = catch_unwind(AssertUnwindSafe(|| f(r))).unwrap_or_else(|_| {
+                log::error!("a Pending::then closure panicked; answering 500");
+                flare_web::Response::error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal server error",
+                )
+            });
+            d.complete(resp);
+        });
+        if let Some((callback, r)) = self.slot.register(callback) {
+            callback(r);
+        }
+        flare_web::Response::deferred(deferred)
+    }
+
+    /// Calls `f` with the result when the exchange ends: on the client's I/O
+    /// thread (keep it short, never block), or here when the result is already
+    /// known. For a raw [`Protocol`](crate::tcp::Protocol): store the result and
+    /// call the connection's [`Waker`](crate::tcp::Waker), then take it in
+    /// `on_wake`.
+    pub fn on_complete<F>(mut self, f: F)
+    where
+        F: FnOnce(Result<Response>) + Send + 'static,
+    {
+        self.armed = false;
+        if let Some((f, r)) = self.slot.register(Box::new(f)) {
+            f(r);
+        }
+    }
+
+    /// Blocks this thread until the response (or the error). For tests and
+    /// threads that are not workers; on the client's I/O thread itself (inside a
+    /// `then` closure) it fails at once with [`Error::Unsupported`] instead of
+    /// waiting for itself.
+    pub fn wait(mut self) -> Result<Response> {
+        self.armed = false;
+        let mut s = lock(&self.slot.state);
+        loop {
+            match std::mem::replace(&mut *s, State::Gone) {
+                State::Done(r) => return r,
+                State::Waiting => {
+                    *s = State::Waiting;
+                    if ON_IO_THREAD.with(Cell::get) {
+                        drop(s);
+                        self.armed = true; // cancel it on drop
+                        return Err(Error::Unsupported {
+                            url: self.url.clone(),
+                            what: "Pending::wait on a client I/O thread",
+                        });
+                    }
+                    s = self
+                        .slot
+                        .ready
+                        .wait(s)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                // Not reachable: `wait` consumes the only handle that registers.
+                State::Callback(_) | State::Gone => {
+                    return Err(Error::protocol(
+                        &self.url,
+                        ProtocolError::Other("the result was already taken"),
+                    ))
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let cancel = {
+            let mut s = lock(&self.slot.state);
+            let waiting = matches!(*s, State::Waiting);
+            *s = State::Gone;
+            waiting
+        };
+        if let (true, Some(q)) = (cancel, &self.queue) {
+            q.cancel(self.slot.id);
+        }
+    }
+}
