@@ -9,6 +9,8 @@
 //! the call completes, follows a redirect, or (a reused connection that died before
 //! any response byte, idempotent request) starts once more on a fresh connection.
 //!
+//! Connecting is in [`connect`], redirects in [`redirect`], the tables in [`slab`].
+//!
 //! Each call keeps at most one wheel timer, armed at or before its earliest
 //! deadline: a deadline moving later costs nothing (the timer fires early, finds
 //! nothing due and re-arms), one moving earlier re-arms it.
@@ -22,19 +24,24 @@ use std::time::{Duration, Instant};
 use flare_dns::{LookupId, ReactorResolver, ResolverConfig, Rng};
 use flare_reactor::{Event, Events, Interest, Mode, Poller, TimerId, TimerWheel, Token, Waker};
 use flare_tls::ClientConfig;
-use http::{header, HeaderValue};
 
-use super::super::connect::{Proxies, CONNECTION_ATTEMPT_DELAY};
+use super::super::connect::Proxies;
 use super::super::cookie::Jar;
 use super::super::error::{Error, ProtocolError, TimeoutKind};
 use super::super::pool::{PoolConfig, PoolKey};
-use super::super::redirect::{self, RedirectPolicy};
+use super::super::redirect::RedirectPolicy;
 use super::super::response::Response;
 use super::super::Inner;
-use super::conn::{Conn, ConnError, Owner};
+use super::conn::{Conn, Owner};
 use super::exchange::{into_response, Failure, Finished, Progress, Req, Settings, H1};
 use super::pool::IdlePool;
-use super::{check_supported, Job, Queue, Slot, ON_IO_THREAD};
+use super::{Job, Queue, Slot, ON_IO_THREAD};
+use redirect::follow_redirect;
+use slab::Slab;
+
+mod connect;
+mod redirect;
+mod slab;
 
 /// The inbox waker's token.
 pub(super) const WAKER: Token = Token(0);
@@ -159,57 +166,6 @@ fn min(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
-    }
-}
-
-/// A slab whose freed slots are reused only after the current poll batch, so a
-/// later event of the same batch for a closed socket cannot reach a new one.
-struct Slab<T> {
-    items: Vec<Option<T>>,
-    free: Vec<usize>,
-    free_later: Vec<usize>,
-}
-
-impl<T> Slab<T> {
-    fn new() -> Self {
-        Slab {
-            items: Vec::new(),
-            free: Vec::new(),
-            free_later: Vec::new(),
-        }
-    }
-
-    fn insert(&mut self, v: T) -> usize {
-        match self.free.pop() {
-            Some(i) => {
-                self.items[i] = Some(v);
-                i
-            }
-            None => {
-                self.items.push(Some(v));
-                self.items.len() - 1
-            }
-        }
-    }
-
-    fn get_mut(&mut self, i: usize) -> Option<&mut T> {
-        self.items.get_mut(i).and_then(Option::as_mut)
-    }
-
-    fn remove(&mut self, i: usize) -> Option<T> {
-        let v = self.items.get_mut(i).and_then(Option::take);
-        if v.is_some() {
-            self.free_later.push(i);
-        }
-        v
-    }
-
-    fn end_of_batch(&mut self) {
-        self.free.append(&mut self.free_later);
-    }
-
-    fn len(&self) -> usize {
-        self.items.len() - self.free.len() - self.free_later.len()
     }
 }
 
@@ -426,172 +382,6 @@ impl IoLoop {
                 }
             }
         }
-    }
-
-    fn connect(&mut self, c: usize, addrs: Vec<SocketAddr>, now: Instant) {
-        let Some(call) = self.calls.get_mut(c) else {
-            return;
-        };
-        let connect_by = self.config.connect_timeout.map(|t| now + t);
-        call.stage = Stage::Connecting {
-            addrs,
-            next: 0,
-            attempts: Vec::new(),
-            last_error: None,
-            stagger_at: None,
-            connect_by,
-        };
-        self.next_attempt(c, now);
-    }
-
-    /// Starts a connect to the next address (RFC 8305 section 5); fails the call
-    /// when none is left and none is in progress.
-    fn next_attempt(&mut self, c: usize, now: Instant) {
-        loop {
-            let Some(call) = self.calls.get_mut(c) else {
-                return;
-            };
-            let Stage::Connecting {
-                addrs,
-                next,
-                attempts,
-                last_error,
-                stagger_at,
-                ..
-            } = &mut call.stage
-            else {
-                return;
-            };
-            let Some(&addr) = addrs.get(*next) else {
-                *stagger_at = None;
-                if attempts.is_empty() {
-                    let (addr, source) = match last_error.take() {
-                        Some((a, e)) => (Some(a), e),
-                        None => (
-                            None,
-                            io::Error::new(io::ErrorKind::NotFound, "no addresses"),
-                        ),
-                    };
-                    let e = Error::Connect {
-                        url: call.req.url_text.clone(),
-                        addr,
-                        source,
-                    };
-                    return self.complete(c, Err(e));
-                }
-                return self.arm(c);
-            };
-            *next += 1;
-            let more = *next < addrs.len();
-            let started = Conn::connect(addr, Owner::Attempt(c), now).map_err(|e| match e {
-                ConnError::Io(e) => e,
-                ConnError::Tls(_) => io::Error::other("tls"),
-            });
-            let conn = match started {
-                Ok(conn) => conn,
-                Err(e) => {
-                    *last_error = Some((addr, e));
-                    continue;
-                }
-            };
-            let ci = self.conns.insert(conn);
-            let registered = self.conns.get_mut(ci).map(|conn| {
-                self.poller
-                    .register(&conn.tcp, Token(CONN_BASE + ci), conn.interest, Mode::Level)
-            });
-            if let Some(Err(e)) = registered {
-                self.conns.remove(ci);
-                *last_error = Some((addr, e));
-                continue;
-            }
-            attempts.push(ci);
-            *stagger_at = more.then_some(now + CONNECTION_ATTEMPT_DELAY);
-            return self.arm(c);
-        }
-    }
-
-    /// A connect attempt's socket is ready.
-    fn on_attempt(&mut self, c: usize, ci: usize, now: Instant) {
-        let Some(conn) = self.conns.get_mut(ci) else {
-            return;
-        };
-        match conn.finish_connect() {
-            Ok(false) => {}
-            Ok(true) => self.connected(c, ci, now),
-            Err(e) => {
-                let addr = conn.addr;
-                self.close_conn(ci);
-                if let Some(Call {
-                    stage:
-                        Stage::Connecting {
-                            attempts,
-                            last_error,
-                            ..
-                        },
-                    ..
-                }) = self.calls.get_mut(c)
-                {
-                    attempts.retain(|&a| a != ci);
-                    let e = match e {
-                        ConnError::Io(e) => e,
-                        ConnError::Tls(_) => io::Error::other("tls"),
-                    };
-                    *last_error = Some((addr, e));
-                }
-                // A failure starts the next address at once.
-                self.next_attempt(c, now);
-            }
-        }
-    }
-
-    /// The first attempt to connect wins; the others are closed.
-    fn connected(&mut self, c: usize, ci: usize, now: Instant) {
-        let Some(call) = self.calls.get_mut(c) else {
-            return;
-        };
-        let stage = std::mem::replace(&mut call.stage, Stage::Between);
-        let Stage::Connecting {
-            attempts,
-            connect_by,
-            ..
-        } = stage
-        else {
-            call.stage = stage;
-            return;
-        };
-        let tls = call.req.url.scheme_kind().is_tls();
-        let host = call.req.url.host().to_owned();
-        let url_text = call.req.url_text.clone();
-        for a in attempts.into_iter().filter(|&a| a != ci) {
-            self.close_conn(a);
-        }
-        let Some(conn) = self.conns.get_mut(ci) else {
-            return;
-        };
-        if self.config.nodelay {
-            let _ = conn.tcp.set_nodelay(true);
-        }
-        if tls {
-            if let Err(source) = conn.start_tls(&self.config.tls, &host) {
-                self.close_conn(ci);
-                return self.complete(
-                    c,
-                    Err(Error::Tls {
-                        url: url_text,
-                        source,
-                    }),
-                );
-            }
-        }
-        self.attach(c, ci, false, now);
-        if let Some(Call {
-            stage: Stage::Exchanging { connect_by: cb, .. },
-            ..
-        }) = self.calls.get_mut(c)
-        {
-            *cb = connect_by.filter(|_| tls);
-        }
-        self.arm(c);
     }
 
     /// Puts call `c` on connection `ci` and starts the exchange.
@@ -879,74 +669,4 @@ impl IoLoop {
             let _ = self.poller.deregister(&conn.tcp);
         }
     }
-}
-
-/// Follows a redirect as the blocking client does: `Ok(true)` when the call now
-/// names the next request.
-fn follow_redirect(call: &mut Call, fin: &Finished, config: &IoConfig) -> Result<bool, Error> {
-    if !redirect::is_redirect(fin.status) {
-        return Ok(false);
-    }
-    let Some(limit) = config.redirect.limit() else {
-        return Ok(false);
-    };
-    let Some(location) = fin
-        .headers
-        .get(header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return Ok(false);
-    };
-    let url = &call.req.url;
-    let bad = || Error::protocol(&call.req.url_text, ProtocolError::BadRedirect);
-    let next = url.join(location).map_err(|_| bad())?;
-    if !matches!(
-        next.scheme_kind(),
-        super::super::url::Scheme::Http | super::super::url::Scheme::Https
-    ) {
-        return Err(bad());
-    }
-    if !config.redirect.allows(url, &next) {
-        return Ok(false);
-    }
-    let (method, keep_body) = redirect::next_method(fin.status, &call.req.method);
-    let next_text = next.to_string();
-    if call.redirects >= limit {
-        return Err(Error::TooManyRedirects {
-            url: next_text,
-            limit,
-        });
-    }
-    check_supported(
-        &next,
-        &next_text,
-        config.proxies.as_ref(),
-        config.http2_prior_knowledge,
-    )?;
-    call.redirects += 1;
-    let cross_origin = url.origin() != next.origin();
-    redirect::strip(&mut call.req.headers, keep_body, cross_origin);
-    if !call.req.user_host {
-        if let Ok(v) = HeaderValue::from_str(&next.authority()) {
-            call.req.headers.insert(header::HOST, v);
-        }
-    }
-    // The caller's own `Cookie` goes to the first origin only (strip removed it
-    // across origins); the jar's are chosen for the new URL, as the blocking
-    // client does.
-    call.req.user_cookie &= !cross_origin;
-    if !call.req.user_cookie {
-        call.req.headers.remove(header::COOKIE);
-        if let Some(v) = config.cookies.as_ref().and_then(|j| j.header_value(&next)) {
-            call.req.headers.insert(header::COOKIE, v);
-        }
-    }
-    if !keep_body {
-        call.req.body = bytes::Bytes::new();
-    }
-    call.req.method = method;
-    call.req.url = next;
-    call.req.url_text = next_text;
-    call.retried = false;
-    Ok(true)
 }
