@@ -107,6 +107,7 @@ pub const PYTHON_PACKAGES: &[&str] = &[
     "dnslib",
     "dnspython",
     "tlslite-ng",
+    "hypercorn",
 ];
 
 /// The modules those packages provide, checked with one import.
@@ -118,6 +119,7 @@ pub const PYTHON_MODULES: &[&str] = &[
     "dnslib",
     "dns",
     "tlslite",
+    "hypercorn",
 ];
 
 /// `cargo xtask peers`.
@@ -153,7 +155,7 @@ Installs the external peers the test suites need, when missing:
     strace, testssl.sh, systemd (socket activation), haproxy, redis-tools,
     dnsperf, nghttp2-server (nghttpd), tinyproxy, h2o
   Python packages in target/venv: h2 hpack httpx[http2] websockets
-    dnslib dnspython tlslite-ng
+    dnslib dnspython tlslite-ng hypercorn
   The Autobahn|Testsuite (wstest) in a Python 2.7 virtualenv under
     target/autobahn (Python 2.7 from FLARE_PYTHON2, PATH or pyenv)
 Fast and a no-op when everything is present. Exits non-zero naming the peer
