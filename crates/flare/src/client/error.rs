@@ -51,6 +51,14 @@ pub enum ProtocolError {
     BadContentEncoding,
     /// A redirect without a usable `Location`.
     BadRedirect,
+    /// A WebSocket over HTTP/2 was required
+    /// ([`WsHttp2::Require`](super::WsHttp2::Require)) and the server does not
+    /// offer it (RFC 8441 section 3).
+    NoWebSocketOverHttp2 {
+        /// True when the server spoke HTTP/2 but its SETTINGS did not enable
+        /// extended CONNECT; false when TLS chose HTTP/1.1 by ALPN.
+        http2: bool,
+    },
     /// Anything else, described.
     Other(&'static str),
 }
@@ -66,6 +74,12 @@ impl fmt::Display for ProtocolError {
             }
             ProtocolError::BadContentEncoding => f.write_str("invalid gzip/deflate body"),
             ProtocolError::BadRedirect => f.write_str("redirect without a valid Location"),
+            ProtocolError::NoWebSocketOverHttp2 { http2: true } => f.write_str(
+                "WebSocket over HTTP/2 required; the server's SETTINGS do not enable extended CONNECT",
+            ),
+            ProtocolError::NoWebSocketOverHttp2 { http2: false } => {
+                f.write_str("WebSocket over HTTP/2 required; the server chose HTTP/1.1 by ALPN")
+            }
             ProtocolError::Other(s) => f.write_str(s),
         }
     }

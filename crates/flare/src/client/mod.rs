@@ -77,6 +77,7 @@ mod response;
 mod transport;
 mod url;
 mod ws;
+mod ws_h2;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -95,7 +96,7 @@ pub use redirect::RedirectPolicy;
 pub use request::RequestBuilder;
 pub use response::Response;
 pub use url::{IntoUrl, Url};
-pub use ws::{WsClient, WsClientBuilder, WsMessage};
+pub use ws::{WsClient, WsClientBuilder, WsHttp2, WsMessage};
 
 use connect::{Connector, Proxies, Proxy};
 use decode::{Capped, Coding, Decoder};

@@ -1,6 +1,8 @@
 //! A blocking WebSocket client (RFC 6455) on the HTTP client's connection
 //! machinery: flare-dns names with happy eyeballs, TLS through flare-tls (ALPN
 //! `http/1.1`), flare-ws' client handshake and codec, permessage-deflate offered.
+//! Over HTTP/2 (RFC 8441) when asked with [`WsClientBuilder::http2`]; that path
+//! is in `ws_h2.rs`.
 
 use std::io::{Read, Write};
 use std::time::Instant;
@@ -15,6 +17,7 @@ use super::error::{Error, ProtocolError, Result};
 use super::h1::map_io;
 use super::transport::{Deadlines, Transport};
 use super::url::{Scheme, Url};
+use super::ws_h2::H2Stream;
 
 /// A received WebSocket message, owned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,9 +35,45 @@ pub enum WsMessage {
     Close(Option<u16>, String),
 }
 
+/// Whether [`WsClient`] carries the WebSocket over HTTP/2 (RFC 8441 extended
+/// CONNECT) instead of the HTTP/1.1 upgrade. Set with
+/// [`WsClientBuilder::http2`]; default [`WsHttp2::Never`].
+///
+/// Over HTTP/2 the WebSocket gets a dedicated HTTP/2 connection of its own (not
+/// shared with [`Client`](super::Client)'s pool or other WebSockets). The client
+/// waits for the server's SETTINGS and sends the extended CONNECT only if they
+/// carry `SETTINGS_ENABLE_CONNECT_PROTOCOL = 1`; the WebSocket frames then travel
+/// in the stream's DATA frames under HTTP/2 flow control (received data is
+/// acknowledged with WINDOW_UPDATE as [`WsClient::recv`] takes it, at most 1 MiB
+/// unread; sends wait for the server's window, failing with a read timeout after
+/// 30 s without one). `send`/`recv`, the limits and the timeouts are the same
+/// as over HTTP/1.1.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WsHttp2 {
+    /// The HTTP/1.1 upgrade only (RFC 6455); TLS offers ALPN `http/1.1`.
+    #[default]
+    Never,
+    /// HTTP/2 when the server offers it, else HTTP/1.1. `wss://` offers ALPN `h2`
+    /// and `http/1.1`: if the server picks `http/1.1` that connection is used for
+    /// the upgrade; if it picks `h2` but its SETTINGS do not enable extended
+    /// CONNECT, the HTTP/2 connection is closed and the upgrade runs on a fresh
+    /// HTTP/1.1 one. `ws://` uses HTTP/2 only with
+    /// [`WsClientBuilder::http2_prior_knowledge`] (there is no ALPN); then a
+    /// server whose SETTINGS do not enable it gets the upgrade on a fresh
+    /// connection too.
+    Prefer,
+    /// HTTP/2 or nothing: a server that picks `http/1.1` by ALPN or does not
+    /// enable extended CONNECT fails the connect with
+    /// [`ProtocolError::NoWebSocketOverHttp2`]. `ws://` speaks HTTP/2 by prior
+    /// knowledge (h2c).
+    Require,
+}
+
 /// Options for [`WsClient`]. Defaults: permessage-deflate offered, no
 /// subprotocols, webpki roots, 10 s connect timeout, 10 s for the opening
-/// handshake, no read timeout after it, flare-ws' limits.
+/// handshake, no read timeout after it, flare-ws' limits, HTTP/1.1
+/// ([`WsHttp2::Never`]).
 #[derive(Debug, Default)]
 pub struct WsClientBuilder {
     protocols: Vec<String>,
@@ -43,6 +82,8 @@ pub struct WsClientBuilder {
     roots: Vec<Vec<u8>>,
     config: Option<Config>,
     read_timeout: Option<std::time::Duration>,
+    http2: WsHttp2,
+    prior_knowledge: bool,
 }
 
 impl WsClientBuilder {
@@ -82,7 +123,26 @@ impl WsClientBuilder {
         self
     }
 
-    /// Connects and completes the opening handshake.
+    /// WebSocket over HTTP/2 (RFC 8441): [`WsHttp2::Prefer`] or
+    /// [`WsHttp2::Require`]; default [`WsHttp2::Never`]. See [`WsHttp2`] for the
+    /// fallback rules and the dedicated connection.
+    pub fn http2(mut self, mode: WsHttp2) -> Self {
+        self.http2 = mode;
+        self
+    }
+
+    /// For `ws://` with [`WsHttp2::Prefer`]: assume the server speaks HTTP/2 in
+    /// clear text (h2c by prior knowledge, RFC 9113 section 3.3) and start with
+    /// the HTTP/2 preface. Default off; [`WsHttp2::Require`] implies it. A server
+    /// that does not speak HTTP/2 at all fails the connect (it is not retried
+    /// over HTTP/1.1).
+    pub fn http2_prior_knowledge(mut self) -> Self {
+        self.prior_knowledge = true;
+        self
+    }
+
+    /// Connects and completes the opening handshake (over HTTP/2 when
+    /// [`http2`](Self::http2) asks for it and the server offers it).
     pub fn connect(self, url: &str) -> Result<WsClient> {
         let url = Url::parse(url)?;
         let url_text = url.to_string();
@@ -92,7 +152,45 @@ impl WsClientBuilder {
                 reason: "a WebSocket URL is ws:// or wss://",
             });
         }
-        let mut tls = flare_tls::ClientConfig::builder().alpn(&[b"http/1.1"]);
+        let tls = url.scheme_kind().is_tls();
+        let try_h2 = match self.http2 {
+            WsHttp2::Never => false,
+            WsHttp2::Prefer => tls || self.prior_knowledge,
+            WsHttp2::Require => true,
+        };
+        if try_h2 {
+            let t = self
+                .connector(&url_text, &[b"h2", b"http/1.1"])?
+                .connect(&url, None, None)?;
+            if tls && t.alpn() != Some(b"h2") {
+                if self.http2 == WsHttp2::Require {
+                    return Err(Error::protocol(
+                        &url_text,
+                        ProtocolError::NoWebSocketOverHttp2 { http2: false },
+                    ));
+                }
+                // The server chose HTTP/1.1: upgrade on this connection.
+                return self.upgrade_h1(t, &url, url_text);
+            }
+            if let Some(ws) = self.open_h2(t, &url, &url_text)? {
+                return Ok(ws);
+            }
+            if self.http2 == WsHttp2::Require {
+                return Err(Error::protocol(
+                    &url_text,
+                    ProtocolError::NoWebSocketOverHttp2 { http2: true },
+                ));
+            }
+            log::debug!("{url_text}: no extended CONNECT in the server's SETTINGS; HTTP/1.1");
+        }
+        let t = self
+            .connector(&url_text, &[b"http/1.1"])?
+            .connect(&url, None, None)?;
+        self.upgrade_h1(t, &url, url_text)
+    }
+
+    fn connector(&self, url_text: &str, alpn: &[&[u8]]) -> Result<Connector> {
+        let mut tls = flare_tls::ClientConfig::builder().alpn(alpn);
         if !self.roots.is_empty() {
             tls = tls.webpki_roots(true);
             for r in &self.roots {
@@ -100,31 +198,72 @@ impl WsClientBuilder {
             }
         }
         let tls = tls.build().map_err(|source| Error::Tls {
-            url: url_text.clone(),
+            url: url_text.to_owned(),
             source,
         })?;
-        let connector = Connector {
+        Ok(Connector {
             resolver: Default::default(),
             custom_resolver: None,
             tls,
             connect_timeout: Some(std::time::Duration::from_secs(10)),
             nodelay: true,
-        };
-        let mut t = connector.connect(&url, None, None)?;
-        // The opening handshake is bounded; after it, the caller's read timeout.
-        t.set_deadlines(Deadlines {
+        })
+    }
+
+    /// The opening handshake is bounded; after it, the caller's read timeout.
+    fn handshake_deadlines() -> Deadlines {
+        Deadlines {
             idle: Some(std::time::Duration::from_secs(10)),
             idle_kind: Some(TimeoutKind::Read),
             ..Default::default()
-        });
+        }
+    }
 
-        let mut rng = flare_dns::Rng::from_os().map_err(|e| Error::io(&url_text, e))?;
+    fn open_deadlines(&self) -> Deadlines {
+        Deadlines {
+            idle: self.read_timeout,
+            idle_kind: self.read_timeout.map(|_| TimeoutKind::Read),
+            ..Default::default()
+        }
+    }
+
+    fn handshake(&self, url_text: &str) -> Result<ClientHandshake> {
+        let mut rng = flare_dns::Rng::from_os().map_err(|e| Error::io(url_text, e))?;
         let mut nonce = [0u8; 16];
         nonce[..8].copy_from_slice(&rng.next_u64().to_le_bytes());
         nonce[8..].copy_from_slice(&rng.next_u64().to_le_bytes());
         let protocols: Vec<&str> = self.protocols.iter().map(String::as_str).collect();
         let deflate = (!self.no_deflate).then(DeflateConfig::default);
-        let hs = ClientHandshake::new(nonce, &protocols, deflate);
+        Ok(ClientHandshake::new(nonce, &protocols, deflate))
+    }
+
+    /// RFC 8441 on a connection that speaks HTTP/2; `None` when the server's
+    /// SETTINGS do not enable extended CONNECT.
+    fn open_h2(&self, t: Transport, url: &Url, url_text: &str) -> Result<Option<WsClient>> {
+        let Some(mut h2) = H2Stream::start(t, Self::handshake_deadlines(), url_text)? else {
+            return Ok(None);
+        };
+        let hs = self.handshake(url_text)?;
+        let scheme = if url.scheme_kind().is_tls() {
+            "https"
+        } else {
+            "http"
+        };
+        let negotiated =
+            h2.open_websocket(&hs, scheme, &url.authority(), url.target(), &self.headers)?;
+        h2.set_deadlines(self.open_deadlines());
+        Ok(Some(self.client(
+            Link::Http2(Box::new(h2)),
+            Vec::new(),
+            url_text.to_owned(),
+            negotiated,
+        )))
+    }
+
+    /// The RFC 6455 upgrade on an HTTP/1.1 connection.
+    fn upgrade_h1(&self, mut t: Transport, url: &Url, url_text: String) -> Result<WsClient> {
+        t.set_deadlines(Self::handshake_deadlines());
+        let hs = self.handshake(&url_text)?;
         let mut req = Vec::new();
         hs.write_request(&url.authority(), url.target(), &mut req);
         // Extra fields go before the final CRLF.
@@ -150,20 +289,9 @@ impl WsClientBuilder {
                         .headers
                         .iter()
                         .map(|h| (h.name.get(&buf), h.value.get(&buf)));
-                    let negotiated = hs.verify_response(head.status, fields).map_err(|e| {
-                        log::debug!("WebSocket handshake with {url_text} refused: {e}");
-                        match e {
-                            flare_ws::handshake::ResponseError::Status(s) => Error::Status {
-                                url: url_text.clone(),
-                                status: http::StatusCode::from_u16(s)
-                                    .unwrap_or(http::StatusCode::BAD_GATEWAY),
-                            },
-                            _ => Error::protocol(
-                                &url_text,
-                                ProtocolError::Other("WebSocket handshake response rejected"),
-                            ),
-                        }
-                    })?;
+                    let negotiated = hs
+                        .verify_response(head.status, fields)
+                        .map_err(|e| handshake_error(&url_text, e))?;
                     break (negotiated, used);
                 }
                 Ok(Status::Partial) => {}
@@ -171,32 +299,109 @@ impl WsClientBuilder {
             }
         };
         buf.drain(..used);
-        t.set_deadlines(Deadlines {
-            idle: self.read_timeout,
-            idle_kind: self.read_timeout.map(|_| TimeoutKind::Read),
-            ..Default::default()
-        });
+        t.set_deadlines(self.open_deadlines());
+        Ok(self.client(Link::Http1(t), buf, url_text, negotiated))
+    }
+
+    fn client(
+        &self,
+        link: Link,
+        input: Vec<u8>,
+        url: String,
+        negotiated: flare_ws::handshake::Negotiated,
+    ) -> WsClient {
         let ws = WebSocket::new(
             Role::Client,
-            self.config.unwrap_or_default(),
+            self.config.clone().unwrap_or_default(),
             negotiated.deflate,
         );
-        Ok(WsClient {
-            t,
+        WsClient {
+            link,
             ws,
-            input: buf,
+            input,
             start: 0,
             out: Vec::new(),
-            url: url_text,
+            url,
             protocol: negotiated.protocol,
-        })
+        }
+    }
+}
+
+/// A refused opening handshake as the client's error: a status other than 101
+/// (HTTP/1.1) or 2xx (HTTP/2) is [`Error::Status`] with it.
+pub(super) fn handshake_error(url: &str, e: flare_ws::handshake::ResponseError) -> Error {
+    log::debug!("WebSocket handshake with {url} refused: {e}");
+    match e {
+        flare_ws::handshake::ResponseError::Status(s) => Error::Status {
+            url: url.to_owned(),
+            status: http::StatusCode::from_u16(s).unwrap_or(http::StatusCode::BAD_GATEWAY),
+        },
+        _ => Error::protocol(
+            url,
+            ProtocolError::Other("WebSocket handshake response rejected"),
+        ),
+    }
+}
+
+/// What carries the WebSocket's bytes.
+enum Link {
+    /// The upgraded HTTP/1.1 connection.
+    Http1(Transport),
+    /// An HTTP/2 stream (RFC 8441).
+    Http2(Box<H2Stream>),
+}
+
+impl Link {
+    fn write_all(&mut self, data: &[u8], url: &str) -> Result<()> {
+        match self {
+            Link::Http1(t) => t.write_all(data).map_err(|e| map_io(url, e)),
+            Link::Http2(s) => s.write_all(data),
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8], url: &str) -> Result<usize> {
+        match self {
+            Link::Http1(t) => t.read(buf).map_err(|e| map_io(url, e)),
+            Link::Http2(s) => s.read(buf),
+        }
+    }
+
+    /// The closing handshake is done. HTTP/1.1: nothing (the socket closes when
+    /// the client is dropped); HTTP/2: END_STREAM and the connection is closed.
+    fn finish(&mut self) -> Result<()> {
+        match self {
+            Link::Http1(_) => Ok(()),
+            Link::Http2(s) => s.finish(),
+        }
     }
 }
 
 /// A connected WebSocket. Blocking [`send_text`](Self::send_text) /
 /// [`recv`](Self::recv); pings are answered inside `recv`.
+///
+/// Over HTTP/1.1 by default; over HTTP/2 (RFC 8441, a dedicated connection per
+/// WebSocket) with [`WsClientBuilder::http2`] (see [`WsHttp2`]);
+/// [`http_version`](Self::http_version) says which was used.
+///
+/// ```no_run
+/// use flare::client::{WsClient, WsHttp2, WsMessage};
+///
+/// # fn main() -> flare::client::Result<()> {
+/// let mut ws = WsClient::builder()
+///     .http2(WsHttp2::Prefer)
+///     .protocols(&["chat"])
+///     .connect("wss://example.com/chat")?;
+/// ws.send_text("hello")?;
+/// if let WsMessage::Text(t) = ws.recv()? {
+///     println!("{t} (over {:?})", ws.http_version());
+/// }
+/// ws.close(1000, "bye")?;
+/// while !matches!(ws.recv()?, WsMessage::Close(..)) {}
+/// # Ok(())
+/// # }
+/// ```
 pub struct WsClient {
-    t: Transport,
+    link: Link,
     ws: WebSocket,
     input: Vec<u8>,
     start: usize,
@@ -211,6 +416,7 @@ impl std::fmt::Debug for WsClient {
             .field("url", &self.url)
             .field("protocol", &self.protocol)
             .field("deflate", &self.ws.deflate())
+            .field("http_version", &self.http_version())
             .finish_non_exhaustive()
     }
 }
@@ -236,6 +442,15 @@ impl WsClient {
         self.ws.deflate().is_some()
     }
 
+    /// What carries the WebSocket: `HTTP_11` (the RFC 6455 upgrade) or `HTTP_2`
+    /// (an RFC 8441 extended CONNECT stream).
+    pub fn http_version(&self) -> http::Version {
+        match self.link {
+            Link::Http1(_) => http::Version::HTTP_11,
+            Link::Http2(_) => http::Version::HTTP_2,
+        }
+    }
+
     fn closed(&self) -> Error {
         Error::protocol(&self.url, ProtocolError::Other("WebSocket closed"))
     }
@@ -244,9 +459,7 @@ impl WsClient {
         self.out.clear();
         self.ws.poll_output(&mut self.out);
         if !self.out.is_empty() {
-            self.t
-                .write_all(&self.out)
-                .map_err(|e| map_io(&self.url, e))?;
+            self.link.write_all(&self.out, &self.url)?;
         }
         Ok(())
     }
@@ -258,9 +471,7 @@ impl WsClient {
         let r = self.ws.send_text(text, &mut out);
         self.out = out;
         r.map_err(|_| self.closed())?;
-        self.t
-            .write_all(&self.out)
-            .map_err(|e| map_io(&self.url, e))
+        self.link.write_all(&self.out, &self.url)
     }
 
     /// Sends a binary message.
@@ -270,9 +481,7 @@ impl WsClient {
         let r = self.ws.send_binary(data, &mut out);
         self.out = out;
         r.map_err(|_| self.closed())?;
-        self.t
-            .write_all(&self.out)
-            .map_err(|e| map_io(&self.url, e))
+        self.link.write_all(&self.out, &self.url)
     }
 
     /// Sends a ping.
@@ -282,9 +491,7 @@ impl WsClient {
         let r = self.ws.send_ping(data, &mut out);
         self.out = out;
         r.map_err(|_| self.closed())?;
-        self.t
-            .write_all(&self.out)
-            .map_err(|e| map_io(&self.url, e))
+        self.link.write_all(&self.out, &self.url)
     }
 
     /// Starts the closing handshake; keep calling [`recv`](Self::recv) until it
@@ -295,9 +502,7 @@ impl WsClient {
         let r = self.ws.close(code, reason, Instant::now(), &mut out);
         self.out = out;
         r.map_err(|_| self.closed())?;
-        self.t
-            .write_all(&self.out)
-            .map_err(|e| map_io(&self.url, e))
+        self.link.write_all(&self.out, &self.url)
     }
 
     /// Waits for the next message.
@@ -320,6 +525,9 @@ impl WsClient {
                 };
                 self.start += used;
                 self.flush()?;
+                if self.ws.is_closed() {
+                    self.link.finish()?;
+                }
                 if let Some(m) = msg {
                     return Ok(m);
                 }
@@ -336,9 +544,9 @@ impl WsClient {
             }
             let old = self.input.len();
             self.input.resize(old + 16 * 1024, 0);
-            let r = self.t.read(&mut self.input[old..]);
+            let r = self.link.read(&mut self.input[old..], &self.url);
             self.input.truncate(old + *r.as_ref().unwrap_or(&0));
-            if r.map_err(|e| map_io(&self.url, e))? == 0 {
+            if r? == 0 {
                 return Err(Error::protocol(&self.url, ProtocolError::UnexpectedEof));
             }
         }
