@@ -287,7 +287,10 @@ impl Connection {
     }
     #[inline(always)]
     pub(crate) fn on_readable<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
-        let step = each!(self, c => c.on_readable(cx));
+        let step = match self {
+            Connection::Tls(d) => tls_readable(d, cx),
+            _ => each!(self, c => c.on_readable(cx)),
+        };
         self.tls_failed_to_closing(step)
     }
     pub(crate) fn on_writable<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
@@ -490,6 +493,28 @@ fn after_proxy<H: Handler>(p: ProxyStart, cx: &Ctx<'_, H>) -> (Connection, Step)
         (d, step)
     };
     (Connection::Plain(d), step)
+}
+
+/// Readable on TLS. A driver reads once per event, but one socket read can carry
+/// several records, so plaintext (in the session) or ciphertext (in `TlsIo`) can be
+/// left behind that no readiness event will announce: an HTTP/2 upload then
+/// stalled. While the transport may hold input and the driver keeps reading, run
+/// its read path again (bounded, so one connection cannot hold the worker).
+fn tls_readable<H: Handler>(d: &mut Driver<TlsIo>, cx: &Ctx<'_, H>) -> Step {
+    let mut step = d.on_readable(cx);
+    for _ in 0..64 {
+        if step != Step::Keep || !d.io().may_hold_input() {
+            break;
+        }
+        let before = d.io().reads();
+        step = d.on_readable(cx);
+        if d.io().reads() == before {
+            // The driver did not read (its input is full): it reads again when it
+            // has room, on its own.
+            break;
+        }
+    }
+    step
 }
 
 /// The closing state for an established TLS connection whose session failed.

@@ -37,6 +37,12 @@ pub(crate) struct TlsIo {
     cout: Vec<u8>,
     cout_pos: usize,
     eof: bool,
+    /// The last `read` found nothing: no plaintext, no unprocessed ciphertext, and
+    /// the socket would block. Until then input may sit in this transport (in
+    /// `cin` or in the session) where no readiness event will announce it.
+    drained: bool,
+    /// `read` calls so far (wrapping): tells the connection whether a driver read.
+    reads: u32,
 }
 
 impl TlsIo {
@@ -50,6 +56,8 @@ impl TlsIo {
             cout: Vec::new(),
             cout_pos: 0,
             eof: false,
+            drained: false,
+            reads: 0,
         }
     }
 
@@ -106,12 +114,19 @@ impl TlsIo {
     }
 }
 
-impl Transport for TlsIo {
-    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        std::os::fd::AsFd::as_fd(self.socket())
+impl TlsIo {
+    /// Whether input may be waiting inside this transport (see `drained`): the
+    /// connection then runs its driver's read path again without an event.
+    pub(crate) fn may_hold_input(&self) -> bool {
+        !self.drained && !self.eof
     }
 
-    fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
+    /// How many `read` calls there were (wrapping).
+    pub(crate) fn reads(&self) -> u32 {
+        self.reads
+    }
+
+    fn read_inner(&mut self, buf: &mut [u8]) -> IoResult<usize> {
         loop {
             match self.session.read_plaintext(buf) {
                 Ok(0) => {}
@@ -157,6 +172,19 @@ impl Transport for TlsIo {
                 }
             }
         }
+    }
+}
+
+impl Transport for TlsIo {
+    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(self.socket())
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
+        self.reads = self.reads.wrapping_add(1);
+        let r = self.read_inner(buf);
+        self.drained = matches!(&r, Err(e) if e.is_would_block()) && self.cin_start == self.cin_end;
+        r
     }
 
     fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
