@@ -4,6 +4,8 @@
 //! worker keeps serving, a timeout that flips the cancel token and answers `503`,
 //! Prometheus text at `/metrics` checked with a small format parser, request ids, the
 //! access log, and a `304` on a repeated ETag.
+// Uses the `Compress` layer, which needs the `deflate` feature.
+#![cfg(feature = "deflate")]
 
 mod common;
 

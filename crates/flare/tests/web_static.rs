@@ -4,6 +4,8 @@
 //! dots, NUL, a symlink out of the root), a large file sent with sendfile, and gzip
 //! through the `Compress` layer decoded by httpx; and the same behind the Router's
 //! catch-all parameter.
+// Uses the `Compress` layer, which needs the `deflate` feature.
+#![cfg(feature = "deflate")]
 
 mod common;
 
