@@ -1,7 +1,7 @@
 //! Message heads: decoding a header block into a validated [`Head`] (RFC
 //! 9113 section 8.2 and 8.3) and the fields we refuse to send.
 
-use flare_hpack::{DecodeError, Decoder, Field};
+use flare_hpack::{DecodeError, Decoder, Field, Origin};
 
 /// A request (server role) or response (client role) head, pseudo-headers
 /// split out and validated.
@@ -57,6 +57,9 @@ pub(crate) struct HeadPool {
     /// Buffers for `:authority` and `:protocol` (an `Option` cannot keep an
     /// empty buffer).
     bytes: Vec<Vec<u8>>,
+    /// What the fields of recently used dynamic table entries turned out to
+    /// be, so that a field repeated from the table is validated once.
+    known: KnownEntries,
 }
 
 /// Heads kept at most: the default concurrent-stream limit, as a read may
@@ -151,7 +154,7 @@ pub(crate) fn decode(
         regular_seen: false,
         seen: 0,
     };
-    let info = match decoder.decode(block, |f| v.field(f)) {
+    let info = match decoder.decode_with_origin(block, |f, o| v.field(f, o)) {
         Ok(info) => info,
         Err(e) => {
             v.pool.recycle(v.head);
@@ -167,6 +170,128 @@ pub(crate) fn decode(
         return Ok(Block::Malformed);
     }
     Ok(v.finish().map_or(Block::Malformed, Block::Head))
+}
+
+/// What a field's name makes it, once its name and value passed the checks
+/// that every field needs (section 8.2.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// A pseudo-header: its bit.
+    Pseudo(u8),
+    /// A regular field with no rule of its own: kept as it is.
+    Plain,
+    /// A regular field with a rule of its own (`content-length`, `te`,
+    /// connection-specific ones), or whose name is still to be checked.
+    Special,
+}
+
+/// Slots of [`KnownEntries`]: more than a request usually takes from the
+/// table.
+const KNOWN_SLOTS: usize = 32;
+
+/// A direct-mapped cache from dynamic table entries (by HPACK sequence
+/// number) to what their field is. Sound because an entry never changes
+/// while it lives and its number is never given again
+/// ([`Origin::Dynamic`]).
+#[derive(Debug, Default)]
+struct KnownEntries {
+    /// Sequence number plus one (0: empty) and the kind.
+    slots: [(u64, Option<Kind>); KNOWN_SLOTS],
+}
+
+impl KnownEntries {
+    #[inline]
+    fn get(&self, seq: u64) -> Option<Kind> {
+        let (s, kind) = self.slots[seq as usize % KNOWN_SLOTS];
+        if s == seq.wrapping_add(1) {
+            kind
+        } else {
+            None
+        }
+    }
+
+    /// Remembers a field that needs no more than `kind` says.
+    #[inline]
+    fn put(&mut self, seq: u64, kind: Kind) {
+        if kind != Kind::Special {
+            self.slots[seq as usize % KNOWN_SLOTS] = (seq.wrapping_add(1), Some(kind));
+        }
+    }
+}
+
+/// The kind of the static table's entry `index` (RFC 7541 Appendix A): its
+/// names are lowercase tokens, and its values pass section 8.2.1.
+#[inline]
+fn static_kind(index: u8) -> Kind {
+    match index {
+        1 => Kind::Pseudo(AUTHORITY),
+        2 | 3 => Kind::Pseudo(METHOD),
+        4 | 5 => Kind::Pseudo(PATH),
+        6 | 7 => Kind::Pseudo(SCHEME),
+        8..=14 => Kind::Pseudo(STATUS),
+        // content-length, transfer-encoding
+        28 | 57 => Kind::Special,
+        _ => Kind::Plain,
+    }
+}
+
+/// The kind of a field named `name`; `Err` if no field may have that name.
+#[inline]
+fn classify(name: &[u8]) -> Result<Kind, &'static str> {
+    if let Some(pseudo) = name.strip_prefix(b":") {
+        return match pseudo {
+            b"method" => Ok(Kind::Pseudo(METHOD)),
+            b"scheme" => Ok(Kind::Pseudo(SCHEME)),
+            b"authority" => Ok(Kind::Pseudo(AUTHORITY)),
+            b"path" => Ok(Kind::Pseudo(PATH)),
+            b"protocol" => Ok(Kind::Pseudo(PROTOCOL)),
+            b"status" => Ok(Kind::Pseudo(STATUS)),
+            _ => Err("unknown pseudo-header"),
+        };
+    }
+    // Section 8.2.1: names are lowercase tokens.
+    if name.is_empty() || !name.iter().all(|&b| is_name_byte(b)) {
+        return Err("invalid or uppercase field name");
+    }
+    if is_connection_specific(name) || name == b"te" || name == b"content-length" {
+        return Ok(Kind::Special);
+    }
+    Ok(Kind::Plain)
+}
+
+/// Section 8.2.1: values must not contain NUL, CR or LF, nor start or end
+/// with whitespace. Eight bytes at a time.
+#[inline]
+fn check_value(v: &[u8]) -> Result<(), &'static str> {
+    if matches!(v.first(), Some(b' ' | b'\t')) || matches!(v.last(), Some(b' ' | b'\t')) {
+        return Err("field value has leading or trailing whitespace");
+    }
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Whether any byte of `x` is zero (exact: the borrow only runs into
+    // bytes above a zero one).
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let bad = |x: u64| {
+        zero_byte(x)
+            | zero_byte(x ^ u64::from_ne_bytes([b'\r'; 8]))
+            | zero_byte(x ^ u64::from_ne_bytes([b'\n'; 8]))
+    };
+    let mut chunks = v.chunks_exact(8);
+    let mut found = 0;
+    for c in &mut chunks {
+        found |= bad(u64::from_ne_bytes(
+            <[u8; 8]>::try_from(c).unwrap_or_default(),
+        ));
+    }
+    // The tail, padded with spaces.
+    let mut last = [b' '; 8];
+    let tail = chunks.remainder();
+    last[..tail.len()].copy_from_slice(tail);
+    found |= bad(u64::from_ne_bytes(last));
+    if found != 0 {
+        return Err("field value contains NUL, CR or LF");
+    }
+    Ok(())
 }
 
 const METHOD: u8 = 1;
@@ -188,95 +313,114 @@ struct Validator<'p> {
 }
 
 impl Validator<'_> {
-    fn field(&mut self, f: Field<'_>) {
+    fn field(&mut self, f: Field<'_>, origin: Origin) {
         if self.error.is_none() {
-            if let Err(e) = self.check(f) {
+            if let Err(e) = self.check(f, origin) {
                 self.error = Some(e);
             }
         }
     }
 
-    fn check(&mut self, f: Field<'_>) -> Result<(), &'static str> {
-        // Section 8.2.1: values must not contain NUL, CR or LF, nor start or
-        // end with whitespace.
-        if f.value.iter().any(|&b| b == 0 || b == b'\r' || b == b'\n') {
-            return Err("field value contains NUL, CR or LF");
-        }
-        if matches!(f.value.first(), Some(b' ' | b'\t'))
-            || matches!(f.value.last(), Some(b' ' | b'\t'))
-        {
-            return Err("field value has leading or trailing whitespace");
-        }
-        if let Some(pseudo) = f.name.strip_prefix(b":") {
-            // Section 8.3: "All pseudo-header fields MUST appear in a field
-            // block before all regular field lines."
-            if self.regular_seen {
-                return Err("pseudo-header after a regular field");
+    fn check(&mut self, f: Field<'_>, origin: Origin) -> Result<(), &'static str> {
+        let kind = match origin {
+            // A static entry's name and value pass every rule below.
+            Origin::Static(i) => static_kind(i),
+            Origin::StaticName(i) => {
+                check_value(f.value)?;
+                static_kind(i)
             }
-            let (bit, request) = match pseudo {
-                b"method" => (METHOD, true),
-                b"scheme" => (SCHEME, true),
-                b"authority" => (AUTHORITY, true),
-                b"path" => (PATH, true),
-                b"protocol" => (PROTOCOL, true),
-                b"status" => (STATUS, false),
-                _ => return Err("unknown pseudo-header"),
-            };
-            match self.expect {
-                Expect::Trailers => return Err("pseudo-header in trailers"),
-                Expect::Request { .. } if !request => {
-                    return Err("response pseudo-header in a request")
+            Origin::Dynamic(seq) => match self.pool.known.get(seq) {
+                Some(kind) => kind,
+                None => {
+                    check_value(f.value)?;
+                    let kind = classify(f.name)?;
+                    self.pool.known.put(seq, kind);
+                    kind
                 }
-                Expect::Response if request => return Err("request pseudo-header in a response"),
-                _ => {}
+            },
+            _ => {
+                check_value(f.value)?;
+                classify(f.name)?
             }
-            if self.seen & bit != 0 {
-                return Err("duplicate pseudo-header");
+        };
+        match kind {
+            Kind::Pseudo(bit) => self.pseudo(bit, f.value),
+            Kind::Plain => {
+                self.regular_seen = true;
+                self.regular(f.name, f.value);
+                Ok(())
             }
-            self.seen |= bit;
-            if bit == STATUS {
-                self.head.status = Some(parse_status(f.value).ok_or("invalid :status")?);
-                return Ok(());
-            }
-            // (Each appears once: the buffers were cleared by `take`.)
-            match bit {
-                METHOD => self.head.method.extend_from_slice(f.value),
-                SCHEME => self.head.scheme.extend_from_slice(f.value),
-                PATH => self.head.path.extend_from_slice(f.value),
-                AUTHORITY => self.head.authority = Some(self.pool.bytes(f.value)),
-                _ => self.head.protocol = Some(self.pool.bytes(f.value)),
-            }
-            return Ok(());
+            Kind::Special => self.special(f.name, f.value),
         }
+    }
+
+    fn pseudo(&mut self, bit: u8, value: &[u8]) -> Result<(), &'static str> {
+        // Section 8.3: "All pseudo-header fields MUST appear in a field
+        // block before all regular field lines."
+        if self.regular_seen {
+            return Err("pseudo-header after a regular field");
+        }
+        let request = bit != STATUS;
+        match self.expect {
+            Expect::Trailers => return Err("pseudo-header in trailers"),
+            Expect::Request { .. } if !request => {
+                return Err("response pseudo-header in a request")
+            }
+            Expect::Response if request => return Err("request pseudo-header in a response"),
+            _ => {}
+        }
+        if self.seen & bit != 0 {
+            return Err("duplicate pseudo-header");
+        }
+        self.seen |= bit;
+        // (Each appears once: the buffers were cleared by `take`.)
+        match bit {
+            STATUS => self.head.status = Some(parse_status(value).ok_or("invalid :status")?),
+            METHOD => self.head.method.extend_from_slice(value),
+            SCHEME => self.head.scheme.extend_from_slice(value),
+            PATH => self.head.path.extend_from_slice(value),
+            AUTHORITY => self.head.authority = Some(self.pool.bytes(value)),
+            _ => self.head.protocol = Some(self.pool.bytes(value)),
+        }
+        Ok(())
+    }
+
+    /// A regular field with a rule of its own (or a name still to check).
+    fn special(&mut self, name: &[u8], value: &[u8]) -> Result<(), &'static str> {
         self.regular_seen = true;
         // Section 8.2.1: names are lowercase tokens.
-        if f.name.is_empty() || !f.name.iter().all(|&b| is_name_byte(b)) {
+        if name.is_empty() || !name.iter().all(|&b| is_name_byte(b)) {
             return Err("invalid or uppercase field name");
         }
         // Section 8.2.2: connection-specific fields are malformed; `te` may
         // only carry "trailers".
-        if is_connection_specific(f.name) {
+        if is_connection_specific(name) {
             return Err("connection-specific field");
         }
-        if f.name == b"te" && f.value != b"trailers" {
+        if name == b"te" && value != b"trailers" {
             return Err("te other than trailers");
         }
-        if f.name == b"content-length" && self.expect != Expect::Trailers {
-            let n = parse_length(f.value).ok_or("invalid content-length")?;
+        if name == b"content-length" && self.expect != Expect::Trailers {
+            let n = parse_length(value).ok_or("invalid content-length")?;
             if self.head.content_length.is_some_and(|c| c != n) {
                 return Err("conflicting content-length values");
             }
             self.head.content_length = Some(n);
         }
-        if self.expect == Expect::Trailers && is_dropped_trailer(f.name) {
+        self.regular(name, value);
+        Ok(())
+    }
+
+    /// Keeps a valid regular field (a trailer only if it may be kept).
+    fn regular(&mut self, name: &[u8], value: &[u8]) {
+        if self.expect == Expect::Trailers && is_dropped_trailer(name) {
             log::debug!(
                 "h2: dropped trailer field {:?}",
-                String::from_utf8_lossy(f.name)
+                String::from_utf8_lossy(name)
             );
-            return Ok(());
+            return;
         }
-        self.push(f.name, f.value);
-        Ok(())
+        self.push(name, value);
     }
 
     /// Appends a regular field, into the buffers of a stale entry if any.
@@ -451,4 +595,26 @@ pub(crate) fn status_bytes(status: u16) -> [u8; 3] {
         b'0' + (status / 10 % 10) as u8,
         b'0' + (status % 10) as u8,
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_value;
+
+    #[test]
+    fn check_value_finds_nul_cr_lf_anywhere_and_whitespace_at_the_ends() {
+        for n in 1..20 {
+            for i in 0..n {
+                for b in 0..=255u8 {
+                    let mut v = vec![b'v'; n];
+                    v[i] = b;
+                    let at_end = i == 0 || i == n - 1;
+                    let bad =
+                        matches!(b, 0 | b'\r' | b'\n') || (at_end && matches!(b, b' ' | b'\t'));
+                    assert_eq!(check_value(&v).is_err(), bad, "{n} {i} {b}");
+                }
+            }
+        }
+        assert!(check_value(b"").is_ok());
+    }
 }

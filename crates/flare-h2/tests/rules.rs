@@ -238,6 +238,76 @@ malformed_requests! {
     protocol_without_connect: [GET[0], GET[1], GET[2], GET[3], (b":protocol", b"websocket")];
 }
 
+/// A field that came from the dynamic table is judged as if it came as a
+/// literal, every time it comes (the server remembers what table entries
+/// are, so this is the path that must not remember too much).
+#[test]
+fn fields_repeated_from_the_dynamic_table_are_judged_every_time() {
+    let mut r = Raw::new(Config::new());
+    let bad: [(&[u8], &[u8]); 3] = [
+        (b"x-a", b"a\nb"),
+        (b"connection", b"close"),
+        (b"content-length", b"1x"),
+    ];
+    let mut id = 1;
+    for field in bad {
+        let fields = [GET[0], GET[1], GET[2], GET[3], field];
+        // First as a literal (indexed by the encoder), then from the table.
+        for _ in 0..2 {
+            let b = r.headers(id, &fields, true);
+            r.expect_rst(&b, id, ErrorCode::ProtocolError);
+            assert!(r.events().is_empty());
+            id += 2;
+        }
+    }
+    // A valid entry used as a header, then as a pseudo-header in the wrong
+    // place, then in trailers where it is dropped.
+    let fields = [
+        GET[0],
+        GET[1],
+        GET[2],
+        GET[3],
+        (b"cookie", b"a-long-cookie-value=1234567"),
+    ];
+    for _ in 0..2 {
+        let b = r.headers(id, &fields, true);
+        r.send(&b);
+        let events = r.events();
+        let [Event::Headers { head, .. }] = events.as_slice() else {
+            panic!("{events:?}")
+        };
+        assert_eq!(head.authority.as_deref(), Some(&b"x"[..]));
+        assert_eq!(
+            head.fields,
+            vec![(b"cookie".to_vec(), b"a-long-cookie-value=1234567".to_vec())]
+        );
+        id += 2;
+    }
+    let after_regular = [GET[0], GET[1], GET[3], (b"x-b", b"1"), GET[2]];
+    let b = r.headers(id, &after_regular, true);
+    r.expect_rst(&b, id, ErrorCode::ProtocolError);
+    id += 2;
+    let b = r.get(id, false);
+    r.send(&b);
+    let b = r.headers(
+        id,
+        &[(b"cookie", b"a-long-cookie-value=1234567"), (b"x-t", b"1")],
+        true,
+    );
+    r.send(&b);
+    let events = r.events();
+    let [Event::Headers { .. }, Event::Trailers { fields, .. }] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(fields, &vec![(b"x-t".to_vec(), b"1".to_vec())]);
+    id += 2;
+    // A pseudo-header from the table in trailers is malformed.
+    let b = r.get(id, false);
+    r.send(&b);
+    let b = r.headers(id, &[GET[2]], true);
+    r.expect_rst(&b, id, ErrorCode::ProtocolError);
+}
+
 #[test]
 fn valid_heads_are_delivered_split() {
     let mut r = Raw::new(Config::new());

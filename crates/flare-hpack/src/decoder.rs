@@ -136,9 +136,25 @@ impl Decoder {
     /// On error the dynamic table may have been changed by the part of the
     /// block before the error; the connection must then be closed
     /// ([`DecodeError::is_compression_error`]).
+    #[inline]
     pub fn decode<F>(&mut self, block: &[u8], mut on_field: F) -> Result<BlockInfo, DecodeError>
     where
         F: FnMut(Field<'_>),
+    {
+        self.decode_with_origin(block, |field, _| on_field(field))
+    }
+
+    /// [`decode`](Self::decode), also telling where each field came from,
+    /// so that a caller validating fields (HTTP/2's rules on names and
+    /// values) can skip what it already knows: a static entry is valid as it
+    /// is, and a dynamic entry cannot change while it lives.
+    pub fn decode_with_origin<F>(
+        &mut self,
+        block: &[u8],
+        mut on_field: F,
+    ) -> Result<BlockInfo, DecodeError>
+    where
+        F: FnMut(Field<'_>, Origin),
     {
         let limit = u64::from(self.max_header_list_size);
         let mut info = BlockInfo {
@@ -188,10 +204,10 @@ impl Decoder {
 
         let Decoder { table, scratch, .. } = self;
         while let Some(&b) = block.get(pos) {
-            let field = if b & 0x80 != 0 {
+            let (field, origin) = if b & 0x80 != 0 {
                 // Section 6.1: indexed header field.
                 let index = integer::decode(block, &mut pos, 7)?;
-                lookup(table, index)?
+                (lookup(table, index)?, indexed_origin(table, index))
             } else if b & 0xe0 == 0x20 {
                 return Err(DecodeError::SizeUpdateNotAtStart);
             } else {
@@ -205,11 +221,12 @@ impl Decoder {
                 if index != 0 && !indexing {
                     let name = lookup(table, index)?.name;
                     read_string(block, &mut pos, scratch)?;
-                    Field {
+                    let field = Field {
                         name,
                         value: scratch,
                         sensitive: never,
-                    }
+                    };
+                    (field, name_origin(index))
                 } else {
                     if index == 0 {
                         read_string(block, &mut pos, scratch)?;
@@ -224,11 +241,12 @@ impl Decoder {
                     if indexing {
                         table.insert(name, value);
                     }
-                    Field {
+                    let field = Field {
                         name,
                         value,
                         sensitive: never,
-                    }
+                    };
+                    (field, name_origin(index))
                 }
             };
             info.fields += 1;
@@ -242,10 +260,51 @@ impl Decoder {
                 }
             } else {
                 info.delivered += 1;
-                on_field(field);
+                on_field(field, origin);
             }
         }
         Ok(info)
+    }
+}
+
+/// Where a decoded field came from ([`Decoder::decode_with_origin`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Origin {
+    /// Name and value are the static table's entry `index` (1..=61).
+    Static(u8),
+    /// The name is that of the static entry `index`; the value was a literal.
+    StaticName(u8),
+    /// Name and value are the dynamic table's entry inserted with this
+    /// sequence number (0 for the decoder's first insertion, counting up).
+    /// An entry never changes while it lives and a number is never given
+    /// twice, so what a caller learnt about a field with this origin holds
+    /// for every later field with the same one.
+    Dynamic(u64),
+    /// A literal value with a literal name or a dynamic entry's name.
+    Literal,
+}
+
+/// The origin of an indexed field whose `index` was found.
+#[inline]
+fn indexed_origin(table: &DynamicTable, index: u32) -> Origin {
+    let i = index as usize;
+    if i <= STATIC_LEN {
+        Origin::Static(i as u8)
+    } else {
+        // Position `p` (0 the newest) holds the entry inserted `p + 1`
+        // insertions ago.
+        let back = (i - STATIC_LEN) as u64;
+        Origin::Dynamic(table.next_seq().wrapping_sub(back))
+    }
+}
+
+/// The origin of a literal value whose name had `index` (0: literal name).
+#[inline]
+fn name_origin(index: u32) -> Origin {
+    match index as usize {
+        1..=STATIC_LEN => Origin::StaticName(index as u8),
+        _ => Origin::Literal,
     }
 }
 

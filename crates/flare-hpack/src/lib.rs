@@ -79,7 +79,7 @@ mod integer;
 mod static_table;
 mod table;
 
-pub use decoder::{BlockInfo, Decoder, DEFAULT_MAX_HEADER_LIST_SIZE, DEFAULT_TABLE_SIZE};
+pub use decoder::{BlockInfo, Decoder, Origin, DEFAULT_MAX_HEADER_LIST_SIZE, DEFAULT_TABLE_SIZE};
 pub use encoder::{Encoder, MAX_ENCODER_TABLE_SIZE};
 pub use error::DecodeError;
 pub use field::{Field, HeaderList};

@@ -1,7 +1,7 @@
 //! The decoder's rules and limits: table size updates, indices,
 //! truncation, the header list limit and the HPACK bomb.
 
-use flare_hpack::{DecodeError, Decoder, Encoder, Field, HeaderList};
+use flare_hpack::{DecodeError, Decoder, Encoder, Field, HeaderList, Origin};
 
 type Fields = Vec<(Vec<u8>, Vec<u8>)>;
 
@@ -383,4 +383,55 @@ fn sensitive_flag_is_reported_for_never_indexed_literals_only() {
     assert_eq!(flags, [true, false, true]);
     assert_eq!(list.get(2).unwrap().name, b"accept");
     assert_eq!(d.table_size(), 0);
+}
+
+#[test]
+fn origins_name_the_table_entry_a_field_came_from() {
+    let mut d = Decoder::new().with_max_header_list_size(1 << 20);
+    let origins = |d: &mut Decoder, block: &[u8]| {
+        let mut out = Vec::new();
+        d.decode_with_origin(block, |f, o| out.push((f.name.to_vec(), o)))
+            .unwrap();
+        out
+    };
+    // :method GET (static 2); :path with a literal value (static name 4,
+    // not indexed); a new literal (inserted: sequence number 0).
+    let mut b = vec![0x82, 0x04];
+    push_string(&mut b, b"/a");
+    b.extend(literal_indexed(b"x-a", b"1"));
+    assert_eq!(
+        origins(&mut d, &b),
+        [
+            (b":method".to_vec(), Origin::Static(2)),
+            (b":path".to_vec(), Origin::StaticName(4)),
+            (b"x-a".to_vec(), Origin::Literal),
+        ]
+    );
+    // A second entry (number 1) pushes x-a to index 63; both by index.
+    let mut b = literal_indexed(b"x-b", b"2");
+    b.extend([0xbe, 0xbf]);
+    assert_eq!(
+        origins(&mut d, &b),
+        [
+            (b"x-b".to_vec(), Origin::Literal),
+            (b"x-b".to_vec(), Origin::Dynamic(1)),
+            (b"x-a".to_vec(), Origin::Dynamic(0)),
+        ]
+    );
+    // A literal value under a dynamic entry's name is a literal.
+    let mut b = vec![0x0f, 0x2f];
+    push_string(&mut b, b"3");
+    assert_eq!(origins(&mut d, &b), [(b"x-b".to_vec(), Origin::Literal)]);
+    // Evicted and re-inserted: the same field under a new number.
+    let mut b = size_update(0);
+    b.extend(size_update(4096));
+    b.extend(literal_indexed(b"x-a", b"1"));
+    b.push(0xbe);
+    assert_eq!(
+        origins(&mut d, &b),
+        [
+            (b"x-a".to_vec(), Origin::Literal),
+            (b"x-a".to_vec(), Origin::Dynamic(2)),
+        ]
+    );
 }
