@@ -90,12 +90,54 @@ struct Memo {
 }
 
 impl Memo {
+    #[inline]
     fn matches(&self, f: &Field<'_>, seq: u64, epoch: u64) -> bool {
         self.valid
             && self.table.map_or(true, |t| t == (seq, epoch))
             && self.sensitive == f.sensitive
-            && self.value == f.value
-            && self.name == f.name
+            && same(&self.value, f.value)
+            && same(&self.name, f.name)
+    }
+}
+
+/// `a == b`, without a call for the short strings of header fields: words
+/// that overlap where the length is not a multiple of their size.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    match n {
+        0..=3 => a.iter().zip(b).fold(0, |acc, (x, y)| acc | (x ^ y)) == 0,
+        4..=7 => load4(a, 0) == load4(b, 0) && load4(a, n - 4) == load4(b, n - 4),
+        8..=16 => load8(a, 0) == load8(b, 0) && load8(a, n - 8) == load8(b, n - 8),
+        17..=32 => {
+            (load8(a, 0) ^ load8(b, 0))
+                | (load8(a, 8) ^ load8(b, 8))
+                | (load8(a, n - 16) ^ load8(b, n - 16))
+                | (load8(a, n - 8) ^ load8(b, n - 8))
+                == 0
+        }
+        _ => a == b,
+    }
+}
+
+/// The eight octets at `at` (callers check the length).
+#[inline(always)]
+fn load8(s: &[u8], at: usize) -> u64 {
+    match s.get(at..at + 8) {
+        Some(&[a, b, c, d, e, f, g, h]) => u64::from_ne_bytes([a, b, c, d, e, f, g, h]),
+        _ => 0,
+    }
+}
+
+/// The four octets at `at` (callers check the length).
+#[inline(always)]
+fn load4(s: &[u8], at: usize) -> u32 {
+    match s.get(at..at + 4) {
+        Some(&[a, b, c, d]) => u32::from_ne_bytes([a, b, c, d]),
+        _ => 0,
     }
 }
 
@@ -311,5 +353,24 @@ fn encode_string(s: &[u8], out: &mut Vec<u8>) {
     } else {
         integer::encode(s.len(), 7, 0x00, out);
         out.extend_from_slice(s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same;
+
+    #[test]
+    fn same_agrees_with_slice_equality_at_every_length_and_position() {
+        for n in 0..48 {
+            let a: Vec<u8> = (0..n as u8).map(|i| i.wrapping_mul(37)).collect();
+            assert!(same(&a, &a.clone()), "{n}");
+            for i in 0..n {
+                let mut b = a.clone();
+                b[i] ^= 0x20;
+                assert!(!same(&a, &b), "{n} {i}");
+            }
+            assert!(!same(&a, &a[..n.saturating_sub(1)]) || n == 0);
+        }
     }
 }

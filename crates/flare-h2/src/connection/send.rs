@@ -6,7 +6,8 @@ use std::borrow::Cow;
 use flare_hpack::Field;
 
 use super::{Connection, Phase, Role};
-use crate::frame::{Continuation, Data, Headers, RstStream};
+use crate::frame::{Continuation, Data, FrameHeader, FrameType, Headers, RstStream};
+use crate::frame::{FLAG_END_HEADERS, FLAG_END_STREAM};
 use crate::head::{is_connection_specific, status_bytes};
 use crate::stream::{Closure, Stream};
 use crate::{ErrorCode, StreamError, StreamId};
@@ -51,11 +52,31 @@ fn outgoing<'a>(name: &'a [u8], value: &'a [u8]) -> Option<(Cow<'a, [u8]>, &'a [
     allowed(&name, value).then_some((name, value))
 }
 
-/// Whether `name` has an ASCII uppercase letter (no early exit, so that the
-/// loop vectorizes).
+/// Whether `name` has an ASCII uppercase letter; eight bytes at a time.
 fn has_uppercase(name: &[u8]) -> bool {
-    name.iter()
-        .fold(false, |acc, &b| acc | (b.wrapping_sub(b'A') < 26))
+    const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Per byte, without carries between bytes: the high bit of
+    // `low7 + 0x3f` is set from 'A' (0x41) up, that of `low7 + 0x25` from
+    // '[' (0x5b) up; bytes with their own high bit set are not ASCII.
+    let upper = |x: u64| {
+        let low = x & LOW7;
+        let from_a = low + u64::from_ne_bytes([0x3f; 8]);
+        let past_z = low + u64::from_ne_bytes([0x25; 8]);
+        from_a & !past_z & !x & HIGHS
+    };
+    let mut chunks = name.chunks_exact(8);
+    let mut found = 0;
+    for c in &mut chunks {
+        found |= upper(u64::from_ne_bytes(
+            <[u8; 8]>::try_from(c).unwrap_or_default(),
+        ));
+    }
+    let mut last = [0u8; 8];
+    let tail = chunks.remainder();
+    last[..tail.len()].copy_from_slice(tail);
+    found |= upper(u64::from_ne_bytes(last));
+    found != 0
 }
 
 /// The same field, borrowed for less long.
@@ -168,10 +189,29 @@ impl Connection {
         fields: I,
         end_stream: bool,
     ) {
+        // The block is encoded in place after room for the frame header,
+        // which is filled in once the length is known.
+        let start = self.out.len();
+        self.out.extend_from_slice(&[0; FrameHeader::LEN]);
+        self.encoder.encode(fields, &mut self.out);
+        let len = self.out.len() - start - FrameHeader::LEN;
+        let max = self.peer.max_frame_size as usize;
+        if len <= max {
+            let mut flags = FLAG_END_HEADERS;
+            if end_stream {
+                flags |= FLAG_END_STREAM;
+            }
+            let head = FrameHeader::new(FrameType::Headers, flags, id, len).to_bytes();
+            if let Some(room) = self.out.get_mut(start..start + FrameHeader::LEN) {
+                room.copy_from_slice(&head);
+            }
+            return;
+        }
+        // Larger than a frame: HEADERS and CONTINUATION frames from a copy.
         let mut block = std::mem::take(&mut self.scratch);
         block.clear();
-        self.encoder.encode(fields, &mut block);
-        let max = self.peer.max_frame_size as usize;
+        block.extend_from_slice(self.out.get(start + FrameHeader::LEN..).unwrap_or_default());
+        self.out.truncate(start);
         let mut chunks = block.chunks(max);
         let first = chunks.next().unwrap_or_default();
         let more = block.len() > max;
@@ -411,5 +451,24 @@ impl Connection {
             self.end_local(id);
         }
         Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_uppercase;
+
+    #[test]
+    fn has_uppercase_finds_every_uppercase_byte_anywhere() {
+        for n in 1..20 {
+            for i in 0..n {
+                for b in 0..=255u8 {
+                    let mut name = vec![b'x'; n];
+                    name[i] = b;
+                    assert_eq!(has_uppercase(&name), b.is_ascii_uppercase(), "{n} {i} {b}");
+                }
+            }
+        }
+        assert!(!has_uppercase(b""));
     }
 }

@@ -108,8 +108,13 @@ impl FrameHeader {
     /// Appends the header.
     pub fn encode(&self, out: &mut Vec<u8>) {
         // One copy of the nine octets (one capacity check, not four).
+        out.extend_from_slice(&self.to_bytes());
+    }
+
+    /// The header's nine octets.
+    pub fn to_bytes(&self) -> [u8; Self::LEN] {
         let [_, l0, l1, l2] = self.length.to_be_bytes();
         let [s0, s1, s2, s3] = self.stream_id.value().to_be_bytes();
-        out.extend_from_slice(&[l0, l1, l2, self.kind.to_u8(), self.flags, s0, s1, s2, s3]);
+        [l0, l1, l2, self.kind.to_u8(), self.flags, s0, s1, s2, s3]
     }
 }
