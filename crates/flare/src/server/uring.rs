@@ -533,6 +533,13 @@ impl Transport for UringIo {
             return Err(Error::WouldBlock);
         }
         let n = buf.len().min(room);
+        // A first write sizes the buffer for the ones to come: grown to each
+        // write's exact size, `out` and `staging` (which trade places on every
+        // send) would each grow again whenever a slightly larger batch lands in
+        // the smaller of the two, allocating on a warm connection.
+        if self.staging.capacity() == 0 {
+            self.staging.reserve(n.max(WBUF_INITIAL));
+        }
         self.staging.extend_from_slice(&buf[..n]);
         Ok(n)
     }
