@@ -2,7 +2,9 @@
 //! `ClientBuilder::proxy` and from `HTTP_PROXY`/`HTTPS_PROXY`, percent-decoded,
 //! on plain requests (absolute form) and on CONNECT; missing or wrong ones are
 //! typed errors; the origin never sees them (nginx over the tunnel, flare's own
-//! server when NO_PROXY sends the request direct).
+//! server when NO_PROXY sends the request direct). The WebSocket client through
+//! the same proxy: `ws://` and `wss://` (HTTP/1.1 upgrade and RFC 8441 over h2)
+//! in CONNECT tunnels.
 
 mod client_support;
 mod common;
@@ -11,7 +13,7 @@ use std::process::{Command, Stdio};
 
 use client_support::*;
 use common::*;
-use flare::client::{Client, Error};
+use flare::client::{Client, Error, WsClient, WsHttp2, WsMessage};
 use flare::prelude::*;
 
 const USER: &str = "flare";
@@ -21,6 +23,7 @@ const PASS: &str = "pa-ss_w.rd";
 const PASS_ENCODED: &str = "pa%2Dss_w%2Erd";
 
 struct Peers {
+    dir: std::path::PathBuf,
     _proxy: Kill,
     _nginx: Nginx,
     proxy_port: u16,
@@ -48,13 +51,7 @@ fn peers() -> Peers {
             std::fs::write(d.join("key.pem"), &key).unwrap();
         },
     );
-    let origin = TestServer::start(Router::new().get("/hdr", |req: &Request| {
-        format!(
-            "via={} proxy-authorization={}",
-            req.header("via").unwrap_or("direct"),
-            req.header("proxy-authorization").unwrap_or("none")
-        )
-    }));
+    let origin = TestServer::start(origin_app());
     let dir = temp_dir("tinyproxy-auth");
     let proxy_port = free_port();
     let conf = dir.join("tinyproxy.conf");
@@ -78,6 +75,7 @@ fn peers() -> Peers {
     wait_port(proxy_port, "tinyproxy", &mut child);
     assert!(version.contains("tinyproxy 1."), "{version}");
     Peers {
+        dir,
         _proxy: Kill(child),
         _nginx: nginx,
         proxy_port,
@@ -85,6 +83,33 @@ fn peers() -> Peers {
         ca: ca.cert_pem(),
         origin,
     }
+}
+
+/// `/hdr` says what reached the origin; `/echo` is a WebSocket echo that says
+/// on connect whether proxy credentials reached it.
+fn origin_app() -> Router {
+    Router::new()
+        .get("/hdr", |req: &Request| {
+            format!(
+                "via={} proxy-authorization={}",
+                req.header("via").unwrap_or("direct"),
+                req.header("proxy-authorization").unwrap_or("none")
+            )
+        })
+        .get("/echo", |req: &Request| {
+            let saw = req.header("proxy-authorization").is_some();
+            let up = match WebSocketUpgrade::from_req(req) {
+                Ok(up) => up,
+                Err(refusal) => return refusal,
+            };
+            let first = std::sync::atomic::AtomicBool::new(true);
+            up.on_upgrade(move |ws: &WsSender, m: Message<'_>| {
+                if first.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                    let _ = ws.send_text(if saw { "credentials" } else { "clean" });
+                }
+                let _ = ws.send(m);
+            })
+        })
 }
 
 fn client(p: &Peers, proxy: &str, no_proxy: &str) -> Client {
@@ -206,4 +231,111 @@ fn tinyproxy_basic_auth_from_the_environment() {
         std::env::remove_var(k);
     }
     check_good_credentials(&p, &c);
+}
+
+/// The number of CONNECTs in tinyproxy's log so far.
+fn connects(p: &Peers) -> usize {
+    let log = std::fs::read_to_string(p.dir.join("tinyproxy.log")).unwrap_or_default();
+    log.matches("): CONNECT ").count()
+}
+
+fn ws_round_trip(ws: &mut WsClient) {
+    ws.send_text("hello").unwrap();
+    assert_eq!(ws.recv().unwrap(), WsMessage::Text("clean".into()));
+    assert_eq!(ws.recv().unwrap(), WsMessage::Text("hello".into()));
+    ws.send_binary(&[7u8; 70_000]).unwrap();
+    assert_eq!(ws.recv().unwrap(), WsMessage::Binary(vec![7u8; 70_000]));
+    ws.close(1000, "").unwrap();
+}
+
+#[test]
+fn websocket_client_through_the_proxy_in_connect_tunnels() {
+    let p = peers();
+    let good = format!("http://{USER}:{PASS_ENCODED}@127.0.0.1:{}", p.proxy_port);
+    // wss:// origin: flare over TLS with h2 and extended CONNECT.
+    let ca = flare::tls::test_ca("flare ws proxy CA").unwrap();
+    let (chain, key) = ca.issue(&["localhost"]).unwrap();
+    let tls = flare::tls::ServerConfig::builder()
+        .cert_pem(&chain, &key)
+        .alpn(&[b"h2", b"http/1.1"])
+        .build()
+        .unwrap();
+    let secure = TestServer::from_handle(
+        HttpServer::bind("127.0.0.1:0")
+            .unwrap()
+            .workers(1)
+            .config(with_test_backend(ServerConfig::default()))
+            .tls(tls)
+            .start(origin_app())
+            .unwrap(),
+    );
+    let wss = format!("wss://localhost:{}/echo", secure.addr.port());
+    let ws_url = format!("ws://{}/echo", p.origin.addr);
+    let ca = ca.cert_pem();
+
+    // ws:// through a tunnel (a forwarding proxy would not carry the upgrade).
+    let before = connects(&p);
+    let mut ws = WsClient::builder()
+        .proxy(&good, "")
+        .unwrap()
+        .connect(&ws_url)
+        .unwrap();
+    ws_round_trip(&mut ws);
+    assert_eq!(
+        connects(&p),
+        before + 1,
+        "ws:// did not go through a CONNECT"
+    );
+    // wss:// over HTTP/1.1, and over HTTP/2 (extended CONNECT inside the tunnel).
+    for (mode, version) in [
+        (WsHttp2::Never, http::Version::HTTP_11),
+        (WsHttp2::Require, http::Version::HTTP_2),
+    ] {
+        let before = connects(&p);
+        let mut ws = WsClient::builder()
+            .proxy(&good, "")
+            .unwrap()
+            .add_root_certificate_pem(&ca)
+            .http2(mode)
+            .connect(&wss)
+            .unwrap();
+        assert_eq!(ws.http_version(), version);
+        ws_round_trip(&mut ws);
+        assert_eq!(connects(&p), before + 1, "{mode:?}: no CONNECT");
+    }
+    // No or wrong credentials: the proxy's refusal, typed.
+    let bare = format!("http://127.0.0.1:{}", p.proxy_port);
+    let wrong = format!("http://{USER}:nope@127.0.0.1:{}", p.proxy_port);
+    for (proxy, statuses) in [(&bare, &[407][..]), (&wrong, &[401, 407][..])] {
+        for url in [&ws_url, &wss] {
+            match WsClient::builder()
+                .proxy(proxy, "")
+                .unwrap()
+                .add_root_certificate_pem(&ca)
+                .connect(url)
+            {
+                Err(Error::Proxy { status, url: u }) => {
+                    assert!(statuses.contains(&status), "{url}: {status}");
+                    assert_eq!(&u, url);
+                }
+                other => panic!("{url}: {other:?}"),
+            }
+        }
+    }
+    // NO_PROXY and no_proxy() go direct.
+    let before = connects(&p);
+    let mut ws = WsClient::builder()
+        .proxy(&bare, "127.0.0.1")
+        .unwrap()
+        .connect(&ws_url)
+        .unwrap();
+    ws_round_trip(&mut ws);
+    let mut ws = WsClient::builder().no_proxy().connect(&ws_url).unwrap();
+    ws_round_trip(&mut ws);
+    assert_eq!(
+        connects(&p),
+        before,
+        "a direct WebSocket went through the proxy"
+    );
+    secure.stop();
 }

@@ -267,6 +267,23 @@ impl Connector {
         proxy: Option<&Proxy>,
         request_deadline: Option<Instant>,
     ) -> Result<Transport> {
+        self.open(url, proxy, request_deadline, false)
+    }
+
+    /// Opens a transport for `url` through a CONNECT tunnel when `proxy` is given,
+    /// whatever the scheme: a WebSocket (`ws://` too) needs the origin at the far
+    /// end of the connection, which a forwarding proxy does not give an upgrade.
+    pub(crate) fn connect_tunnelled(&self, url: &Url, proxy: Option<&Proxy>) -> Result<Transport> {
+        self.open(url, proxy, None, true)
+    }
+
+    fn open(
+        &self,
+        url: &Url,
+        proxy: Option<&Proxy>,
+        request_deadline: Option<Instant>,
+        tunnel_plain: bool,
+    ) -> Result<Transport> {
         let url_text = url.to_string();
         let connect_deadline = self.connect_timeout.map(|t| Instant::now() + t);
         let deadline = match (connect_deadline, request_deadline) {
@@ -289,7 +306,8 @@ impl Connector {
                 TimeoutKind::Request
             }),
         };
-        if !url.scheme_kind().is_tls() {
+        let tls = url.scheme_kind().is_tls();
+        if !tls && !tunnel_plain {
             return Ok(Transport::Plain(sock));
         }
         if let Some(p) = proxy {
@@ -300,6 +318,9 @@ impl Connector {
                     status,
                 },
             })?;
+        }
+        if !tls {
+            return Ok(Transport::Plain(sock));
         }
         let session = ClientSession::new(&self.tls, url.host()).map_err(|source| Error::Tls {
             url: url_text.clone(),

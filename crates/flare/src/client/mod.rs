@@ -707,11 +707,34 @@ pub struct ClientBuilder {
     nonblocking: nonblocking::Config,
 }
 
-#[derive(Debug)]
-enum ProxySetting {
+/// Where proxies come from: the environment (the default), nowhere, or the builder.
+#[derive(Debug, Default)]
+pub(crate) enum ProxySetting {
+    #[default]
     Env,
     None,
     Fixed(Box<Proxies>),
+}
+
+impl ProxySetting {
+    /// `proxy_url` for both schemes, with `NO_PROXY`-style exceptions.
+    pub(crate) fn fixed(proxy_url: &str, no_proxy: &str) -> Result<ProxySetting> {
+        let u = Proxy::parse(proxy_url)?;
+        Ok(ProxySetting::Fixed(Box::new(Proxies {
+            http: Some(u.clone()),
+            https: Some(u),
+            no_proxy: connect::parse_no_proxy(no_proxy),
+        })))
+    }
+
+    /// The proxies to use (the environment is read now).
+    pub(crate) fn proxies(&self) -> Option<Proxies> {
+        match self {
+            ProxySetting::None => None,
+            ProxySetting::Fixed(p) => Some((**p).clone()),
+            ProxySetting::Env => Some(Proxies::from_env_with(|k| std::env::var(k).ok())),
+        }
+    }
 }
 
 impl Default for ClientBuilder {
@@ -907,12 +930,7 @@ impl ClientBuilder {
     /// same holds for `HTTP_PROXY`/`HTTPS_PROXY` with credentials. A proxy that
     /// refuses them (407) is [`Error::Proxy`].
     pub fn proxy(mut self, proxy_url: &str, no_proxy: &str) -> Result<Self> {
-        let u = Proxy::parse(proxy_url)?;
-        self.proxies = ProxySetting::Fixed(Box::new(Proxies {
-            http: Some(u.clone()),
-            https: Some(u),
-            no_proxy: connect::parse_no_proxy(no_proxy),
-        }));
+        self.proxies = ProxySetting::fixed(proxy_url, no_proxy)?;
         Ok(self)
     }
 
@@ -961,11 +979,7 @@ impl ClientBuilder {
             url: String::new(),
             source,
         })?;
-        let proxies = match self.proxies {
-            ProxySetting::None => None,
-            ProxySetting::Fixed(p) => Some(*p),
-            ProxySetting::Env => Some(Proxies::from_env_with(|k| std::env::var(k).ok())),
-        };
+        let proxies = self.proxies.proxies();
         Ok(Client {
             inner: Arc::new(Inner {
                 connector: Connector {

@@ -18,6 +18,7 @@ use super::h1::map_io;
 use super::transport::{Deadlines, Transport};
 use super::url::{Scheme, Url};
 use super::ws_h2::H2Stream;
+use super::ProxySetting;
 
 /// A received WebSocket message, owned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,7 +74,12 @@ pub enum WsHttp2 {
 /// Options for [`WsClient`]. Defaults: permessage-deflate offered, no
 /// subprotocols, webpki roots, 10 s connect timeout, 10 s for the opening
 /// handshake, no read timeout after it, flare-ws' limits, HTTP/1.1
-/// ([`WsHttp2::Never`]).
+/// ([`WsHttp2::Never`]), proxies from the environment (as
+/// [`ClientBuilder`](super::ClientBuilder)).
+///
+/// Through a proxy, `ws://` and `wss://` alike go through a CONNECT tunnel
+/// (`HTTP_PROXY` for `ws://`, `HTTPS_PROXY` for `wss://`, `NO_PROXY` honoured):
+/// the upgrade, TLS and HTTP/2 then run end to end with the origin.
 #[derive(Debug, Default)]
 pub struct WsClientBuilder {
     protocols: Vec<String>,
@@ -84,6 +90,7 @@ pub struct WsClientBuilder {
     read_timeout: Option<std::time::Duration>,
     http2: WsHttp2,
     prior_knowledge: bool,
+    proxies: ProxySetting,
 }
 
 impl WsClientBuilder {
@@ -141,6 +148,23 @@ impl WsClientBuilder {
         self
     }
 
+    /// Ignore `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY` and connect directly. Default:
+    /// the environment is read at [`connect`](Self::connect).
+    pub fn no_proxy(mut self) -> Self {
+        self.proxies = ProxySetting::None;
+        self
+    }
+
+    /// Connect through this HTTP proxy (`http://[user:password@]host:port`), by a
+    /// CONNECT tunnel for `ws://` and `wss://`; `no_proxy` lists hosts (suffixes,
+    /// or `*`) that go direct, like `NO_PROXY`. Credentials (percent-decoded) go
+    /// to the proxy as `Proxy-Authorization: Basic` on the CONNECT, never to the
+    /// origin. A proxy that refuses the tunnel is [`Error::Proxy`] with its status.
+    pub fn proxy(mut self, proxy_url: &str, no_proxy: &str) -> Result<Self> {
+        self.proxies = ProxySetting::fixed(proxy_url, no_proxy)?;
+        Ok(self)
+    }
+
     /// Connects and completes the opening handshake (over HTTP/2 when
     /// [`http2`](Self::http2) asks for it and the server offers it).
     pub fn connect(self, url: &str) -> Result<WsClient> {
@@ -158,10 +182,12 @@ impl WsClientBuilder {
             WsHttp2::Prefer => tls || self.prior_knowledge,
             WsHttp2::Require => true,
         };
+        let proxies = self.proxies.proxies();
+        let proxy = proxies.as_ref().and_then(|p| p.for_url(&url));
         if try_h2 {
             let t = self
                 .connector(&url_text, &[b"h2", b"http/1.1"])?
-                .connect(&url, None, None)?;
+                .connect_tunnelled(&url, proxy)?;
             if tls && t.alpn() != Some(b"h2") {
                 if self.http2 == WsHttp2::Require {
                     return Err(Error::protocol(
@@ -185,7 +211,7 @@ impl WsClientBuilder {
         }
         let t = self
             .connector(&url_text, &[b"http/1.1"])?
-            .connect(&url, None, None)?;
+            .connect_tunnelled(&url, proxy)?;
         self.upgrade_h1(t, &url, url_text)
     }
 
