@@ -1,7 +1,8 @@
 //! A server that accepts and never reads: an HTTP/1.1 upload stalls once the
 //! socket buffers are full, and `ClientBuilder::write_timeout` (or the request's
 //! own timeout) ends it with a typed error. A server that reads slowly but
-//! steadily is not cut off.
+//! steadily is not cut off. The same over HTTP/2 (prior knowledge): a server
+//! that opens its flow-control windows wide and then never reads.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -179,4 +180,62 @@ fn a_slow_reader_that_keeps_reading_is_not_cut_off() {
         "{:?}",
         t.elapsed()
     );
+}
+
+/// Accepts one connection, says (as an HTTP/2 server) that the client may send
+/// 2^31 - 1 bytes on every stream and on the connection, then never reads.
+fn deaf_h2() -> Deaf {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let (tx, rx) = mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let frame = |len: u32, kind: u8, flags: u8, payload: &[u8]| {
+            let mut f = len.to_be_bytes()[1..].to_vec();
+            f.extend([kind, flags, 0, 0, 0, 0]);
+            f.extend_from_slice(payload);
+            f
+        };
+        let mut out = Vec::new();
+        // SETTINGS: INITIAL_WINDOW_SIZE = 2^31 - 1.
+        let mut settings = 4u16.to_be_bytes().to_vec();
+        settings.extend(0x7fff_ffffu32.to_be_bytes());
+        out.extend(frame(6, 0x4, 0, &settings));
+        // SETTINGS ACK (the client's SETTINGS precede anything it reads).
+        out.extend(frame(0, 0x4, 0x1, &[]));
+        // WINDOW_UPDATE on the connection up to 2^31 - 1.
+        out.extend(frame(4, 0x8, 0, &(0x7fff_ffffu32 - 65_535).to_be_bytes()));
+        s.write_all(&out).unwrap();
+        let _ = rx.recv_timeout(Duration::from_secs(60));
+        drop(s);
+    });
+    Deaf {
+        addr,
+        stop: Some(tx),
+        thread: Some(thread),
+    }
+}
+
+#[test]
+fn an_http2_server_that_stops_reading_hits_the_write_timeout() {
+    let stall = Duration::from_millis(500);
+    let client = Client::builder()
+        .no_proxy()
+        .http2_prior_knowledge()
+        .write_timeout(stall)
+        .build()
+        .unwrap();
+    let deaf = deaf_h2();
+    let url = format!("http://{}/upload", deaf.addr);
+    let t = Instant::now();
+    let e = client
+        .post(&url)
+        .body(vec![7u8; UPLOAD])
+        .send()
+        .unwrap_err();
+    let took = t.elapsed();
+    eprintln!("h2 upload: {e} after {took:?}");
+    assert_eq!(stalled(&e), Some(TimeoutKind::Write), "{e:?}");
+    assert_eq!(e.url(), url);
+    assert!(took >= stall && took < Duration::from_secs(10), "{took:?}");
 }

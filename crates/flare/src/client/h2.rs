@@ -71,6 +71,8 @@ struct State {
     /// Waiters to unpark once the lock is released.
     wake: Vec<Thread>,
     dead: Option<&'static str>,
+    /// It died of a write that made no progress for the write timeout.
+    write_timed_out: bool,
     /// The peer refused a stream for MAX_CONCURRENT_STREAMS; cleared when one ends.
     full: bool,
     goaway: bool,
@@ -270,8 +272,10 @@ impl std::fmt::Debug for H2Conn {
 
 impl H2Conn {
     /// Starts HTTP/2 on a connected transport (after ALPN `h2`, or on plain TCP by
-    /// prior knowledge) and its reader thread.
-    pub(crate) fn start(t: Transport) -> io::Result<Arc<H2Conn>> {
+    /// prior knowledge) and its reader thread. A socket write that makes no
+    /// progress for `write_timeout` (`None`: no limit) kills the connection, and
+    /// its streams fail with [`TimeoutKind::Write`].
+    pub(crate) fn start(t: Transport, write_timeout: Option<Duration>) -> io::Result<Arc<H2Conn>> {
         let (sock, tls, leftover, scheme) = match t {
             Transport::Plain(s) => (s.tcp, None, Vec::new(), "http"),
             Transport::Tls(tls) => {
@@ -280,7 +284,10 @@ impl H2Conn {
             }
         };
         sock.set_read_timeout(Some(Duration::from_millis(500)))?;
-        sock.set_write_timeout(Some(Duration::from_secs(30)))?;
+        // SO_SNDTIMEO: a blocking write returns what it sent once the buffer stops
+        // draining for this long, and fails if it sent nothing (so `write_all`
+        // fails after that long without progress).
+        sock.set_write_timeout(write_timeout.filter(|t| !t.is_zero()))?;
         let now = Instant::now();
         let config = Config::new()
             .initial_stream_window(1 << 20)
@@ -295,6 +302,7 @@ impl H2Conn {
             woken: 0,
             wake: Vec::new(),
             dead: None,
+            write_timed_out: false,
             full: false,
             goaway: false,
             last_active: now,
@@ -358,8 +366,16 @@ impl H2Conn {
             st = self.lock();
             st.writing = false;
             st.wire = wire;
-            if r.is_err() {
-                st.kill("write failed");
+            if let Err(e) = r {
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) {
+                    st.write_timed_out = true;
+                    st.kill("write timed out");
+                } else {
+                    st.kill("write failed");
+                }
                 return st;
             }
         }
@@ -656,6 +672,7 @@ impl H2Body {
         }
         st.dead.map(|why| Failure {
             error: match st.conn.error() {
+                _ if st.write_timed_out => Error::timeout(&self.url, TimeoutKind::Write),
                 Some(e) => Error::protocol(&self.url, ProtocolError::Http2(e)),
                 None => Error::protocol(&self.url, ProtocolError::Other(why)),
             },

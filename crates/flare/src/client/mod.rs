@@ -473,7 +473,8 @@ impl Client {
                     if t.alpn() == Some(b"h2") {
                         // The server now speaks HTTP/2: keep the connection and go
                         // through the HTTP/2 path.
-                        let h2 = H2Conn::start(t).map_err(|e| Error::io(&url_text, e))?;
+                        let h2 = H2Conn::start(t, inner.write_timeout)
+                            .map_err(|e| Error::io(&url_text, e))?;
                         inner.pool.add_h2(&key, h2);
                         self.inner
                             .h1_only
@@ -585,7 +586,8 @@ impl Client {
             inner.pool.checkin(key, H1Conn::new(t));
             return Ok(None);
         }
-        let conn = H2Conn::start(t).map_err(|e| Error::io(&url.to_string(), e))?;
+        let conn =
+            H2Conn::start(t, inner.write_timeout).map_err(|e| Error::io(&url.to_string(), e))?;
         inner.pool.add_h2(key, conn.clone());
         Ok(Some(conn))
     }
@@ -792,8 +794,11 @@ impl ClientBuilder {
         self
     }
 
-    /// Longest an HTTP/1.1 write may make no progress: a server that stops reading
-    /// an upload (its receive window stays shut) without answering. Default
+    /// Longest a write may make no progress: a server that stops reading an upload
+    /// (its TCP receive window stays shut) without answering. Over HTTP/2 a stalled
+    /// socket write ends the whole connection, and every stream on it fails with
+    /// the same error (HTTP/2 flow control, a window the server leaves shut, is
+    /// the read timeout's business: nothing is written then). Default
     /// [`DEFAULT_WRITE_TIMEOUT`] (30 s); `None` waits as long as the request's
     /// [`timeout`](Self::timeout) allows, or forever. A slow upload that keeps
     /// moving is not cut short. Fires as [`TimeoutKind::Write`].

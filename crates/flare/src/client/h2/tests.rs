@@ -125,7 +125,11 @@ impl Drop for Killed {
 
 fn connect(port: u16) -> Arc<H2Conn> {
     let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    H2Conn::start(Transport::Plain(Socket::new(tcp))).unwrap()
+    H2Conn::start(
+        Transport::Plain(Socket::new(tcp)),
+        Some(Duration::from_secs(30)),
+    )
+    .unwrap()
 }
 
 /// A GET of `path` on `conn`; the body, or the error's text.
