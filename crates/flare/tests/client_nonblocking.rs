@@ -5,7 +5,8 @@
 //! keep-alive reuse by `$connection`, stale idle connections past
 //! `keepalive_timeout 1s`, TLS with a test CA, the size cap); the keep-alive race
 //! (GET retried once, POST never replayed); every timeout; the in-flight cap;
-//! cancellation by drop; a raw protocol with `on_complete`; what the path refuses.
+//! cancellation by drop; a raw protocol with `on_complete`; what the path refuses
+//! (proxies are in `client_nonblocking_proxy.rs`).
 //!
 //! The tests run one at a time (a lock): the handler test counts the process's
 //! threads.
@@ -847,6 +848,8 @@ fn a_raw_protocol_gets_the_result_through_on_complete_and_its_waker() {
 #[test]
 fn what_the_non_blocking_path_does_not_do_fails_with_a_typed_error() {
     let _g = serial();
+    // Proxies are on this path (tests/client_nonblocking_proxy.rs): a proxy that
+    // is not there is a connect error to it, not a refusal.
     let proxied = Client::builder()
         .proxy("http://127.0.0.1:1", "")
         .unwrap()
@@ -857,10 +860,29 @@ fn what_the_non_blocking_path_does_not_do_fails_with_a_typed_error() {
         .start()
         .wait()
         .unwrap_err();
-    assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+    match &e {
+        Error::Connect { addr, .. } => {
+            assert_eq!(*addr, Some("127.0.0.1:1".parse().unwrap()), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
     let h2 = builder().http2_prior_knowledge().build().unwrap();
     let e = h2.get("http://127.0.0.1:1/").start().wait().unwrap_err();
     assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+    // Through a proxy prior knowledge does not apply (HTTP/1.1 in absolute form,
+    // as with `send`): the request goes to the proxy.
+    let h2_proxied = Client::builder()
+        .proxy("http://127.0.0.1:1", "")
+        .unwrap()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let e = h2_proxied
+        .get("http://example.com/")
+        .start()
+        .wait()
+        .unwrap_err();
+    assert!(matches!(e, Error::Connect { .. }), "{e}");
     let c = builder().build().unwrap();
     let e = c
         .post("http://127.0.0.1:1/")

@@ -361,22 +361,9 @@ fn tunnel(
     url: &Url,
     auth: Option<&HeaderValue>,
 ) -> std::result::Result<(), TunnelError> {
-    let authority = if url.host().contains(':') {
-        format!("[{}]:{}", url.host(), url.port())
-    } else {
-        format!("{}:{}", url.host(), url.port())
-    };
-    let mut req = Vec::new();
-    let mut fields: Vec<(&str, &[u8])> = vec![("host", authority.as_bytes())];
-    if let Some(a) = auth {
-        fields.push(("proxy-authorization", a.as_bytes()));
-    }
-    flare_h1::write_request_head(&mut req, "CONNECT", &authority, &fields);
-    sock.write_all(&req).map_err(TunnelError::Io)?;
+    sock.write_all(&connect_request(url, auth))
+        .map_err(TunnelError::Io)?;
     let mut buf = Vec::new();
-    let mut head = ResponseHeadParsed::default();
-    let cfg = lenient();
-    let limits = Limits::default();
     let mut tmp = [0u8; 4096];
     loop {
         // The tunnel's first bytes come only after our ClientHello, so nothing
@@ -389,19 +376,64 @@ fn tunnel(
             )));
         }
         buf.extend_from_slice(&tmp[..n]);
-        match parse_response(&buf, &mut head, &cfg, &limits, true) {
-            Ok(Status::Complete(_)) => {
-                if (200..300).contains(&head.status) {
-                    return Ok(());
+        loop {
+            match tunnel_reply(&buf) {
+                TunnelReply::Partial => break,
+                TunnelReply::Interim(n) => {
+                    buf.drain(..n);
                 }
-                if head.status >= 200 {
-                    return Err(TunnelError::Refused(head.status));
-                }
-                buf.clear();
+                TunnelReply::Open(_) => return Ok(()),
+                TunnelReply::Refused(status) => return Err(TunnelError::Refused(status)),
             }
-            Ok(Status::Partial) => {}
-            Err(_) => return Err(TunnelError::Refused(502)),
         }
+    }
+}
+
+/// The `CONNECT` request for `url`'s origin: `host:port` (the port always, IPv6
+/// in brackets) as the target and in `Host`, and `Proxy-Authorization` when the
+/// proxy has credentials. Both clients send this.
+pub(crate) fn connect_request(url: &Url, auth: Option<&HeaderValue>) -> Vec<u8> {
+    let authority = if url.host().contains(':') {
+        format!("[{}]:{}", url.host(), url.port())
+    } else {
+        format!("{}:{}", url.host(), url.port())
+    };
+    let mut req = Vec::with_capacity(128);
+    let mut fields: Vec<(&str, &[u8])> = vec![("host", authority.as_bytes())];
+    if let Some(a) = auth {
+        fields.push(("proxy-authorization", a.as_bytes()));
+    }
+    flare_h1::write_request_head(&mut req, "CONNECT", &authority, &fields);
+    req
+}
+
+/// What a proxy's reply to `CONNECT` says so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TunnelReply {
+    /// No complete head yet.
+    Partial,
+    /// An interim (1xx) head of this many bytes: skip it, read on.
+    Interim(usize),
+    /// 2xx: the tunnel is open after this many bytes.
+    Open(usize),
+    /// Any other final status; 502 for a reply that does not parse or whose head
+    /// passes the header limits (16 KiB), so the head read is bounded.
+    Refused(u16),
+}
+
+/// Reads the proxy's reply at the start of `buf`. A 2xx reply to CONNECT has no
+/// body (RFC 9110 section 9.3.6: a client MUST ignore Content-Length and
+/// Transfer-Encoding in it), so the head is parsed as if for HEAD.
+pub(crate) fn tunnel_reply(buf: &[u8]) -> TunnelReply {
+    let mut head = ResponseHeadParsed::default();
+    match parse_response(buf, &mut head, &lenient(), &Limits::default(), true) {
+        Ok(Status::Complete(n)) => match head.status {
+            200..=299 => TunnelReply::Open(n),
+            0..=199 => TunnelReply::Interim(n),
+            status => TunnelReply::Refused(status),
+        },
+        Ok(Status::Partial) => TunnelReply::Partial,
+        Err(_) => TunnelReply::Refused(502),
     }
 }
 
@@ -496,6 +528,47 @@ mod tests {
     use super::*;
     use std::net::TcpListener;
     use std::os::fd::AsFd;
+
+    #[test]
+    fn connect_request_names_host_and_port_and_carries_the_credentials() {
+        let url = Url::parse("https://[::1]/x?y").unwrap();
+        let auth = HeaderValue::from_static("Basic dTpw");
+        let req = String::from_utf8(connect_request(&url, Some(&auth))).unwrap();
+        assert_eq!(
+            req,
+            "CONNECT [::1]:443 HTTP/1.1\r\nhost: [::1]:443\r\n\
+             proxy-authorization: Basic dTpw\r\n\r\n"
+        );
+        let url = Url::parse("https://example.com:8443/").unwrap();
+        let req = String::from_utf8(connect_request(&url, None)).unwrap();
+        assert_eq!(
+            req,
+            "CONNECT example.com:8443 HTTP/1.1\r\nhost: example.com:8443\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn tunnel_reply_skips_interim_heads_opens_on_2xx_and_bounds_the_head() {
+        let open = b"HTTP/1.1 200 Connection established\r\ncontent-length: 9\r\n\r\n";
+        assert_eq!(tunnel_reply(open), TunnelReply::Open(open.len()));
+        assert_eq!(tunnel_reply(&open[..20]), TunnelReply::Partial);
+        assert_eq!(tunnel_reply(b""), TunnelReply::Partial);
+        let interim = b"HTTP/1.1 100 Continue\r\n\r\n";
+        assert_eq!(tunnel_reply(interim), TunnelReply::Interim(interim.len()));
+        assert_eq!(
+            tunnel_reply(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n"),
+            TunnelReply::Refused(407)
+        );
+        assert_eq!(
+            tunnel_reply(b"SSH-2.0-x\r\n\r\n"),
+            TunnelReply::Refused(502)
+        );
+        let mut endless = b"HTTP/1.1 200 OK\r\n".to_vec();
+        while endless.len() < 20 * 1024 {
+            endless.extend_from_slice(b"x-pad: aaaaaaaaaaaaaaaa\r\n");
+        }
+        assert_eq!(tunnel_reply(&endless), TunnelReply::Refused(502));
+    }
 
     #[test]
     fn happy_eyeballs_starts_the_next_address_after_the_stagger() {

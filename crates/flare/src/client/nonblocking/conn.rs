@@ -48,6 +48,8 @@ pub(super) enum Fill {
 pub(super) enum Owner {
     /// One of an exchange's happy-eyeballs attempts, still connecting.
     Attempt(usize),
+    /// An exchange's CONNECT tunnel through its proxy, being set up.
+    Tunnel(usize),
     /// An exchange using it.
     Exchange(usize),
     /// In the idle pool.
@@ -73,7 +75,7 @@ pub(super) struct Conn {
     /// What the poller watches now.
     pub(super) interest: Interest,
     pub(super) owner: Owner,
-    /// The origin it is connected to (set once connected).
+    /// The origin (and proxy) it is connected to (set once connected).
     pub(super) key: Option<PoolKey>,
     /// Requests it has carried.
     pub(super) uses: u32,

@@ -13,7 +13,7 @@ use flare_h1::{parse_response, ChunkedDecoder, ResponseFraming, ResponseHeadPars
 use http::{header, HeaderMap, Method, StatusCode, Version};
 
 use super::super::body::Body;
-use super::super::connect::lenient;
+use super::super::connect::{lenient, Proxy};
 use super::super::decode::{Capped, Coding, Decoder};
 use super::super::error::{Error, ProtocolError, TimeoutKind};
 use super::super::h1::{limits, to_header_map, write_head, Outgoing};
@@ -146,17 +146,36 @@ pub(super) struct H1 {
 }
 
 impl H1 {
-    pub(super) fn new(req: &Req, s: &Settings, now: Instant) -> H1 {
+    /// The exchange for `req`; `forward` is the proxy a plain `http` request goes
+    /// through, if any.
+    pub(super) fn new(req: &Req, forward: Option<&Proxy>, s: &Settings, now: Instant) -> H1 {
         let body_len = req.body.len() as u64;
         let expect = s
             .expect_threshold
             .is_some_and(|t| body_len > 0 && body_len >= t)
             && !req.headers.contains_key(header::EXPECT);
+        // Through a forwarding proxy, as the blocking client: the absolute form
+        // (RFC 9112 section 3.2.2), and the proxy's credentials with the request
+        // unless the caller set `Proxy-Authorization` itself.
+        let target = match forward {
+            Some(_) => req.url_text.as_str(),
+            None => req.url.target(),
+        };
+        let with_auth;
+        let headers = match forward.and_then(|p| p.auth.as_ref()) {
+            Some(auth) if !req.headers.contains_key(header::PROXY_AUTHORIZATION) => {
+                let mut h = req.headers.clone();
+                h.insert(header::PROXY_AUTHORIZATION, auth.clone());
+                with_auth = h;
+                &with_auth
+            }
+            _ => &req.headers,
+        };
         let mut out = Vec::with_capacity(512);
         let og = Outgoing {
             method: &req.method,
-            target: req.url.target(),
-            headers: &req.headers,
+            target,
+            headers,
             body: Body::empty(),
             expect_threshold: s.expect_threshold,
             read_timeout: s.read_timeout,

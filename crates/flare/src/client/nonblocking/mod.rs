@@ -67,12 +67,25 @@
 //! as RFC 8305 says; the resolver configuration of [`ClientBuilder::resolver`] when
 //! one is set, its cache not shared).
 //!
+//! Proxies as [`send`](RequestBuilder::send) uses them (`HTTP_PROXY`,
+//! `HTTPS_PROXY`, [`ClientBuilder::proxy`], with `NO_PROXY` and
+//! [`ClientBuilder::no_proxy`] going direct), chosen again for each redirect by
+//! its own URL. The proxy's name resolves and connects like any other. `http://`
+//! goes to the proxy in absolute form (`GET http://host:port/path HTTP/1.1`) with
+//! the proxy's credentials as `Proxy-Authorization`, pooled per origin and proxy,
+//! never mixed with direct connections; a `407` from the proxy is
+//! [`Error::Proxy`]. `https://` goes through a `CONNECT host:port` tunnel (the
+//! credentials on the CONNECT only, never to the origin), written and read without
+//! blocking: interim replies skipped, the reply head bounded (16 KiB), a refusal
+//! [`Error::Proxy`] with the proxy's status; TLS to the origin (its name for SNI
+//! and the certificate) then runs inside the tunnel. The connect timeout covers the
+//! TCP connection to the proxy, the tunnel and the TLS handshake.
+//!
 //! Not on this path, each a [`Error::Unsupported`] at once rather than something
-//! else done quietly: a request that would go through a proxy (`HTTP_PROXY`,
-//! `HTTPS_PROXY`, [`ClientBuilder::proxy`]; use [`ClientBuilder::no_proxy`] or
-//! `NO_PROXY` for the hosts called this way), HTTP/2 by prior knowledge
-//! (`http2_prior_knowledge` with an `http://` URL; over TLS, ALPN simply offers only
-//! HTTP/1.1), and streamed request bodies ([`Body::from_reader`](super::Body::from_reader),
+//! else done quietly: HTTP/2 by prior knowledge (`http2_prior_knowledge` with an
+//! `http://` URL that goes direct; through a proxy it is HTTP/1.1 in absolute form,
+//! as with `send`; over TLS, ALPN simply offers only HTTP/1.1), and streamed
+//! request bodies ([`Body::from_reader`](super::Body::from_reader),
 //! [`Body::sized`](super::Body::sized): a reader could block the I/O thread).
 
 mod conn;
@@ -80,6 +93,7 @@ mod exchange;
 mod io;
 mod pending;
 mod pool;
+mod tunnel;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -245,10 +259,10 @@ fn check_supported(
             })
         }
     }
-    if proxies.is_some_and(|p| p.for_url(url).is_some()) {
-        return unsupported("a proxy (HTTP_PROXY/HTTPS_PROXY or ClientBuilder::proxy)");
-    }
-    if http2_prior_knowledge && !url.scheme_kind().is_tls() {
+    // As `send`: prior knowledge applies to direct connections; through a proxy
+    // the request is HTTP/1.1 in absolute form, which this path does.
+    let proxied = proxies.is_some_and(|p| p.for_url(url).is_some());
+    if http2_prior_knowledge && !url.scheme_kind().is_tls() && !proxied {
         return unsupported("HTTP/2 by prior knowledge");
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! Connecting a call (RFC 8305 section 5, happy eyeballs): one attempt per address
 //! in the resolver's order, the next after 250 ms or at once after a failure; the
-//! first connection up wins and the others are closed; then TLS starts on it.
+//! first connection up wins and the others are closed; then, through a proxy for
+//! `https`, a CONNECT tunnel, and TLS starts on it.
 
 use std::io;
 use std::net::SocketAddr;
@@ -11,6 +12,7 @@ use flare_reactor::{Mode, Token};
 use super::super::super::connect::CONNECTION_ATTEMPT_DELAY;
 use super::super::super::error::Error;
 use super::super::conn::{Conn, ConnError, Owner};
+use super::super::tunnel::{Tunnel, TunnelProgress};
 use super::{Call, IoLoop, Stage, CONN_BASE};
 
 impl IoLoop {
@@ -130,7 +132,9 @@ impl IoLoop {
         }
     }
 
-    /// The first attempt to connect wins; the others are closed.
+    /// The first attempt to connect wins; the others are closed. Through a proxy,
+    /// `https` opens a CONNECT tunnel first; otherwise TLS (for `https`) and the
+    /// exchange start at once.
     pub(super) fn connected(&mut self, c: usize, ci: usize, now: Instant) {
         let Some(call) = self.calls.get_mut(c) else {
             return;
@@ -145,9 +149,11 @@ impl IoLoop {
             call.stage = stage;
             return;
         };
-        let tls = call.req.url.scheme_kind().is_tls();
-        let host = call.req.url.host().to_owned();
-        let url_text = call.req.url_text.clone();
+        let tunnel = call
+            .via
+            .as_ref()
+            .filter(|_| call.req.url.scheme_kind().is_tls())
+            .map(|p| Box::new(Tunnel::new(&call.req.url, p.auth.as_ref())));
         for a in attempts.into_iter().filter(|&a| a != ci) {
             self.close_conn(a);
         }
@@ -157,16 +163,84 @@ impl IoLoop {
         if self.config.nodelay {
             let _ = conn.tcp.set_nodelay(true);
         }
+        match tunnel {
+            Some(tunnel) => {
+                conn.owner = Owner::Tunnel(c);
+                if let Some(call) = self.calls.get_mut(c) {
+                    call.stage = Stage::Tunnelling {
+                        conn: ci,
+                        tunnel,
+                        connect_by,
+                    };
+                }
+                self.step_tunnel(c, now);
+            }
+            None => self.start_exchange(c, ci, connect_by, now),
+        }
+    }
+
+    /// Steps call `c`'s CONNECT; once the proxy has opened the tunnel, TLS to the
+    /// origin and the exchange start on the connection.
+    pub(super) fn step_tunnel(&mut self, c: usize, now: Instant) {
+        let Some(call) = self.calls.get_mut(c) else {
+            return;
+        };
+        let Stage::Tunnelling {
+            conn: ci, tunnel, ..
+        } = &mut call.stage
+        else {
+            return;
+        };
+        let ci = *ci;
+        let Some(conn) = self.conns.get_mut(ci) else {
+            return;
+        };
+        match tunnel.step(conn, &call.req.url_text) {
+            TunnelProgress::Waiting(output) => {
+                let want = conn.wanted_interest(output);
+                if want != conn.interest {
+                    let token = Token(CONN_BASE + ci);
+                    match self.poller.reregister(&conn.tcp, token, want, Mode::Level) {
+                        Ok(()) => conn.interest = want,
+                        Err(e) => {
+                            let e = Error::io(&call.req.url_text, e);
+                            return self.complete(c, Err(e));
+                        }
+                    }
+                }
+                self.arm(c);
+            }
+            TunnelProgress::Open => {
+                let Stage::Tunnelling { connect_by, .. } =
+                    std::mem::replace(&mut call.stage, Stage::Between)
+                else {
+                    return;
+                };
+                log::debug!("tunnel open for {}", call.req.url_text);
+                self.start_exchange(c, ci, connect_by, now);
+            }
+            // `complete` closes the connection (the stage still names it).
+            TunnelProgress::Failed(e) => self.complete(c, Err(e)),
+        }
+    }
+
+    /// Starts TLS (for `https`) on call `c`'s connection `ci` and the exchange;
+    /// `connect_by` then bounds the handshake.
+    fn start_exchange(&mut self, c: usize, ci: usize, connect_by: Option<Instant>, now: Instant) {
+        let Some(call) = self.calls.get_mut(c) else {
+            return self.close_conn(ci);
+        };
+        let tls = call.req.url.scheme_kind().is_tls();
+        let Some(conn) = self.conns.get_mut(ci) else {
+            return;
+        };
         if tls {
-            if let Err(source) = conn.start_tls(&self.config.tls, &host) {
+            // The origin's name, also inside a tunnel: SNI and the certificate
+            // check are for it, never for the proxy.
+            if let Err(source) = conn.start_tls(&self.config.tls, call.req.url.host()) {
+                let url = call.req.url_text.clone();
                 self.close_conn(ci);
-                return self.complete(
-                    c,
-                    Err(Error::Tls {
-                        url: url_text,
-                        source,
-                    }),
-                );
+                return self.complete(c, Err(Error::Tls { url, source }));
             }
         }
         self.attach(c, ci, false, now);

@@ -4,10 +4,12 @@
 //!
 //! A request (a [`Call`]) goes: pool checkout, or name resolution then happy-eyeballs
 //! connect attempts (RFC 8305: the next address after 250 ms or after a failure,
-//! the first connection up wins), then one HTTP/1.1 exchange ([`H1`]) on the
-//! connection; at its end the connection goes to the idle pool or is closed, and
-//! the call completes, follows a redirect, or (a reused connection that died before
-//! any response byte, idempotent request) starts once more on a fresh connection.
+//! the first connection up wins) to the origin or to its proxy, a CONNECT
+//! [`Tunnel`] first for `https` through a proxy, then one HTTP/1.1 exchange
+//! ([`H1`]) on the connection; at its end the connection goes to the idle pool or
+//! is closed, and the call completes, follows a redirect, or (a reused connection
+//! that died before any response byte, idempotent request) starts once more on a
+//! fresh connection.
 //!
 //! Connecting is in [`connect`], redirects in [`redirect`], the tables in [`slab`].
 //!
@@ -25,7 +27,7 @@ use flare_dns::{LookupId, ReactorResolver, ResolverConfig, Rng};
 use flare_reactor::{Event, Events, Interest, Mode, Poller, TimerId, TimerWheel, Token, Waker};
 use flare_tls::ClientConfig;
 
-use super::super::connect::Proxies;
+use super::super::connect::{Proxies, Proxy};
 use super::super::cookie::Jar;
 use super::super::error::{Error, ProtocolError, TimeoutKind};
 use super::super::pool::{PoolConfig, PoolKey};
@@ -35,6 +37,7 @@ use super::super::Inner;
 use super::conn::{Conn, Owner};
 use super::exchange::{into_response, Failure, Finished, Progress, Req, Settings, H1};
 use super::pool::IdlePool;
+use super::tunnel::Tunnel;
 use super::{Job, Queue, Slot, ON_IO_THREAD};
 use redirect::follow_redirect;
 use slab::Slab;
@@ -123,6 +126,13 @@ enum Stage {
         stagger_at: Option<Instant>,
         connect_by: Option<Instant>,
     },
+    /// Connected to the proxy, its CONNECT to the origin in progress.
+    Tunnelling {
+        conn: usize,
+        tunnel: Box<Tunnel>,
+        /// The connect timeout: it covers the tunnel and the TLS handshake.
+        connect_by: Option<Instant>,
+    },
     Exchanging {
         conn: usize,
         h1: Box<H1>,
@@ -143,11 +153,38 @@ struct Call {
     deadline: Option<Instant>,
     redirects: usize,
     retried: bool,
+    /// The proxy for the current URL (chosen again for each redirect).
+    via: Option<Proxy>,
     stage: Stage,
     timer: Option<(TimerId, Instant)>,
 }
 
 impl Call {
+    /// Where this hop connects: its proxy, or the origin.
+    fn dial(&self) -> (&str, u16) {
+        match &self.via {
+            Some(p) => (p.url.host(), p.url.port()),
+            None => (self.req.url.host(), self.req.url.port()),
+        }
+    }
+
+    /// The proxy a plain `http` request is forwarded through in absolute form
+    /// (an `https` one goes through a tunnel instead).
+    fn forward(&self) -> Option<&Proxy> {
+        self.via
+            .as_ref()
+            .filter(|_| !self.req.url.scheme_kind().is_tls())
+    }
+
+    /// Connections are pooled per origin and proxy: a proxied one never serves a
+    /// direct request, nor the other way round.
+    fn pool_key(&self) -> PoolKey {
+        PoolKey {
+            origin: self.req.url.origin(),
+            proxy: self.via.as_ref().map(|p| p.url.origin()),
+        }
+    }
+
     fn next_deadline(&self) -> Option<Instant> {
         let stage = match &self.stage {
             Stage::Between | Stage::Resolving => None,
@@ -156,6 +193,7 @@ impl Call {
                 connect_by,
                 ..
             } => min(*stagger_at, *connect_by),
+            Stage::Tunnelling { connect_by, .. } => *connect_by,
             Stage::Exchanging { h1, connect_by, .. } => min(h1.deadline(), *connect_by),
         };
         min(self.deadline, stage)
@@ -258,6 +296,7 @@ impl IoLoop {
                 // asked for). Either way it cannot be reused.
                 Owner::Idle => self.drop_idle(ci),
                 Owner::Attempt(c) => self.on_attempt(c, ci, now),
+                Owner::Tunnel(c) => self.step_tunnel(c, now),
                 Owner::Exchange(c) => self.step(c, now),
             }
         }
@@ -299,6 +338,7 @@ impl IoLoop {
             deadline: job.deadline,
             redirects: 0,
             retried: false,
+            via: None,
             stage: Stage::Between,
             timer: None,
         });
@@ -316,12 +356,15 @@ impl IoLoop {
             let e = Error::timeout(&call.req.url_text, TimeoutKind::Request);
             return self.complete(c, Err(e));
         }
-        let key = PoolKey {
-            origin: call.req.url.origin(),
-            proxy: None,
-        };
-        let host = call.req.url.host().to_owned();
-        let port = call.req.url.port();
+        call.via = self
+            .config
+            .proxies
+            .as_ref()
+            .and_then(|p| p.for_url(&call.req.url))
+            .cloned();
+        let key = call.pool_key();
+        let (host, port) = call.dial();
+        let host = host.to_owned();
         if !fresh {
             while let Some(ci) = self.pool.checkout(&key) {
                 match self.conns.get_mut(ci) {
@@ -355,7 +398,7 @@ impl IoLoop {
             if call.id != call_id || !matches!(call.stage, Stage::Resolving) {
                 continue;
             }
-            let port = call.req.url.port();
+            let (host, port) = call.dial();
             match result {
                 Ok(ips) if !ips.is_empty() => {
                     let addrs = ips
@@ -375,7 +418,7 @@ impl IoLoop {
                 Err(source) => {
                     let e = Error::Dns {
                         url: call.req.url_text.clone(),
-                        host: call.req.url.host().to_owned(),
+                        host: host.to_owned(),
                         source,
                     };
                     self.complete(c, Err(e));
@@ -391,11 +434,13 @@ impl IoLoop {
         };
         conn.owner = Owner::Exchange(c);
         conn.uses += 1;
-        conn.key = Some(PoolKey {
-            origin: call.req.url.origin(),
-            proxy: None,
-        });
-        let h1 = Box::new(H1::new(&call.req, &self.config.settings, now));
+        conn.key = Some(call.pool_key());
+        let h1 = Box::new(H1::new(
+            &call.req,
+            call.forward(),
+            &self.config.settings,
+            now,
+        ));
         call.stage = Stage::Exchanging {
             conn: ci,
             h1,
@@ -482,6 +527,16 @@ impl IoLoop {
         let Some(call) = self.calls.get_mut(c) else {
             return;
         };
+        // RFC 9110 section 15.5.8: the proxy wants (other) credentials. As the
+        // blocking client, an error rather than the proxy's page.
+        let proxy_auth = fin.status == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED;
+        if proxy_auth && call.forward().is_some() {
+            let e = Error::Proxy {
+                url: call.req.url_text.clone(),
+                status: 407,
+            };
+            return self.complete(c, Err(e));
+        }
         // Cookies set by any response, redirects included (RFC 6265 section 3).
         if let Some(jar) = &self.config.cookies {
             jar.store_response(&call.req.url, &fin.headers);
@@ -539,7 +594,9 @@ impl IoLoop {
                     self.close_conn(a);
                 }
             }
-            Stage::Exchanging { conn, .. } => self.close_conn(conn),
+            Stage::Tunnelling { conn, .. } | Stage::Exchanging { conn, .. } => {
+                self.close_conn(conn)
+            }
             Stage::Between | Stage::Resolving => {}
         }
         self.queue.finished_one();
@@ -608,6 +665,11 @@ impl IoLoop {
                 if stagger_at.is_some_and(|d| now >= d) {
                     *stagger_at = None;
                     return self.next_attempt(c, now);
+                }
+            }
+            Stage::Tunnelling { connect_by, .. } => {
+                if connect_by.is_some_and(|d| now >= d) {
+                    return self.complete(c, connect_timeout());
                 }
             }
             Stage::Exchanging { h1, connect_by, .. } => {
