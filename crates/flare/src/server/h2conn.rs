@@ -293,6 +293,11 @@ impl<T: Transport> H2Conn<T> {
 
     /// Events, handlers, body pumping and writing until nothing moves.
     fn drive<H: Handler>(&mut self, cx: &Ctx<'_, H>) -> Step {
+        // Bounded so one connection cannot hold the worker; a connection still
+        // making progress at the bound asks for a writable event to carry on
+        // (else a body that never filled the socket, e.g. a file to a fast
+        // reader, stopped after 64 rounds with no event to resume it).
+        let mut bounded = true;
         for _ in 0..64 {
             let events = self.process_events(cx);
             if self.h2.error().is_some() {
@@ -312,8 +317,12 @@ impl<T: Transport> H2Conn<T> {
                 Ok(true) => {}
             }
             if events == 0 && !pumped {
+                bounded = false;
                 break;
             }
+        }
+        if bounded {
+            self.want_write = true;
         }
         if self.h2.is_closed() || (self.shutting_down && self.h2.error().is_some()) {
             self.cancel();
