@@ -385,6 +385,12 @@ impl Connection {
         self.role
     }
 
+    /// Whether [`Connection::poll_event`] has an event to give (for example a
+    /// `SendReady` that draining the output with `poll_output` just queued).
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// The next event, if any. Changed by [`Connection::recv`],
     /// [`Connection::handle_timeout`] and [`Connection::poll_output`]
     /// (which reports streams that can send again).

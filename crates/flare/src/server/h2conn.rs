@@ -305,9 +305,6 @@ impl<T: Transport> H2Conn<T> {
                 self.cancel();
             }
             let pumped = self.pump_all();
-            // Output the state machine held: writing it makes room (send buffer)
-            // for bodies that stopped for lack of it.
-            let had_output = self.h2.wants_output();
             match self.flush() {
                 Err(()) => {
                     self.cancel();
@@ -319,10 +316,9 @@ impl<T: Transport> H2Conn<T> {
                 }
                 Ok(true) => {}
             }
-            // Quiet unless room was just made for a body still waiting to send
-            // (its SendReady is read by the next round).
-            let room_made = had_output && self.streams.values().any(|s| s.out.is_some());
-            if events == 0 && !pumped && !room_made {
+            // Quiet only with nothing queued either: draining the output in
+            // `flush` queues a SendReady for a body that waited for room.
+            if events == 0 && !pumped && !self.h2.has_events() {
                 bounded = false;
                 break;
             }
