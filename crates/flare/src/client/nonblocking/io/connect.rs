@@ -13,7 +13,7 @@ use super::super::super::connect::CONNECTION_ATTEMPT_DELAY;
 use super::super::super::error::Error;
 use super::super::conn::{Conn, ConnError, Owner};
 use super::super::tunnel::{Tunnel, TunnelProgress};
-use super::{Call, IoLoop, Stage, CONN_BASE};
+use super::{watch, Call, IoLoop, Stage, CONN_BASE};
 
 impl IoLoop {
     pub(super) fn connect(&mut self, c: usize, addrs: Vec<SocketAddr>, now: Instant) {
@@ -197,16 +197,9 @@ impl IoLoop {
         };
         match tunnel.step(conn, &call.req.url_text) {
             TunnelProgress::Waiting(output) => {
-                let want = conn.wanted_interest(output);
-                if want != conn.interest {
-                    let token = Token(CONN_BASE + ci);
-                    match self.poller.reregister(&conn.tcp, token, want, Mode::Level) {
-                        Ok(()) => conn.interest = want,
-                        Err(e) => {
-                            let e = Error::io(&call.req.url_text, e);
-                            return self.complete(c, Err(e));
-                        }
-                    }
+                if let Err(e) = watch(&self.poller, conn, ci, output) {
+                    let e = Error::io(&call.req.url_text, e);
+                    return self.complete(c, Err(e));
                 }
                 self.arm(c);
             }

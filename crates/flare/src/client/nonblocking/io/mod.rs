@@ -200,6 +200,17 @@ impl Call {
     }
 }
 
+/// Points the poller at what connection `ci` waits for now (writable too while
+/// it has output or is still connecting).
+fn watch(poller: &Poller, conn: &mut Conn, ci: usize, output: bool) -> io::Result<()> {
+    let want = conn.wanted_interest(output);
+    if want != conn.interest {
+        poller.reregister(&conn.tcp, Token(CONN_BASE + ci), want, Mode::Level)?;
+        conn.interest = want;
+    }
+    Ok(())
+}
+
 fn min(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -486,16 +497,9 @@ impl IoLoop {
         }
         match progress {
             Progress::Waiting(output) => {
-                let want = conn.wanted_interest(output);
-                if want != conn.interest {
-                    let token = Token(CONN_BASE + ci);
-                    match self.poller.reregister(&conn.tcp, token, want, Mode::Level) {
-                        Ok(()) => conn.interest = want,
-                        Err(e) => {
-                            let e = Error::io(&call.req.url_text, e);
-                            return self.complete(c, Err(e));
-                        }
-                    }
+                if let Err(e) = watch(&self.poller, conn, ci, output) {
+                    let e = Error::io(&call.req.url_text, e);
+                    return self.complete(c, Err(e));
                 }
                 self.arm(c);
             }
