@@ -166,15 +166,29 @@ fn run(pool: &Pool) {
     }
 }
 
-/// A response that a pool thread will produce; the driver waits for it without
-/// blocking its worker. For protocol drivers and [`blocking`].
+/// A response that a pool thread (or a client's I/O thread) will produce; the
+/// driver waits for it without blocking its worker. For protocol drivers and
+/// [`blocking`].
+///
+/// The producer keeps a clone and calls [`complete`](Deferred::complete); the
+/// driver turns its clone into a [`DeferredWait`] and polls that. When the driver
+/// gives up first (the connection closed, the HTTP/2 stream was reset), dropping
+/// the `DeferredWait` abandons the response: the producer's
+/// [`on_abandon`](Deferred::on_abandon) callback runs, so work done for nobody
+/// (an upstream request, say) can stop.
 #[derive(Clone, Default)]
 pub struct Deferred(Arc<Mutex<DeferredState>>);
+
+type AbandonHook = Box<dyn FnOnce() + Send>;
 
 #[derive(Default)]
 struct DeferredState {
     resp: Option<Response>,
     waker: Option<StreamWaker>,
+    /// The driver took the response: abandoning is no longer possible.
+    taken: bool,
+    abandoned: bool,
+    on_abandon: Option<AbandonHook>,
 }
 
 impl std::fmt::Debug for Deferred {
@@ -187,13 +201,20 @@ impl Deferred {
     fn lock(&self) -> std::sync::MutexGuard<'_, DeferredState> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
-    /// Hands the response over and wakes the waiting driver.
+    /// Hands the response over and wakes the waiting driver (dropped at once when
+    /// the driver has abandoned it).
     pub fn complete(&self, resp: Response) {
-        let waker = {
+        let (waker, hook) = {
             let mut s = self.lock();
+            if s.abandoned {
+                return;
+            }
             s.resp = Some(resp);
-            s.waker.take()
+            // Nothing can be abandoned any more that matters: let the hook (and
+            // whatever it holds) go now rather than with the last clone.
+            (s.waker.take(), s.on_abandon.take())
         };
+        drop(hook);
         if let Some(w) = waker {
             w.wake();
         }
@@ -203,12 +224,73 @@ impl Deferred {
     pub fn poll(&self, waker: &dyn Fn() -> StreamWaker) -> Option<Response> {
         let mut s = self.lock();
         if let Some(r) = s.resp.take() {
+            s.taken = true;
             return Some(r);
         }
         if s.waker.is_none() {
             s.waker = Some(waker());
         }
         None
+    }
+    /// Runs `f` if the driver abandons the response before taking it: at once
+    /// when it already has, never once the response is completed. One hook; a
+    /// second call replaces the first.
+    pub fn on_abandon(&self, f: impl FnOnce() + Send + 'static) {
+        {
+            let mut s = self.lock();
+            if !s.abandoned {
+                if s.resp.is_none() && !s.taken {
+                    s.on_abandon = Some(Box::new(f));
+                }
+                return;
+            }
+        }
+        f();
+    }
+    /// Whether the driver gave up waiting (so [`complete`](Deferred::complete)
+    /// would go nowhere).
+    pub fn is_abandoned(&self) -> bool {
+        self.lock().abandoned
+    }
+    /// The driver's end: polls like the `Deferred`, and abandons it when dropped
+    /// before the response was taken.
+    pub fn into_wait(self) -> DeferredWait {
+        DeferredWait(self)
+    }
+    fn abandon(&self) {
+        let hook = {
+            let mut s = self.lock();
+            if s.taken || s.abandoned {
+                return;
+            }
+            s.abandoned = true;
+            s.resp = None;
+            s.waker = None;
+            s.on_abandon.take()
+        };
+        if let Some(f) = hook {
+            if catch_unwind(AssertUnwindSafe(f)).is_err() {
+                log::error!("a Deferred::on_abandon callback panicked");
+            }
+        }
+    }
+}
+
+/// A driver's end of a [`Deferred`] ([`Deferred::into_wait`]): dropping it before
+/// the response arrived abandons the response.
+#[derive(Debug)]
+pub struct DeferredWait(Deferred);
+
+impl DeferredWait {
+    /// As [`Deferred::poll`].
+    pub fn poll(&self, waker: &dyn Fn() -> StreamWaker) -> Option<Response> {
+        self.0.poll(waker)
+    }
+}
+
+impl Drop for DeferredWait {
+    fn drop(&mut self) {
+        self.0.abandon();
     }
 }
 
@@ -333,5 +415,46 @@ mod tests {
         d.complete(Response::text("early"));
         assert!(d.poll(&mk).is_some());
         assert_eq!(woken.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn dropping_the_wait_before_the_response_abandons_it_once() {
+        let hooks = Arc::new(AtomicUsize::new(0));
+        let hook = |hooks: &Arc<AtomicUsize>| {
+            let h = hooks.clone();
+            move || {
+                h.fetch_add(1, Ordering::SeqCst);
+            }
+        };
+        let mk = || StreamWaker::new(|| {});
+        // Abandoned while waiting: the hook runs once, a late response goes nowhere.
+        let d = Deferred::default();
+        d.on_abandon(hook(&hooks));
+        let wait = d.clone().into_wait();
+        assert!(wait.poll(&mk).is_none());
+        drop(wait);
+        assert_eq!(hooks.load(Ordering::SeqCst), 1);
+        assert!(d.is_abandoned());
+        d.complete(Response::text("late"));
+        // A hook registered after the abandon runs at once.
+        d.on_abandon(hook(&hooks));
+        assert_eq!(hooks.load(Ordering::SeqCst), 2);
+
+        // Taken, then dropped: not abandoned, no hook.
+        let d = Deferred::default();
+        d.on_abandon(hook(&hooks));
+        let wait = d.clone().into_wait();
+        d.complete(Response::text("on time"));
+        assert!(wait.poll(&mk).is_some());
+        drop(wait);
+        assert!(!d.is_abandoned());
+        // Completed but never taken (the driver went first): abandoned, but the
+        // hook was released by `complete`: the work it would stop is done.
+        let d = Deferred::default();
+        d.on_abandon(hook(&hooks));
+        d.complete(Response::text("unread"));
+        drop(d.clone().into_wait());
+        assert!(d.is_abandoned());
+        assert_eq!(hooks.load(Ordering::SeqCst), 2);
     }
 }

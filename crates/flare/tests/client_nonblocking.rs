@@ -788,6 +788,100 @@ fn dropping_a_pending_closes_its_connection() {
     });
 }
 
+/// A front server (one worker) whose `/up` calls `upstream` through `then`; the
+/// upstream's own timeouts are long, so only a cancel can end the exchange early.
+fn front_calling(upstream: SocketAddr, c: &Client) -> TestServer {
+    let c = c.clone();
+    let url = format!("http://{upstream}/");
+    let app = Router::new().get("/up", move |_: &Request| {
+        c.get(&url).start().then(|r| match r {
+            Ok(resp) => Response::text(resp.text().unwrap_or_default()),
+            Err(e) => Response::text(e.to_string()).with_status(StatusCode::BAD_GATEWAY),
+        })
+    });
+    TestServer::start_with(app, 1, ServerConfig::default())
+}
+
+fn expect_upstream_closed(rx: &mpsc::Receiver<Event>, within: Duration) {
+    match rx.recv_timeout(Duration::from_secs(5)).unwrap() {
+        Event::Closed(after) => assert!(after < within, "upstream closed after {after:?}"),
+        e => panic!("upstream saw {e:?}"),
+    }
+}
+
+#[test]
+fn a_downstream_that_goes_away_cancels_the_upstream_call_over_http1_and_http2() {
+    let _g = serial();
+    let (addr, rx) = silent_server();
+    let c = builder()
+        .read_timeout(Duration::from_secs(60))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let front = front_calling(addr, &c);
+
+    // HTTP/1.1: the downstream closes its connection while the handler's upstream
+    // call is in flight.
+    let mut s = TcpStream::connect(front.addr).unwrap();
+    s.write_all(b"GET /up HTTP/1.1\r\nhost: front\r\n\r\n")
+        .unwrap();
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(5)).unwrap(),
+        Event::Request
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(c.in_flight(), 1);
+    drop(s);
+    expect_upstream_closed(&rx, Duration::from_secs(2));
+    wait_for(
+        Duration::from_secs(5),
+        "h1: the call is still in flight",
+        || c.in_flight() == 0,
+    );
+
+    // HTTP/2 (h2c): the downstream resets its stream (the client's request times
+    // out) and keeps the connection; the upstream call ends with the stream.
+    let down = builder()
+        .http2_prior_knowledge()
+        .timeout(Duration::from_millis(400))
+        .build()
+        .unwrap();
+    let t = Instant::now();
+    let e = down.get(front.url("/up")).send().unwrap_err();
+    assert_eq!(e.timeout_kind(), Some(TimeoutKind::Request), "{e}");
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(5)).unwrap(),
+        Event::Request
+    );
+    expect_upstream_closed(&rx, Duration::from_secs(2));
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    wait_for(
+        Duration::from_secs(5),
+        "h2: the call is still in flight",
+        || c.in_flight() == 0,
+    );
+
+    // A downstream that stays gets its answer as before (nothing cancelled early):
+    // the silent upstream is the wrong peer for that, so a one-shot one answers.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let answer = l.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        read_request(&mut s).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            .unwrap();
+    });
+    let front2 = front_calling(answer, &c);
+    let mut s = TcpStream::connect(front2.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /up HTTP/1.1\r\nhost: front\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut s), (200, b"ok".to_vec()));
+    server.join().unwrap();
+}
+
 /// A raw protocol: on a line, it calls the upstream; `on_complete` stores the
 /// result and wakes the connection; `on_wake` writes it.
 struct Relay {

@@ -245,9 +245,10 @@ pub(crate) struct Conn<T> {
     upgrade: Option<Upgrade>,
     /// The request being answered is a valid WebSocket handshake.
     ws_offer: bool,
-    /// A response a blocking-pool thread is producing, and whether to keep the
-    /// connection after it; later pipelined requests wait for it.
-    deferred: Option<Box<(flare_web::blocking::Deferred, bool)>>,
+    /// A response a blocking-pool thread or a client's I/O thread is producing,
+    /// and whether to keep the connection after it; later pipelined requests wait
+    /// for it. Dropped with the connection (the peer went), it is abandoned.
+    deferred: Option<Box<(flare_web::blocking::DeferredWait, bool)>>,
     /// Whether this connection may switch to cleartext HTTP/2 (not over TLS).
     h2c: bool,
     /// End of the bytes a partial head parse has already seen (0: none).
@@ -835,7 +836,7 @@ impl<T: Transport> Conn<T> {
             if let Some(d) = resp.take_deferred() {
                 match d.poll(cx.make_waker) {
                     Some(r) => self.write_response(r, keep, cx),
-                    None => self.deferred = Some(Box::new((d, keep))),
+                    None => self.deferred = Some(Box::new((d.into_wait(), keep))),
                 }
                 return;
             }

@@ -60,8 +60,9 @@ struct H2Stream {
     ws_offer: bool,
     /// The stream carries an accepted WebSocket.
     ws: Option<Box<H2Ws>>,
-    /// A response a blocking-pool thread is producing (and whether it answers HEAD).
-    deferred: Option<(flare_web::blocking::Deferred, bool)>,
+    /// A response a blocking-pool thread or a client's I/O thread is producing (and
+    /// whether it answers HEAD); dropped with the stream (a reset), it is abandoned.
+    deferred: Option<(flare_web::blocking::DeferredWait, bool)>,
 }
 
 pub(crate) struct H2Conn<T> {
@@ -523,7 +524,7 @@ impl<T: Transport> H2Conn<T> {
                 match d.poll(cx.make_waker) {
                     Some(r) => resp = r,
                     None => {
-                        s.deferred = Some((d, is_head));
+                        s.deferred = Some((d.into_wait(), is_head));
                         return;
                     }
                 }

@@ -72,6 +72,15 @@ impl Slot {
         }
     }
 
+    /// Nobody wants the result any more: drops the callback (if any) and tells
+    /// the I/O thread to stop the exchange, unless it has finished.
+    fn cancel(&self, queue: &Queue) {
+        let was = std::mem::replace(&mut *lock(&self.state), State::Gone);
+        if matches!(was, State::Waiting | State::Callback(_)) {
+            queue.cancel(self.id);
+        }
+    }
+
     /// The result, if it is there.
     fn take_done(&self) -> Option<Result<Response>> {
         let mut s = lock(&self.state);
@@ -148,7 +157,9 @@ impl Pending {
     /// of the result once the upstream has answered. `f` runs on the client's I/O
     /// thread (or here, when the result is already known): keep it short and never
     /// block in it (no blocking [`send`](super::super::RequestBuilder::send)). A panic in `f`
-    /// becomes a 500.
+    /// becomes a 500. When the worker gives up on the response first (the
+    /// downstream connection closed, its HTTP/2 stream was reset), the exchange is
+    /// cancelled as if the `Pending` were dropped, and `f` never runs.
     pub fn then<F>(mut self, f: F) -> flare_web::Response
     where
         F: FnOnce(Result<Response>) -> flare_web::Response + Send + 'static,
@@ -173,6 +184,16 @@ impl Pending {
         });
         if let Some((callback, r)) = self.slot.register(callback) {
             callback(r);
+        } else if let Some(queue) = &self.queue {
+            // The worker gives up on the response when its connection closes or
+            // its HTTP/2 stream is reset: cancel the upstream exchange then, as
+            // dropping the Pending would. Weak: the slot holds this deferred.
+            let (slot, queue) = (Arc::downgrade(&self.slot), Arc::downgrade(queue));
+            deferred.on_abandon(move || {
+                if let (Some(slot), Some(queue)) = (slot.upgrade(), queue.upgrade()) {
+                    slot.cancel(&queue);
+                }
+            });
         }
         flare_web::Response::deferred(deferred)
     }
@@ -235,14 +256,9 @@ impl Drop for Pending {
         if !self.armed {
             return;
         }
-        let cancel = {
-            let mut s = lock(&self.slot.state);
-            let waiting = matches!(*s, State::Waiting);
-            *s = State::Gone;
-            waiting
-        };
-        if let (true, Some(q)) = (cancel, &self.queue) {
-            q.cancel(self.slot.id);
+        match &self.queue {
+            Some(q) => self.slot.cancel(q),
+            None => *lock(&self.slot.state) = State::Gone,
         }
     }
 }
