@@ -406,8 +406,8 @@ fn nginx_over_tls_with_a_test_ca() {
     let _g = serial();
     let n = nginx();
     let client = builder().add_root_certificate_pem(&n.ca).build().unwrap();
-    // `localhost` resolves on the I/O thread (RFC 6761, no query); ALPN offers
-    // only http/1.1, so nginx's HTTP/2 port speaks HTTP/1.1.
+    // `localhost` resolves on the I/O thread (RFC 6761, no query); this nginx
+    // server has no `http2`, so ALPN settles on HTTP/1.1.
     let url = format!("https://localhost:{}/conn", n.https);
     let r = client.get(&url).start().wait().unwrap();
     assert_eq!(r.version(), http::Version::HTTP_11);
@@ -960,9 +960,11 @@ fn what_the_non_blocking_path_does_not_do_fails_with_a_typed_error() {
         }
         other => panic!("{other:?}"),
     }
+    // HTTP/2 by prior knowledge is on this path (tests/client_nonblocking_h2.rs):
+    // nobody listening is a connect error, not a refusal.
     let h2 = builder().http2_prior_knowledge().build().unwrap();
     let e = h2.get("http://127.0.0.1:1/").start().wait().unwrap_err();
-    assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+    assert!(matches!(e, Error::Connect { .. }), "{e}");
     // Through a proxy prior knowledge does not apply (HTTP/1.1 in absolute form,
     // as with `send`): the request goes to the proxy.
     let h2_proxied = Client::builder()

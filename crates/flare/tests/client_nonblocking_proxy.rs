@@ -2,7 +2,7 @@
 //! tinyproxy with `BasicAuth` in front of flare (plain `http://` in absolute form,
 //! with the credentials, which the origin never sees) and of nginx over TLS
 //! (`https://` through a CONNECT tunnel, one tunnel reused for several requests,
-//! HTTP/1.1 by ALPN); an nginx forward proxy that keeps its client connections
+//! HTTP/2 by ALPN inside it); an nginx forward proxy that keeps its client connections
 //! alive, to show the pooled proxy connection carrying request after request;
 //! missing and wrong credentials, a CONNECT to a closed port, `NO_PROXY`, redirects
 //! that leave or enter the proxy; a handler on a one-worker server calling through
@@ -331,11 +331,11 @@ fn https_goes_through_one_connect_tunnel_to_nginx() {
     let c = p.client(&p.good(), "");
     let before = p.connects();
     // Several requests, one tunnel: nginx sees one connection, tinyproxy one
-    // CONNECT. HTTP/1.1 (the non-blocking path offers only `http/1.1` by ALPN).
+    // CONNECT. HTTP/2 inside the tunnel (ALPN `h2`, as `send` offers it).
     let mut conns = Vec::new();
     for _ in 0..3 {
         let r = get(&c, &p.https("/conn")).unwrap();
-        assert_eq!(r.version(), http::Version::HTTP_11);
+        assert_eq!(r.version(), http::Version::HTTP_2);
         conns.push(r.text().unwrap());
     }
     assert!(conns.iter().all(|x| *x == conns[0]), "{conns:?}");

@@ -38,6 +38,45 @@ use super::transport::Transport;
 #[cfg(test)]
 mod tests;
 
+/// The flare-h2 settings of a client connection (also the non-blocking path's):
+/// 1 MiB stream and 4 MiB connection receive windows.
+pub(crate) fn client_config() -> Config {
+    Config::new()
+        .initial_stream_window(1 << 20)
+        .initial_connection_window(4 << 20)
+}
+
+/// A request's fields for `send_request`: every field but `Host` (its value is
+/// `:authority`), then `content-length` when given.
+pub(crate) fn request_fields<'a>(
+    headers: &'a HeaderMap,
+    content_length: Option<&'a str>,
+) -> Vec<(&'a [u8], &'a [u8])> {
+    let mut fields = Vec::with_capacity(headers.len() + 1);
+    fields.extend(
+        headers
+            .iter()
+            .filter(|(n, _)| *n != http::header::HOST)
+            .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes())),
+    );
+    if let Some(t) = content_length {
+        fields.push((&b"content-length"[..], t.as_bytes()));
+    }
+    fields
+}
+
+/// A response head's regular fields as a `HeaderMap` (fields `http` refuses are
+/// dropped).
+pub(crate) fn header_map(fields: &[(Vec<u8>, Vec<u8>)]) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(fields.len());
+    for (n, v) in fields {
+        if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(n), HeaderValue::from_bytes(v)) {
+            headers.append(n, v);
+        }
+    }
+    headers
+}
+
 /// A response head off the wire: the status and the regular fields.
 type RawHead = (u16, Vec<(Vec<u8>, Vec<u8>)>);
 
@@ -289,11 +328,8 @@ impl H2Conn {
         // fails after that long without progress).
         sock.set_write_timeout(write_timeout.filter(|t| !t.is_zero()))?;
         let now = Instant::now();
-        let config = Config::new()
-            .initial_stream_window(1 << 20)
-            .initial_connection_window(4 << 20);
         let state = State {
-            conn: Connection::client(config, now),
+            conn: Connection::client(client_config(), now),
             tls,
             streams: HashMap::new(),
             plain: Vec::new(),
@@ -580,17 +616,9 @@ impl H2Conn {
     ) -> Result<(Head, H2Body), Option<Failure>> {
         #[cfg(test)]
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
-        let fields: Vec<(&[u8], &[u8])> = headers
-            .iter()
-            .filter(|(n, _)| *n != http::header::HOST)
-            .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()))
-            .collect();
         let len = body.len();
-        let mut with_len: Vec<(&[u8], &[u8])> = fields;
         let len_text = len.filter(|&n| n > 0).map(|n| n.to_string());
-        if let Some(t) = &len_text {
-            with_len.push((b"content-length", t.as_bytes()));
-        }
+        let with_len = request_fields(headers, len_text.as_deref());
         let end_stream = len == Some(0);
         let id = {
             let mut st = self.lock();
@@ -747,17 +775,10 @@ impl H2Body {
                     error: Error::protocol(&self.url, ProtocolError::Other("bad :status")),
                     nothing_received: false,
                 })?;
-                let mut headers = HeaderMap::with_capacity(fields.len());
-                for (n, v) in fields {
-                    if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(n), HeaderValue::from_bytes(v))
-                    {
-                        headers.append(n, v);
-                    }
-                }
                 return Ok(Head {
                     status,
                     version: Version::HTTP_2,
-                    headers,
+                    headers: header_map(fields),
                 });
             }
             if let Some(f) = self.failure(&st, slot) {

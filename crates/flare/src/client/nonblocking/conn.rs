@@ -50,8 +50,12 @@ pub(super) enum Owner {
     Attempt(usize),
     /// An exchange's CONNECT tunnel through its proxy, being set up.
     Tunnel(usize),
+    /// A call's TLS handshake, before ALPN says HTTP/1.1 or HTTP/2.
+    Handshake(usize),
     /// An exchange using it.
     Exchange(usize),
+    /// An HTTP/2 session (its index), shared by the streams of many calls.
+    H2(usize),
     /// In the idle pool.
     Idle,
 }
@@ -161,6 +165,11 @@ impl Conn {
     pub(super) fn tls_resumed(&self) -> Option<bool> {
         let t = self.tls.as_ref()?;
         Some(t.session.handshake_kind() == Some(flare_tls::HandshakeKind::Resumed))
+    }
+
+    /// The protocol the server chose by ALPN (`None` without TLS or a choice).
+    pub(super) fn alpn(&self) -> Option<&[u8]> {
+        self.tls.as_ref().and_then(|t| t.session.alpn_protocol())
     }
 
     /// Received plaintext not yet consumed.

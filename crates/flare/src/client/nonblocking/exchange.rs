@@ -344,13 +344,7 @@ impl H1 {
 
     fn fail(&self, url: &str, e: ConnError) -> Failure {
         Failure {
-            error: match e {
-                ConnError::Io(e) => Error::io(url, e),
-                ConnError::Tls(source) => Error::Tls {
-                    url: url.to_owned(),
-                    source,
-                },
-            },
+            error: conn_error(url, e),
             nothing_received: !self.received,
         }
     }
@@ -405,17 +399,7 @@ impl H1 {
                         self.stop_writing();
                         self.must_close = true;
                     }
-                    let decoded = self.decode
-                        && !self.is_head
-                        && headers
-                            .get(header::CONTENT_ENCODING)
-                            .and_then(|v| Coding::from_header(v.as_bytes()))
-                            .is_some();
-                    // The encoded body is bounded too: by the cap plus what deflate
-                    // framing can add to content that does not compress.
-                    if decoded {
-                        self.raw_limit = self.cap.saturating_add(self.cap / 1024 + 1024);
-                    }
+                    self.raw_limit = raw_limit(self.cap, self.decode && !self.is_head, &headers);
                     let version = match self.parsed.version {
                         flare_h1::Version::Http10 => Version::HTTP_10,
                         _ => Version::HTTP_11,
@@ -512,6 +496,34 @@ impl H1 {
             // Bytes past the response (none were asked for) also end the connection.
             keep_alive: keep_alive && !self.must_close && !self.writing() && conn.is_clean(),
         })
+    }
+}
+
+/// The client error for a connection failure.
+pub(super) fn conn_error(url: &str, e: ConnError) -> Error {
+    match e {
+        ConnError::Io(e) => Error::io(url, e),
+        ConnError::Tls(source) => Error::Tls {
+            url: url.to_owned(),
+            source,
+        },
+    }
+}
+
+/// The most body bytes taken off the wire for a response with `headers`: the cap,
+/// or when the body will be decoded (`decode`: the client asked for a coding and
+/// the response has a body) the cap plus what deflate framing can add to content
+/// that does not compress (the decoded size is capped by [`into_response`]).
+pub(super) fn raw_limit(cap: u64, decode: bool, headers: &HeaderMap) -> u64 {
+    let decoded = decode
+        && headers
+            .get(header::CONTENT_ENCODING)
+            .and_then(|v| Coding::from_header(v.as_bytes()))
+            .is_some();
+    if decoded {
+        cap.saturating_add(cap / 1024 + 1024)
+    } else {
+        cap
     }
 }
 

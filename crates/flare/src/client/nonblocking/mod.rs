@@ -46,12 +46,13 @@
 //! A raw [`Protocol`](crate::tcp::Protocol) uses [`Pending::on_complete`] with its
 //! connection's [`Waker`](crate::tcp::Waker): store the result, wake, and pick it
 //! up in `on_wake`. [`Pending::wait`] blocks (tests, threads that are not workers).
-//! Dropping a `Pending` cancels the exchange: its connection is closed, never pooled.
+//! Dropping a `Pending` cancels the exchange: its HTTP/1.1 connection is closed,
+//! never pooled; its HTTP/2 stream is reset and the connection serves on.
 //!
 //! # What the non-blocking path does
 //!
 //! The same client settings as [`send`](RequestBuilder::send): HTTP/1.1 over TCP or
-//! TLS (flare-tls with the client's roots and certificates, ALPN `http/1.1` only),
+//! TLS (flare-tls with the client's roots and certificates), HTTP/2 (below),
 //! a keep-alive pool of its own (the limits and idle timeout of
 //! [`ClientBuilder::pool_max_idle_per_host`] and friends; an idle connection the
 //! server closes is seen by the poller and dropped before reuse; an idempotent
@@ -59,6 +60,33 @@
 //! once on a fresh one, other requests never), redirects by the client's policy,
 //! `Expect: 100-continue` for large bodies, the response size cap and gzip/deflate
 //! decoding under it, and every timeout as the same [`TimeoutKind`](super::TimeoutKind).
+//!
+//! HTTP/2 as `send` chooses it: over TLS ALPN offers `h2` then `http/1.1` (only
+//! `http/1.1` with [`ClientBuilder::http1_only`]) and the server's choice holds;
+//! on `http://` direct, [`ClientBuilder::http2_prior_knowledge`] speaks h2c from
+//! the first byte (through a proxy it is HTTP/1.1 in absolute form, as with
+//! `send`). The settings are `send`'s (1 MiB stream and 4 MiB connection receive
+//! windows). All the in-flight requests to an origin share one connection, one
+//! stream each; a second connection opens only when the server's
+//! `SETTINGS_MAX_CONCURRENT_STREAMS` is reached or it sent GOAWAY. Requests that
+//! come while that connection is being set up (TCP, TLS, the server's SETTINGS,
+//! all under the connect timeout) wait for it rather than open their own; if
+//! ALPN then chooses HTTP/1.1 they each go their own way, and the origin is
+//! remembered as HTTP/1.1. A body goes out as the server's flow-control windows
+//! open (WINDOW_UPDATE), any size; no `Expect: 100-continue`. The read timeout is
+//! per stream (nothing for that stream), the write timeout while its body waits
+//! for the window or the socket; a request that times out or whose `Pending` is
+//! dropped resets its stream (RST_STREAM CANCEL) and the connection serves the
+//! others. Streams refused by the server (REFUSED_STREAM, or above a GOAWAY's
+//! last stream id) and the streams of a connection that closed before they heard
+//! anything are retried once on another connection when idempotent, as on
+//! HTTP/1.1; a connection error fails its streams with
+//! [`ProtocolError::Http2`](super::ProtocolError::Http2), a reset stream with
+//! [`ProtocolError::Http2Reset`](super::ProtocolError::Http2Reset). The size cap,
+//! gzip/deflate, redirects and cookies are the HTTP/1.1 path's. A connection
+//! without streams stays for the pool's idle timeout (the idle-connection counts
+//! do not apply to it, as with `send`), then closes with GOAWAY; no PING
+//! keep-alive.
 //!
 //! Names resolve without blocking: IP literals directly; other names through
 //! flare-dns's [`ReactorResolver`](flare_dns::ReactorResolver) on the I/O thread
@@ -81,15 +109,14 @@
 //! and the certificate) then runs inside the tunnel. The connect timeout covers the
 //! TCP connection to the proxy, the tunnel and the TLS handshake.
 //!
-//! Not on this path, each a [`Error::Unsupported`] at once rather than something
-//! else done quietly: HTTP/2 by prior knowledge (`http2_prior_knowledge` with an
-//! `http://` URL that goes direct; through a proxy it is HTTP/1.1 in absolute form,
-//! as with `send`; over TLS, ALPN simply offers only HTTP/1.1), and streamed
-//! request bodies ([`Body::from_reader`](super::Body::from_reader),
+//! Not on this path, a [`Error::Unsupported`] at once rather than something else
+//! done quietly: streamed request bodies
+//! ([`Body::from_reader`](super::Body::from_reader),
 //! [`Body::sized`](super::Body::sized): a reader could block the I/O thread).
 
 mod conn;
 mod exchange;
+mod h2;
 mod io;
 mod pending;
 mod pool;
@@ -104,7 +131,6 @@ use flare_reactor::Waker;
 use http::header;
 
 use super::body::BodyKind;
-use super::connect::Proxies;
 use super::error::{Error, Result};
 use super::request::RequestBuilder;
 use super::url::{Scheme, Url};
@@ -188,8 +214,15 @@ impl Shared {
             source,
         };
         let max_in_flight = self.config.max_in_flight;
+        // ALPN as `send` offers it: `h2` then `http/1.1`, or `http/1.1` alone.
+        let alpn: &[&[u8]] = if inner.http2 {
+            &[b"h2", b"http/1.1"]
+        } else {
+            &[b"http/1.1"]
+        };
         let config = IoConfig {
-            tls: inner.connector.tls.with_alpn(&[b"http/1.1"]),
+            tls: inner.connector.tls.with_alpn(alpn),
+            http2: inner.http2,
             connect_timeout: inner.connector.connect_timeout,
             nodelay: inner.connector.nodelay,
             pool: inner.pool.config,
@@ -238,34 +271,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Refuses what the non-blocking path does not do (see the module docs), for the
 /// first request and for each redirect.
-fn check_supported(
-    url: &Url,
-    url_text: &str,
-    proxies: Option<&Proxies>,
-    http2_prior_knowledge: bool,
-) -> Result<()> {
-    let unsupported = |what| {
-        Err(Error::Unsupported {
-            url: url_text.to_owned(),
-            what,
-        })
-    };
+fn check_supported(url: &Url, url_text: &str) -> Result<()> {
     match url.scheme_kind() {
-        Scheme::Http | Scheme::Https => {}
-        Scheme::Ws | Scheme::Wss => {
-            return Err(Error::InvalidUrl {
-                url: url_text.to_owned(),
-                reason: "scheme is not http or https",
-            })
-        }
+        Scheme::Http | Scheme::Https => Ok(()),
+        Scheme::Ws | Scheme::Wss => Err(Error::InvalidUrl {
+            url: url_text.to_owned(),
+            reason: "scheme is not http or https",
+        }),
     }
-    // As `send`: prior knowledge applies to direct connections; through a proxy
-    // the request is HTTP/1.1 in absolute form, which this path does.
-    let proxied = proxies.is_some_and(|p| p.for_url(url).is_some());
-    if http2_prior_knowledge && !url.scheme_kind().is_tls() && !proxied {
-        return unsupported("HTTP/2 by prior knowledge");
-    }
-    Ok(())
 }
 
 impl RequestBuilder {
@@ -291,12 +304,7 @@ fn submit(rb: RequestBuilder) -> Result<Pending> {
     let client = rb.client;
     let inner = &*client.inner;
     let url_text = url.to_string();
-    check_supported(
-        &url,
-        &url_text,
-        inner.proxies.as_ref(),
-        inner.http2_prior_knowledge,
-    )?;
+    check_supported(&url, &url_text)?;
     let body = match rb.body.kind {
         BodyKind::Empty => Bytes::new(),
         BodyKind::Bytes(b) => b,

@@ -218,8 +218,11 @@ impl IoLoop {
     }
 
     /// Starts TLS (for `https`) on call `c`'s connection `ci` and the exchange;
-    /// `connect_by` then bounds the handshake.
+    /// `connect_by` then bounds the handshake. When the connection may turn out
+    /// HTTP/2 (ALPN offers `h2`), the handshake runs alone first; by prior
+    /// knowledge HTTP/2 starts at once.
     fn start_exchange(&mut self, c: usize, ci: usize, connect_by: Option<Instant>, now: Instant) {
+        let h2c = self.may_h2(c);
         let Some(call) = self.calls.get_mut(c) else {
             return self.close_conn(ci);
         };
@@ -235,6 +238,16 @@ impl IoLoop {
                 self.close_conn(ci);
                 return self.complete(c, Err(Error::Tls { url, source }));
             }
+            if self.config.http2 {
+                conn.owner = Owner::Handshake(c);
+                call.stage = Stage::Handshaking {
+                    conn: ci,
+                    connect_by,
+                };
+                return self.step_handshake(c, now);
+            }
+        } else if h2c {
+            return self.start_session(c, ci, now);
         }
         self.attach(c, ci, false, now);
         if let Some(Call {

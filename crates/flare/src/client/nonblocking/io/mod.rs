@@ -11,13 +11,18 @@
 //! that died before any response byte, idempotent request) starts once more on a
 //! fresh connection.
 //!
-//! Connecting is in [`connect`], redirects in [`redirect`], the tables in [`slab`].
+//! HTTP/2 (h2c by prior knowledge, or ALPN `h2` after a TLS handshake run on its
+//! own first) puts the call on a shared [`Session`] instead: a stream on the
+//! origin's connection, queued while that connection is being set up; see [`h2`].
+//!
+//! Connecting is in [`connect`], redirects in [`redirect`], HTTP/2 in [`h2`], the
+//! tables in [`slab`].
 //!
 //! Each call keeps at most one wheel timer, armed at or before its earliest
 //! deadline: a deadline moving later costs nothing (the timer fires early, finds
 //! nothing due and re-arms), one moving earlier re-arms it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Weak};
@@ -36,13 +41,16 @@ use super::super::response::Response;
 use super::super::Inner;
 use super::conn::{Conn, Owner};
 use super::exchange::{into_response, Failure, Finished, Progress, Req, Settings, H1};
+use super::h2::{H2Stream, Session};
 use super::pool::IdlePool;
 use super::tunnel::Tunnel;
 use super::{Job, Queue, Slot, ON_IO_THREAD};
+use h2::Opening;
 use redirect::follow_redirect;
 use slab::Slab;
 
 mod connect;
+mod h2;
 mod redirect;
 mod slab;
 
@@ -54,6 +62,8 @@ const DNS_BASE: usize = 1;
 const DNS_LOOKUPS: usize = 256;
 /// Connections: `CONN_BASE + slot`.
 const CONN_BASE: usize = 1 << 20;
+/// What a cancelled call ends with (nobody sees it).
+const CANCELLED: &str = "cancelled";
 /// The wheel's tick: timeouts fire at most this late (plus the poll's own delay).
 const TICK: Duration = Duration::from_millis(5);
 const WHEEL_SLOTS: usize = 4096;
@@ -61,8 +71,11 @@ const WHEEL_SLOTS: usize = 4096;
 /// What the I/O thread takes from the client when it starts.
 #[derive(Debug)]
 pub(super) struct IoConfig {
-    /// The client's TLS configuration with ALPN `http/1.1` only.
+    /// The client's TLS configuration: ALPN `h2` and `http/1.1`, or `http/1.1`
+    /// alone without `http2`.
     pub(super) tls: ClientConfig,
+    /// HTTP/2 by ALPN over TLS (the client's default; off with `http1_only`).
+    pub(super) http2: bool,
     pub(super) connect_timeout: Option<Duration>,
     pub(super) nodelay: bool,
     pub(super) pool: PoolConfig,
@@ -111,6 +124,8 @@ pub(super) fn spawn(
 enum Timer {
     Call(usize, u64),
     Idle(usize, u64),
+    /// An HTTP/2 session (slot, serial): idle timeout, SETTINGS deadlines.
+    H2(usize, u64),
 }
 
 /// Where a call is.
@@ -142,6 +157,19 @@ enum Stage {
         /// A TLS handshake is running (counted when it ends).
         handshaking: bool,
     },
+    /// TLS to the origin, alone first so that ALPN can choose HTTP/2.
+    Handshaking {
+        conn: usize,
+        connect_by: Option<Instant>,
+    },
+    /// Waiting for another call's connection to the origin, which may turn out
+    /// to be HTTP/2 (see [`Opening`]).
+    Waiting,
+    /// A stream (or a place in the queue for one) on an HTTP/2 session.
+    Streaming {
+        session: usize,
+        stream: Box<H2Stream>,
+    },
 }
 
 /// One request from `start` to its result.
@@ -157,6 +185,11 @@ struct Call {
     via: Option<Proxy>,
     stage: Stage,
     timer: Option<(TimerId, Instant)>,
+    /// Its connection is the [`Opening`] other calls to the origin wait for.
+    leads: bool,
+    /// Connects on its own, never waiting for another call's connection (its
+    /// leader's connection failed in a way it must see for itself).
+    solo: bool,
 }
 
 impl Call {
@@ -193,8 +226,12 @@ impl Call {
                 connect_by,
                 ..
             } => min(*stagger_at, *connect_by),
-            Stage::Tunnelling { connect_by, .. } => *connect_by,
+            Stage::Tunnelling { connect_by, .. } | Stage::Handshaking { connect_by, .. } => {
+                *connect_by
+            }
             Stage::Exchanging { h1, connect_by, .. } => min(h1.deadline(), *connect_by),
+            Stage::Waiting => None,
+            Stage::Streaming { stream, .. } => stream.deadline(),
         };
         min(self.deadline, stage)
     }
@@ -209,6 +246,18 @@ fn watch(poller: &Poller, conn: &mut Conn, ci: usize, output: bool) -> io::Resul
         conn.interest = want;
     }
     Ok(())
+}
+
+/// Counts connection `conn`'s finished TLS handshake in its client's figures.
+fn count_handshake(client: &Weak<Inner>, conn: &Conn) {
+    if let (Some(inner), Some(resumed)) = (client.upgrade(), conn.tls_resumed()) {
+        let counter = if resumed {
+            &inner.tls_resumed
+        } else {
+            &inner.tls_full
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 fn min(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
@@ -231,6 +280,17 @@ struct IoLoop {
     /// Call ids to slots, for cancellation.
     by_id: HashMap<u64, usize>,
     pool: IdlePool,
+    /// HTTP/2 sessions, and those of each origin.
+    h2s: Slab<Session>,
+    h2_by_key: HashMap<PoolKey, Vec<usize>>,
+    /// Connections being set up that may turn out HTTP/2, by origin.
+    opening: HashMap<PoolKey, Opening>,
+    /// Origins whose server chose HTTP/1.1 by ALPN (their calls do not wait for
+    /// one another's connections).
+    known_h1: HashSet<PoolKey>,
+    /// Sessions to drive at the end of the poll batch.
+    h2_dirty: Vec<usize>,
+    next_serial: u64,
     closing: bool,
 }
 
@@ -258,6 +318,12 @@ impl IoLoop {
             conns: Slab::new(),
             calls: Slab::new(),
             by_id: HashMap::new(),
+            h2s: Slab::new(),
+            h2_by_key: HashMap::new(),
+            opening: HashMap::new(),
+            known_h1: HashSet::new(),
+            h2_dirty: Vec::new(),
+            next_serial: 0,
             closing: false,
         }
     }
@@ -271,6 +337,12 @@ impl IoLoop {
             let now = Instant::now();
             let timeout = min(self.wheel.next_deadline(), self.dns.next_deadline())
                 .map(|t| t.saturating_duration_since(now));
+            // Sessions left dirty by a drive's round limit go on at once.
+            let timeout = if self.h2_dirty.is_empty() {
+                timeout
+            } else {
+                Some(Duration::ZERO)
+            };
             if let Err(e) = self.poller.poll(&mut events, timeout) {
                 log::error!("client I/O thread: poll failed: {e}");
                 std::thread::sleep(Duration::from_millis(10));
@@ -283,12 +355,15 @@ impl IoLoop {
             self.dns.on_timeout(&self.poller, now);
             self.expire(now);
             self.dns_results(now);
+            self.drive_dirty(now);
             self.conns.end_of_batch();
             self.calls.end_of_batch();
+            self.h2s.end_of_batch();
         }
         for c in self.pool.drain() {
             self.close_conn(c);
         }
+        self.close_idle_sessions(true);
     }
 
     fn dispatch(&mut self, ev: &Event, now: Instant) {
@@ -308,7 +383,9 @@ impl IoLoop {
                 Owner::Idle => self.drop_idle(ci),
                 Owner::Attempt(c) => self.on_attempt(c, ci, now),
                 Owner::Tunnel(c) => self.step_tunnel(c, now),
+                Owner::Handshake(c) => self.step_handshake(c, now),
                 Owner::Exchange(c) => self.step(c, now),
+                Owner::H2(hi) => self.h2_ready(hi, ev),
             }
         }
     }
@@ -324,7 +401,7 @@ impl IoLoop {
         for id in inbox.cancels {
             if let Some(&c) = self.by_id.get(&id) {
                 // The Pending is gone: nobody sees this error.
-                let e = Error::protocol("", ProtocolError::Other("cancelled"));
+                let e = Error::protocol("", ProtocolError::Other(CANCELLED));
                 self.complete(c, Err(e));
             }
         }
@@ -333,6 +410,7 @@ impl IoLoop {
             for c in self.pool.drain() {
                 self.close_conn(c);
             }
+            self.close_idle_sessions(false);
         }
     }
 
@@ -352,6 +430,8 @@ impl IoLoop {
             via: None,
             stage: Stage::Between,
             timer: None,
+            leads: false,
+            solo: false,
         });
         self.by_id.insert(id, c);
         self.begin(c, now, false);
@@ -376,6 +456,12 @@ impl IoLoop {
         let key = call.pool_key();
         let (host, port) = call.dial();
         let host = host.to_owned();
+        let may_h2 = self.may_h2(c);
+        if may_h2 {
+            if let Some(hi) = self.session_for(&key) {
+                return self.h2_attach(c, hi, now);
+            }
+        }
         if !fresh {
             while let Some(ci) = self.pool.checkout(&key) {
                 match self.conns.get_mut(ci) {
@@ -384,6 +470,9 @@ impl IoLoop {
                     None => {}
                 }
             }
+        }
+        if may_h2 && self.wait_for_opening(c, key) {
+            return;
         }
         if let Ok(ip) = host.parse::<IpAddr>() {
             return self.connect(c, vec![SocketAddr::new(ip, port)], now);
@@ -485,15 +574,7 @@ impl IoLoop {
         if *handshaking && !conn.handshaking() {
             *handshaking = false;
             *connect_by = None;
-            if let (Some(inner), Some(resumed)) = (self.config.client.upgrade(), conn.tls_resumed())
-            {
-                let counter = if resumed {
-                    &inner.tls_resumed
-                } else {
-                    &inner.tls_full
-                };
-                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
+            count_handshake(&self.config.client, conn);
         }
         match progress {
             Progress::Waiting(output) => {
@@ -528,6 +609,12 @@ impl IoLoop {
                 self.close_conn(ci);
             }
         }
+        self.conclude(c, fin, now);
+    }
+
+    /// What follows a final response on either protocol: a proxy's 407, the
+    /// cookies, a redirect, or the result.
+    fn conclude(&mut self, c: usize, fin: Finished, now: Instant) {
         let Some(call) = self.calls.get_mut(c) else {
             return;
         };
@@ -585,23 +672,29 @@ impl IoLoop {
     /// Ends call `c`: its sockets closed, its timer cancelled, the result handed
     /// over (a callback runs here).
     fn complete(&mut self, c: usize, result: Result<Response, Error>) {
-        let Some(call) = self.calls.remove(c) else {
+        let Some(mut call) = self.calls.remove(c) else {
             return;
         };
         self.by_id.remove(&call.id);
         if let Some((t, _)) = call.timer {
             self.wheel.cancel(t);
         }
-        match call.stage {
+        match std::mem::replace(&mut call.stage, Stage::Between) {
             Stage::Connecting { attempts, .. } => {
                 for a in attempts {
                     self.close_conn(a);
                 }
             }
-            Stage::Tunnelling { conn, .. } | Stage::Exchanging { conn, .. } => {
-                self.close_conn(conn)
-            }
-            Stage::Between | Stage::Resolving => {}
+            Stage::Tunnelling { conn, .. }
+            | Stage::Exchanging { conn, .. }
+            | Stage::Handshaking { conn, .. } => self.close_conn(conn),
+            // A stream given up (timed out, cancelled) is reset; the connection
+            // stays for the others.
+            Stage::Streaming { session, stream } => self.drop_stream(session, stream.id),
+            Stage::Between | Stage::Resolving | Stage::Waiting => {}
+        }
+        if call.leads {
+            self.leader_gone(&call, result.as_ref().err());
         }
         self.queue.finished_one();
         call.slot.complete(result);
@@ -640,6 +733,7 @@ impl IoLoop {
                         self.drop_idle(ci);
                     }
                 }
+                Timer::H2(hi, serial) => self.on_session_timer(hi, serial, now),
             }
         }
     }
@@ -671,9 +765,14 @@ impl IoLoop {
                     return self.next_attempt(c, now);
                 }
             }
-            Stage::Tunnelling { connect_by, .. } => {
+            Stage::Tunnelling { connect_by, .. } | Stage::Handshaking { connect_by, .. } => {
                 if connect_by.is_some_and(|d| now >= d) {
                     return self.complete(c, connect_timeout());
+                }
+            }
+            Stage::Streaming { stream, .. } => {
+                if let Some(kind) = stream.idle_expired(now) {
+                    return self.complete(c, Err(Error::timeout(&url, kind)));
                 }
             }
             Stage::Exchanging { h1, connect_by, .. } => {
@@ -687,7 +786,7 @@ impl IoLoop {
                     return self.step(c, now);
                 }
             }
-            Stage::Between | Stage::Resolving => {}
+            Stage::Between | Stage::Resolving | Stage::Waiting => {}
         }
         self.arm(c);
     }

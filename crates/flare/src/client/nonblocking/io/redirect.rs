@@ -46,12 +46,7 @@ pub(super) fn follow_redirect(
             limit,
         });
     }
-    check_supported(
-        &next,
-        &next_text,
-        config.proxies.as_ref(),
-        config.http2_prior_knowledge,
-    )?;
+    check_supported(&next, &next_text)?;
     call.redirects += 1;
     let cross_origin = url.origin() != next.origin();
     redirect::strip(&mut call.req.headers, keep_body, cross_origin);

@@ -30,6 +30,10 @@ impl<T> Slab<T> {
         }
     }
 
+    pub(super) fn get(&self, i: usize) -> Option<&T> {
+        self.items.get(i).and_then(Option::as_ref)
+    }
+
     pub(super) fn get_mut(&mut self, i: usize) -> Option<&mut T> {
         self.items.get_mut(i).and_then(Option::as_mut)
     }
