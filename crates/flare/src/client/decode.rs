@@ -333,14 +333,16 @@ mod none {
 }
 
 /// Fails once more than `limit` bytes have come through.
-pub(crate) struct Capped<R> {
+pub(crate) struct Capped<R, U = String> {
     pub(crate) inner: R,
     pub(crate) seen: u64,
     pub(crate) limit: u64,
-    pub(crate) url: String,
+    /// For the error: a `String`, or an `Arc<str>` shared with the rest of the
+    /// response.
+    pub(crate) url: U,
 }
 
-impl<R: Read> Read for Capped<R> {
+impl<R: Read, U: AsRef<str>> Read for Capped<R, U> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         // Ask for at most one byte past the limit, so a body of exactly the limit
         // passes and one byte more fails without reading further.
@@ -350,7 +352,7 @@ impl<R: Read> Read for Capped<R> {
         self.seen += n as u64;
         if self.seen > self.limit {
             return Err(Error::BodyTooLarge {
-                url: self.url.clone(),
+                url: self.url.as_ref().to_owned(),
                 limit: self.limit,
             }
             .into_io());

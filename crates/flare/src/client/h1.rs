@@ -6,6 +6,7 @@ use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use flare_h1::{
     encode_chunk, encode_last_chunk, parse_response, ChunkedDecoder, Limits, ResponseFraming,
     ResponseHeadParsed, Status,
@@ -22,12 +23,19 @@ use super::transport::{Deadlines, Fired, Transport};
 /// section 10.1.1 lets a client proceed without it).
 const CONTINUE_WAIT: Duration = Duration::from_secs(1);
 
+/// Room a read is given at least: a response head fits in one read.
+const READ_ROOM: usize = 16 * 1024;
+
 /// A connection that speaks HTTP/1.1, with the bytes read past the last response.
 #[derive(Debug)]
 pub(crate) struct H1Conn {
     pub(crate) t: Transport,
+    /// Zero-filled once as it grows (never per read): `start..end` is unread input.
     buf: Vec<u8>,
     start: usize,
+    end: usize,
+    /// The last request head, kept for its allocation.
+    wire: Vec<u8>,
     /// Requests this connection has carried.
     pub(crate) uses: u32,
 }
@@ -36,41 +44,45 @@ impl H1Conn {
     pub(crate) fn new(t: Transport) -> H1Conn {
         H1Conn {
             t,
-            buf: Vec::with_capacity(8 * 1024),
+            buf: Vec::new(),
             start: 0,
+            end: 0,
+            wire: Vec::new(),
             uses: 0,
         }
     }
 
     fn buffered(&self) -> &[u8] {
-        &self.buf[self.start..]
+        &self.buf[self.start..self.end]
     }
 
     fn consume(&mut self, n: usize) {
         self.start += n;
-        if self.start >= self.buf.len() {
-            self.buf.clear();
+        if self.start >= self.end {
             self.start = 0;
+            self.end = 0;
         }
     }
 
     /// Reads once more into the buffer; 0 at EOF.
     fn fill(&mut self) -> io::Result<usize> {
-        if self.start > 0 && self.start * 2 >= self.buf.len() {
-            self.buf.drain(..self.start);
+        if self.start > 0 && self.start * 2 >= self.end {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
             self.start = 0;
         }
-        let old = self.buf.len();
-        let want = (old + 16 * 1024).max(self.buf.capacity());
-        self.buf.resize(want, 0);
-        let r = self.t.read(&mut self.buf[old..]);
-        self.buf.truncate(old + *r.as_ref().unwrap_or(&0));
-        r
+        if self.buf.len() - self.end < READ_ROOM {
+            self.buf.resize(self.end + READ_ROOM, 0);
+        }
+        let n = self.t.read(&mut self.buf[self.end..])?;
+        self.end += n;
+        Ok(n)
     }
 
-    /// Whether the connection can be handed out again.
-    pub(crate) fn idle_ok(&self) -> bool {
-        self.buffered().is_empty() && self.t.idle_ok()
+    /// Whether the connection can be handed out again: nothing unread, and with
+    /// `poll` nothing readable on the socket either.
+    pub(crate) fn idle_ok(&self, poll: bool) -> bool {
+        self.buffered().is_empty() && self.t.idle_ok(poll)
     }
 }
 
@@ -134,7 +146,12 @@ pub(crate) fn limits() -> Limits {
 
 /// Sends `out` on `conn` and reads the final response head. On success the
 /// connection comes back inside the body reader's state.
-pub(crate) fn exchange(mut conn: H1Conn, out: Outgoing<'_>) -> Result<(Head, RawBody), Failure> {
+/// `shared_url` is `out.url`, shared with the body for its errors.
+pub(crate) fn exchange(
+    mut conn: H1Conn,
+    out: Outgoing<'_>,
+    shared_url: &Arc<str>,
+) -> Result<(Head, RawBody), Failure> {
     let url = out.url;
     conn.uses += 1;
     let deadlines = Deadlines {
@@ -151,7 +168,8 @@ pub(crate) fn exchange(mut conn: H1Conn, out: Outgoing<'_>) -> Result<(Head, Raw
         (None, _) => false,
     } && !out.headers.contains_key(http::header::EXPECT);
 
-    let mut wire = Vec::with_capacity(512);
+    let mut wire = std::mem::take(&mut conn.wire);
+    wire.clear();
     write_head(&mut wire, &out, body_len, expect);
     let is_head = out.method == Method::HEAD;
     let mut must_close = false;
@@ -166,7 +184,12 @@ pub(crate) fn exchange(mut conn: H1Conn, out: Outgoing<'_>) -> Result<(Head, Raw
             }
         }
     }
-    if let Err(e) = conn.t.write_all(&wire) {
+    let sent = conn.t.write_all(&wire);
+    // Kept for the next request unless a large body made it large.
+    if wire.capacity() <= 16 * 1024 {
+        conn.wire = wire;
+    }
+    if let Err(e) = sent {
         return Err(fail(url, e, true));
     }
 
@@ -200,7 +223,7 @@ pub(crate) fn exchange(mut conn: H1Conn, out: Outgoing<'_>) -> Result<(Head, Raw
             // timeout is the answer (waiting for a head would add a read timeout).
             // One that answered (413) and closed, or answered and stopped
             // reading: read what it said.
-            if e.get_ref().is_some_and(|r| r.is::<Fired>()) && conn.t.idle_ok() {
+            if e.get_ref().is_some_and(|r| r.is::<Fired>()) && conn.t.idle_ok(true) {
                 return Err(fail(url, e, false));
             }
             must_close = true;
@@ -247,7 +270,7 @@ pub(crate) fn exchange(mut conn: H1Conn, out: Outgoing<'_>) -> Result<(Head, Raw
             pending: Vec::new(),
             pending_pos: 0,
             release: None,
-            url: url.to_owned(),
+            url: shared_url.clone(),
         },
     ))
 }
@@ -372,7 +395,7 @@ fn read_head(
                             flare_h1::Version::Http10 => Version::HTTP_10,
                             _ => Version::HTTP_11,
                         },
-                        headers: to_header_map(conn.buffered(), &head),
+                        headers: header_map(conn.buffered(), n, &head),
                         framing: head.framing,
                         keep_alive: head.keep_alive(),
                     };
@@ -395,7 +418,14 @@ fn read_head(
 /// Field lines as a `HeaderMap`; obs-fold becomes SP (RFC 9112 section 5.2) and
 /// lines `http` cannot represent are dropped.
 pub(crate) fn to_header_map(buf: &[u8], head: &ResponseHeadParsed) -> HeaderMap {
+    header_map(buf, 0, head)
+}
+
+/// As [`to_header_map`], the values sharing one copy of the head (the first
+/// `head_len` bytes of `buf`) instead of an allocation each.
+fn header_map(buf: &[u8], head_len: usize, head: &ResponseHeadParsed) -> HeaderMap {
     let mut map = HeaderMap::with_capacity(head.headers.len());
+    let copy = Bytes::copy_from_slice(&buf[..head_len.min(buf.len())]);
     for h in &head.headers {
         let Ok(name) = HeaderName::from_bytes(h.name.get(buf)) else {
             continue;
@@ -408,7 +438,12 @@ pub(crate) fn to_header_map(buf: &[u8], head: &ResponseHeadParsed) -> HeaderMap 
                 .collect();
             HeaderValue::from_bytes(v.trim_ascii())
         } else {
-            HeaderValue::from_bytes(raw)
+            let r = h.value.start as usize..h.value.end as usize;
+            if r.end <= copy.len() {
+                HeaderValue::from_maybe_shared(copy.slice(r))
+            } else {
+                HeaderValue::from_bytes(raw)
+            }
         };
         if let Ok(v) = value {
             map.append(name, v);
@@ -440,7 +475,7 @@ pub(crate) struct RawBody {
     pending: Vec<u8>,
     pending_pos: usize,
     pub(crate) release: Option<Release>,
-    url: String,
+    url: Arc<str>,
 }
 
 impl RawBody {

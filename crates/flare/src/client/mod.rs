@@ -59,7 +59,9 @@
 //! server closes just as the request leaves) is handled by retrying an idempotent
 //! request (GET, HEAD, PUT, DELETE, OPTIONS, TRACE) with an in-memory body once, on
 //! a fresh connection, when nothing of the response arrived. Other requests are
-//! never replayed. An HTTP/2 connection is shared by all threads; another is opened
+//! never replayed. A request that may be retried skips the `poll` on a connection
+//! idle for less than 100 ms (back-to-back requests: a server closing that soon is
+//! the race the retry covers); others always check. An HTTP/2 connection is shared by all threads; another is opened
 //! only when the server refuses a stream past its `SETTINGS_MAX_CONCURRENT_STREAMS`.
 
 mod body;
@@ -109,6 +111,10 @@ pub const DEFAULT_MAX_RESPONSE_SIZE: u64 = 64 * 1024 * 1024;
 
 /// Default for [`ClientBuilder::write_timeout`]: 30 s.
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An idle HTTP/1.1 connection younger than this is reused without the `poll`
+/// for a close when the request may be retried (see "Connections" above).
+const TRUST_RECENT_IDLE: Duration = Duration::from_millis(100);
 
 /// TLS handshakes a [`Client`] (and its clones) completed, by kind; see
 /// [`Client::tls_handshakes`].
@@ -348,7 +354,8 @@ impl Client {
         deadline: Option<Instant>,
     ) -> Result<Response> {
         let inner = &*self.inner;
-        let url_text = url.to_string();
+        // One copy of the URL text for every error and the body's.
+        let url_text: Arc<str> = Arc::from(url.text());
         let proxy = inner.proxies.as_ref().and_then(|p| p.for_url(url)).cloned();
         let key = PoolKey {
             origin: url.origin(),
@@ -368,11 +375,7 @@ impl Client {
         let may_h2 =
             (tls && inner.http2) || (!tls && inner.http2_prior_knowledge && proxy.is_none());
         let absolute = proxy.is_some() && !tls;
-        let target = if absolute {
-            url_text.clone()
-        } else {
-            url.target().to_owned()
-        };
+        let target: &str = if absolute { &url_text } else { url.target() };
         // A request in absolute form goes to the proxy, so the proxy's credentials
         // go with it; through a CONNECT tunnel they go only in the CONNECT, never
         // to the origin.
@@ -447,7 +450,7 @@ impl Client {
                                 head,
                                 Box::new(stream),
                                 None,
-                                url,
+                                (url, url_text),
                                 method,
                                 decode,
                             ))
@@ -466,7 +469,13 @@ impl Client {
             }
 
             // 2. HTTP/1.1: an idle connection, or a new one.
-            let (conn, reused) = match (!fresh_only).then(|| inner.pool.checkout(&key)).flatten() {
+            let trust = if may_retry {
+                TRUST_RECENT_IDLE
+            } else {
+                Duration::ZERO
+            };
+            let checkout = (!fresh_only).then(|| inner.pool.checkout(&key, trust));
+            let (conn, reused) = match checkout.flatten() {
                 Some(c) => (c, true),
                 None => {
                     let t = self.connect(url, proxy.as_ref(), deadline)?;
@@ -495,7 +504,7 @@ impl Client {
             let b = take_body(&mut body);
             let out = Outgoing {
                 method,
-                target: &target,
+                target,
                 headers: &headers,
                 body: b,
                 expect_threshold: inner.expect_threshold,
@@ -503,14 +512,14 @@ impl Client {
                 deadline,
                 url: &url_text,
             };
-            match h1::exchange(conn, out) {
+            match h1::exchange(conn, out, &url_text) {
                 // RFC 9110 section 15.5.8: the proxy wants (other) credentials.
                 Ok((head, _))
                     if absolute
                         && head.status == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED =>
                 {
                     return Err(Error::Proxy {
-                        url: url_text,
+                        url: url_text.to_string(),
                         status: 407,
                     });
                 }
@@ -521,7 +530,14 @@ impl Client {
                     });
                     raw.finish_if_empty();
                     let len = raw.content_length();
-                    return Ok(self.response(head, Box::new(raw), len, url, method, decode));
+                    return Ok(self.response(
+                        head,
+                        Box::new(raw),
+                        len,
+                        (url, url_text),
+                        method,
+                        decode,
+                    ));
                 }
                 Err(Failure {
                     error,
@@ -599,7 +615,9 @@ impl Client {
         let inner = &*self.inner;
         let mut h = HeaderMap::with_capacity(user.len() + inner.default_headers.len() + 2);
         if !user.contains_key(header::HOST) {
-            if let Ok(v) = HeaderValue::from_str(&url.authority()) {
+            // `Bytes` takes the exact-size string without a copy.
+            let authority = bytes::Bytes::from(url.authority().into_bytes());
+            if let Ok(v) = HeaderValue::from_maybe_shared(authority) {
                 h.insert(header::HOST, v);
             }
         }
@@ -637,13 +655,12 @@ impl Client {
         head: h1::Head,
         raw: Box<dyn std::io::Read + Send>,
         content_length: Option<u64>,
-        url: &Url,
+        (url, url_text): (&Url, Arc<str>),
         method: &Method,
         decode: bool,
     ) -> Response {
         let mut headers = head.headers;
         let limit = self.inner.max_response_size;
-        let url_text = url.to_string();
         let coding = (decode && *method != Method::HEAD)
             .then(|| headers.get(header::CONTENT_ENCODING))
             .flatten()
@@ -659,7 +676,7 @@ impl Client {
                 headers.remove(header::CONTENT_ENCODING);
                 headers.remove(header::CONTENT_LENGTH);
                 content_length = None;
-                Box::new(Decoder::new(raw, c, url_text.clone()))
+                Box::new(Decoder::new(raw, c, url_text.to_string()))
             }
             None => raw,
         };

@@ -33,9 +33,56 @@ struct Idle {
 
 #[derive(Default)]
 struct State {
-    idle: HashMap<PoolKey, Vec<Idle>>,
+    idle: HashMap<PoolKey, Vec<Idle>, KeyHash>,
     total: usize,
-    h2: HashMap<PoolKey, Vec<Arc<H2Conn>>>,
+    h2: HashMap<PoolKey, Vec<Arc<H2Conn>>, KeyHash>,
+}
+
+/// A multiply-rotate hash (FxHash's) for pool keys: looked up twice per
+/// request, where SipHash cost more than the rest of the lookup. Keys are the
+/// origins this program talks to (a handful, bounded by the pool's limits), so
+/// flooding resistance buys nothing here.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct KeyHash;
+
+impl std::hash::BuildHasher for KeyHash {
+    type Hasher = KeyHasher;
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher(0)
+    }
+}
+
+pub(crate) struct KeyHasher(u64);
+
+impl KeyHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().unwrap_or_default()));
+        }
+        let mut last = [0u8; 8];
+        let rest = chunks.remainder();
+        last[..rest.len()].copy_from_slice(rest);
+        self.add(u64::from_le_bytes(last) ^ (rest.len() as u64) << 56);
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+    fn write_u16(&mut self, n: u16) {
+        self.add(u64::from(n));
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// The pool, shared by a client's clones.
@@ -67,36 +114,41 @@ impl Pool {
 
     /// The most recently used idle connection for `key` that is still open.
     /// Connections idle past the timeout, or that the server closed (readable
-    /// while idle), are dropped on the way.
-    pub(crate) fn checkout(&self, key: &PoolKey) -> Option<H1Conn> {
+    /// while idle), are dropped on the way. The readability check is a `poll(2)`
+    /// made outside the lock; it is skipped for a connection idle for less than
+    /// `trust_for` (what a caller that may retry on a fresh connection passes: a
+    /// server closing an idle connection that early is the keep-alive race the
+    /// retry is for, and a tight loop of requests saves a system call each).
+    pub(crate) fn checkout(&self, key: &PoolKey, trust_for: Duration) -> Option<H1Conn> {
         let mut dead = Vec::new();
-        let found = {
-            let mut st = self.lock();
-            let mut found = None;
-            let mut removed = 0;
-            if let Some(list) = st.idle.get_mut(key) {
+        let found = loop {
+            let candidate = {
+                let mut st = self.lock();
+                let Some(list) = st.idle.get_mut(key) else {
+                    break None;
+                };
                 let now = Instant::now();
                 // Oldest first: anything older than the timeout goes.
                 let stale = list
                     .iter()
                     .take_while(|i| now.duration_since(i.since) >= self.config.idle_timeout)
                     .count();
-                removed += stale;
                 dead.extend(list.drain(..stale));
-                while let Some(i) = list.pop() {
-                    removed += 1;
-                    if i.conn.idle_ok() {
-                        found = Some(i.conn);
-                        break;
-                    }
-                    dead.push(i);
+                // An emptied list stays for the checkin that follows (no key
+                // copy, no fresh Vec per request); checkin sweeps empty ones.
+                let candidate = list.pop();
+                st.total -= stale + usize::from(candidate.is_some());
+                match candidate {
+                    Some(i) => (i, now),
+                    None => break None,
                 }
-                if list.is_empty() {
-                    st.idle.remove(key);
-                }
+            };
+            let (i, now) = candidate;
+            let recent = now.duration_since(i.since) < trust_for;
+            if i.conn.idle_ok(!recent) {
+                break Some(i.conn);
             }
-            st.total -= removed;
-            found
+            dead.push(i);
         };
         drop(dead); // closes outside the lock
         found
@@ -130,7 +182,14 @@ impl Pool {
             }
             let per_host = self.config.max_idle_per_host;
             let st = &mut *st;
-            let list = st.idle.entry(key.clone()).or_default();
+            if !st.idle.contains_key(key) && st.idle.len() >= self.config.max_idle_total {
+                // Lists emptied by checkouts, one per origin used: bounded here.
+                st.idle.retain(|_, l| !l.is_empty());
+            }
+            let list = match st.idle.get_mut(key) {
+                Some(list) => list,
+                None => st.idle.entry(key.clone()).or_default(),
+            };
             if list.len() >= per_host {
                 dead.push(list.remove(0));
             } else {

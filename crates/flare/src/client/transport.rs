@@ -354,15 +354,18 @@ impl Transport {
         }
     }
 
-    /// Whether an idle connection is still usable: nothing to read (a readable
-    /// idle socket means EOF, a reset or bytes nobody asked for) and no buffered
-    /// TLS input. One `poll(2)` with a zero timeout.
-    pub(crate) fn idle_ok(&self) -> bool {
+    /// Whether an idle connection is still usable: no buffered TLS input and,
+    /// with `check_socket`, nothing to read (a readable idle socket means EOF, a
+    /// reset or bytes nobody asked for): one `poll(2)` with a zero timeout.
+    pub(crate) fn idle_ok(&self, check_socket: bool) -> bool {
         use rustix::event::{poll, PollFd, PollFlags, Timespec};
         if let Transport::Tls(t) = self {
             if t.rx_start < t.rx.len() || t.session.peer_closed() {
                 return false;
             }
+        }
+        if !check_socket {
+            return true;
         }
         let sock = &self.socket().tcp;
         let mut fds = [PollFd::new(sock, PollFlags::IN)];

@@ -172,16 +172,46 @@ impl Url {
     /// `host[:port]` for `Host` and `:authority`: brackets around IPv6, the port
     /// only when it is not the default.
     pub fn authority(&self) -> String {
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
+        let mut out = String::with_capacity(self.authority_len());
+        self.write_authority(&mut out);
+        out
+    }
+
+    /// The length of [`authority`](Url::authority), so it is built at its size.
+    fn authority_len(&self) -> usize {
+        let brackets = if self.host.contains(':') { 2 } else { 0 };
+        let port = if self.port == self.scheme.default_port() {
+            0
         } else {
-            self.host.clone()
+            1 + self.port.checked_ilog10().unwrap_or(0) as usize + 1
         };
-        if self.port == self.scheme.default_port() {
-            host
+        self.host.len() + brackets + port
+    }
+
+    fn write_authority(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        if self.host.contains(':') {
+            out.push('[');
+            out.push_str(&self.host);
+            out.push(']');
         } else {
-            format!("{host}:{}", self.port)
+            out.push_str(&self.host);
         }
+        if self.port != self.scheme.default_port() {
+            let _ = write!(out, ":{}", self.port);
+        }
+    }
+
+    /// The URL as text (what `Display` writes), in one allocation.
+    pub(crate) fn text(&self) -> String {
+        let scheme = self.scheme.as_str();
+        let mut out =
+            String::with_capacity(scheme.len() + 3 + self.authority_len() + self.target.len());
+        out.push_str(scheme);
+        out.push_str("://");
+        self.write_authority(&mut out);
+        out.push_str(&self.target);
+        out
     }
 
     /// Appends `key=value` pairs to the query, form-encoded.
@@ -230,22 +260,17 @@ impl Url {
 
 impl fmt::Display for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
+        f.write_str(self.scheme.as_str())?;
+        f.write_str("://")?;
+        if self.host.contains(':') {
+            write!(f, "[{}]", self.host)?;
         } else {
-            self.host.clone()
-        };
-        if self.port == self.scheme.default_port() {
-            write!(f, "{}://{host}{}", self.scheme.as_str(), self.target)
-        } else {
-            write!(
-                f,
-                "{}://{host}:{}{}",
-                self.scheme.as_str(),
-                self.port,
-                self.target
-            )
+            f.write_str(&self.host)?;
         }
+        if self.port != self.scheme.default_port() {
+            write!(f, ":{}", self.port)?;
+        }
+        f.write_str(&self.target)
     }
 }
 
@@ -361,6 +386,7 @@ mod tests {
         assert_eq!(u.port(), 8080);
         assert_eq!(u.target(), "/a/b?x=1");
         assert_eq!(u.authority(), "example.com:8080");
+        assert_eq!(u.authority().capacity(), u.authority().len());
         assert_eq!(
             u.join("c").unwrap().to_string(),
             "http://example.com:8080/a/c"
@@ -376,6 +402,8 @@ mod tests {
         assert_eq!(v6.host(), "::1");
         assert_eq!(v6.target(), "/");
         assert_eq!(v6.authority(), "[::1]:8443");
+        assert_eq!(v6.authority().capacity(), v6.authority().len());
+        assert_eq!(v6.text(), v6.to_string());
         assert!(Url::parse("ftp://x/").is_err());
         assert!(Url::parse("http://u:p@x/").is_err());
         let mut q = Url::parse("http://x/s").unwrap();
