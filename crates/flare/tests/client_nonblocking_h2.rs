@@ -497,6 +497,8 @@ enum Script {
     /// Answers nothing; once a request is in, sends DATA on stream 0 (a connection
     /// error, RFC 9113 section 6.1).
     Garbage,
+    /// Opens every window to 2^31 - 1, then never reads again.
+    Deaf,
 }
 
 #[derive(Default)]
@@ -506,6 +508,9 @@ struct Seen {
     requests: Mutex<Vec<(usize, String)>>,
     /// Streams the client reset: (connection number, code).
     resets: Mutex<Vec<(usize, ErrorCode)>>,
+    /// Connections the client sent GOAWAY on, and those it closed (EOF).
+    goaways: AtomicUsize,
+    closed: AtomicUsize,
 }
 
 fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
@@ -534,6 +539,18 @@ fn scripted(script: Script) -> (SocketAddr, Arc<Seen>) {
 }
 
 fn serve(mut s: TcpStream, n: usize, script: Script, seen: &Seen) {
+    if script == Script::Deaf {
+        // SETTINGS INITIAL_WINDOW_SIZE = 2^31 - 1, an ACK for the client's, and
+        // the connection window up to 2^31 - 1.
+        let mut settings = 4u16.to_be_bytes().to_vec();
+        settings.extend(0x7fff_ffffu32.to_be_bytes());
+        let mut out = frame(0x4, 0, 0, &settings);
+        out.extend(frame(0x4, 0x1, 0, &[]));
+        out.extend(frame(0x8, 0, 0, &(0x7fff_ffffu32 - 65_535).to_be_bytes()));
+        let _ = s.write_all(&out);
+        std::thread::sleep(Duration::from_secs(10));
+        return;
+    }
     s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
     let mut conn = Connection::server(H2Config::new(), Instant::now());
     let mut out = Vec::new();
@@ -563,6 +580,7 @@ fn serve(mut s: TcpStream, n: usize, script: Script, seen: &Seen) {
                             false
                         }
                         Script::GoAwayBelowSecond => true,
+                        Script::Deaf => false,
                         Script::Garbage => {
                             extra = frame(0x0, 0, 0, b"nope");
                             false
@@ -576,6 +594,9 @@ fn serve(mut s: TcpStream, n: usize, script: Script, seen: &Seen) {
                 H2Event::StreamReset { code, by_peer, .. } if by_peer => {
                     seen.resets.lock().unwrap().push((n, code))
                 }
+                H2Event::GoAway { .. } => {
+                    seen.goaways.fetch_add(1, Ordering::SeqCst);
+                }
                 _ => {}
             }
         }
@@ -588,7 +609,10 @@ fn serve(mut s: TcpStream, n: usize, script: Script, seen: &Seen) {
             out.clear();
         }
         match s.read(&mut buf) {
-            Ok(0) => return,
+            Ok(0) => {
+                seen.closed.fetch_add(1, Ordering::SeqCst);
+                return;
+            }
             Ok(k) => {
                 if conn.recv(&buf[..k], Instant::now()).is_err() {
                     conn.poll_output(&mut out);
@@ -765,5 +789,68 @@ fn a_protocol_error_fails_the_requests_with_a_typed_error() {
         "{e:?}"
     );
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    assert_eq!(client.in_flight(), 0);
+}
+
+#[test]
+fn an_idle_connection_stays_for_the_pool_idle_timeout_then_closes_with_goaway() {
+    let _g = serial();
+    let (addr, seen) = scripted(Script::NeverAnswer);
+    let client = builder()
+        .http2_prior_knowledge()
+        .pool_idle_timeout(Duration::from_millis(600))
+        .build()
+        .unwrap();
+    let url = |p: &str| format!("http://{addr}{p}");
+    for i in 0..3 {
+        // Within the idle timeout: the same connection.
+        let r = client.get(url(&format!("/{i}"))).start().wait().unwrap();
+        assert_eq!(r.text().unwrap(), format!("ok /{i}"));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(seen.conns.load(Ordering::SeqCst), 1);
+    assert_eq!(seen.closed.load(Ordering::SeqCst), 0);
+    let t = Instant::now();
+    wait_for(Duration::from_secs(3), "idle connection not closed", || {
+        seen.closed.load(Ordering::SeqCst) == 1
+    });
+    println!(
+        "idle h2 connection closed {:?} after the wait began",
+        t.elapsed()
+    );
+    assert_eq!(
+        seen.goaways.load(Ordering::SeqCst),
+        1,
+        "no GOAWAY before the close"
+    );
+    // The next request opens a new one.
+    let r = client.get(url("/again")).start().wait().unwrap();
+    assert_eq!(r.text().unwrap(), "ok /again");
+    assert_eq!(seen.conns.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn an_upload_to_a_server_that_stops_reading_hits_the_write_timeout() {
+    let _g = serial();
+    let (addr, _seen) = scripted(Script::Deaf);
+    let client = builder()
+        .http2_prior_knowledge()
+        .write_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let t = Instant::now();
+    let e = client
+        .post(format!("http://{addr}/upload"))
+        .body(vec![7u8; 64 << 20])
+        .start()
+        .wait()
+        .unwrap_err();
+    let took = t.elapsed();
+    println!("h2 upload to a deaf server: {e} after {took:?}");
+    assert_eq!(e.timeout_kind(), Some(TimeoutKind::Write), "{e:?}");
+    assert!(
+        took >= Duration::from_millis(500) && took < Duration::from_secs(8),
+        "{took:?}"
+    );
     assert_eq!(client.in_flight(), 0);
 }
