@@ -118,7 +118,8 @@ thread_local! {
 }
 
 /// A request running on the client's I/O thread; see [`RequestBuilder::start`](super::super::RequestBuilder::start).
-/// Dropping it cancels the request (its connection is closed).
+/// Dropping it cancels the request (an HTTP/1.1 connection is closed; on HTTP/2 the
+/// stream is reset and the connection goes on).
 #[must_use = "dropping a Pending cancels its request"]
 pub struct Pending {
     pub(super) slot: Arc<Slot>,
