@@ -13,17 +13,19 @@
 //! The tests run one at a time (a lock): the handler test counts the process's
 //! threads.
 
+mod client_support;
 mod common;
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use client_support::{free_port, temp_dir, wait_port, Kill};
 use common::*;
 use flare::client::{Client, Error, ProtocolError, TimeoutKind};
 use flare::h2::{Config as H2Config, Connection, ErrorCode, Event as H2Event, StreamId};
@@ -53,48 +55,10 @@ fn wait_for(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("flare-nbh2-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(d.join("www")).unwrap();
-    d
-}
-
-fn wait_port(port: u16, peer: &str, child: &mut Child) {
-    let t = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("{peer} exited at start: {status}");
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "{peer} never listened on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 // ---- nginx over TLS ---------------------------------------------------------------
 
 struct Nginx {
-    _child: Kill,
+    _nginx: client_support::Nginx,
     _backend: TestServer,
     https: u16,
     ca: Vec<u8>,
@@ -106,16 +70,9 @@ struct Nginx {
 /// `$connection` at /conn, gzip for text/plain, /echo and /slow (2 s) proxied to a
 /// flare server; an access log of `uri status connection`.
 fn nginx() -> Nginx {
-    let bin = require("nginx");
-    let dir = temp_dir("nginx");
-    let www = dir.join("www");
-    std::fs::write(www.join("hello.txt"), "hello from nginx\n").unwrap();
     let big: String = (0..20_000).map(|i| format!("line {i}\n")).collect();
-    std::fs::write(www.join("big.txt"), &big).unwrap();
     let ca = flare::tls::test_ca("flare nonblocking h2 test CA").unwrap();
     let (chain, key) = ca.issue(&["localhost"]).unwrap();
-    std::fs::write(dir.join("cert.pem"), chain).unwrap();
-    std::fs::write(dir.join("key.pem"), key).unwrap();
     let pool = BlockingPool::new(8, 64);
     let backend = TestServer::start(
         Router::new()
@@ -132,43 +89,32 @@ fn nginx() -> Nginx {
             ),
     );
     let https = free_port();
-    let conf = dir.join("nginx.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "daemon off; master_process off; worker_processes 1; pid {d}/nginx.pid;\n\
-             error_log {d}/error.log; events {{ worker_connections 4096; }}\n\
-             http {{ log_format t '$request_uri $status $connection';\n\
-             access_log {d}/access.log t; client_body_temp_path {d}; proxy_temp_path {d};\n\
-             fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};\n\
-             client_max_body_size 8m; http2_max_concurrent_streams 256;\n\
-             gzip on; gzip_min_length 0; gzip_types text/plain;\n\
-             server {{ listen 127.0.0.1:{https} ssl http2; root {d}/www;\n\
-               ssl_certificate {d}/cert.pem; ssl_certificate_key {d}/key.pem;\n\
-               location = /conn {{ return 200 \"$connection\"; }}\n\
-               location = /echo {{ proxy_pass http://{backend}/echo; }}\n\
-               location = /slow {{ proxy_pass http://{backend}/slow; }} }} }}\n",
-            d = dir.display(),
-            backend = backend.addr,
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(&bin)
-        .arg("-c")
-        .arg(&conf)
-        .arg("-p")
-        .arg(&dir)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_port(https, "nginx", &mut child);
+    let servers = format!(
+        "log_format t '$request_uri $status $connection';\n\
+         client_max_body_size 8m; http2_max_concurrent_streams 256;\n\
+         gzip on; gzip_min_length 0; gzip_types text/plain;\n\
+         server {{ listen 127.0.0.1:{https} ssl http2; root {{d}}/www;\n\
+           access_log {{d}}/access.log t;\n\
+           ssl_certificate {{d}}/cert.pem; ssl_certificate_key {{d}}/key.pem;\n\
+           location = /conn {{ return 200 \"$connection\"; }}\n\
+           location = /echo {{ proxy_pass http://{backend}/echo; }}\n\
+           location = /slow {{ proxy_pass http://{backend}/slow; }} }}\n",
+        backend = backend.addr,
+    );
+    let n = client_support::nginx("nbh2", &servers, &[https], |dir| {
+        let www = dir.join("www");
+        std::fs::write(www.join("hello.txt"), "hello from nginx\n").unwrap();
+        std::fs::write(www.join("big.txt"), &big).unwrap();
+        std::fs::write(dir.join("cert.pem"), chain).unwrap();
+        std::fs::write(dir.join("key.pem"), key).unwrap();
+    });
     Nginx {
-        _child: Kill(child),
+        dir: n.dir.clone(),
+        _nginx: n,
         _backend: backend,
         https,
         ca: ca.cert_pem(),
         big,
-        dir,
     }
 }
 
